@@ -1,0 +1,47 @@
+"""What every command needs, loaded lazily and once: config, API client, database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optimizer.config import Config, default_config_path, load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from optimizer.fluence.client import FluenceClient
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None = None
+    api_url: str | None = None
+    database_url: str | None = None
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def config(self) -> Config:
+        if "config" not in self._cache:
+            path = self.config_path or default_config_path()
+            cfg = load_config(path)
+            if self.api_url:
+                cfg.api.base_url = self.api_url
+            if self.database_url:
+                cfg.database.url = self.database_url
+            self._cache["config"] = cfg
+        return self._cache["config"]
+
+    def client(self) -> FluenceClient:
+        if "client" not in self._cache:
+            from optimizer.fluence.client import build_client
+
+            self._cache["client"] = build_client(self.config().api)
+        return self._cache["client"]
+
+    def engine(self) -> Engine:
+        if "engine" not in self._cache:
+            from optimizer.store.engine import open_store
+
+            self._cache["engine"] = open_store(self.config().database.url)
+        return self._cache["engine"]

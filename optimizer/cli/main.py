@@ -1,0 +1,108 @@
+"""The command line: the only place that turns an OptimizerError into one line and an
+exit code (0 ok, 1 other, 2 usage/config, 3 auth, 4 API unavailable, 5 database).
+
+Each command group lives in its own module with a `register(app)` function; this module
+only wires them together and owns the global options.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from optimizer import __version__
+from optimizer.cli import (
+    alerts_cmd,
+    backtest_cmd,
+    budget_cmd,
+    daemon_cmd,
+    db_cmd,
+    fleets_cmd,
+    leader_cmd,
+    market_cmd,
+    report_cmd,
+    sim_cmd,
+    snapshot_cmd,
+    ssh_keys_cmd,
+    vms_cmd,
+)
+from optimizer.cli.context import AppContext
+from optimizer.errors import OptimizerError
+
+app = typer.Typer(
+    name="fluence-optimizer",
+    help="Keep VM fleets on the cheapest Fluence CPU Cloud offers that satisfy their constraints.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+GROUPS = (
+    market_cmd,
+    vms_cmd,
+    ssh_keys_cmd,
+    sim_cmd,
+    snapshot_cmd,
+    db_cmd,
+    report_cmd,
+    fleets_cmd,
+    daemon_cmd,
+    budget_cmd,
+    alerts_cmd,
+    backtest_cmd,
+    leader_cmd,
+)
+for _group in GROUPS:
+    _group.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fluence-optimizer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Configuration file (TOML). Default: $FLUENCE_OPTIMIZER_CONFIG, "
+        "$CONFIGURATION_DIRECTORY/optimizer.toml, or /etc/fluence-optimizer/optimizer.toml.",
+        envvar="FLUENCE_OPTIMIZER_CONFIG",
+    ),
+    api_url: str | None = typer.Option(
+        None, "--api-url", help="Fluence API base URL (overrides api.base_url)."
+    ),
+    database: str | None = typer.Option(
+        None, "--database", help="Database URL (overrides database.url)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    ctx.obj = AppContext(config_path=config, api_url=api_url, database_url=database)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        # standalone mode: typer prints usage errors itself and exits 2
+        app(args=argv, prog_name="fluence-optimizer")
+    except OptimizerError as err:
+        _fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+def _fail(message: str, code: int) -> None:
+    for line in message.splitlines() or ["failed"]:
+        print(f"error: {line}", file=sys.stderr)  # noqa: T201 — the one place that prints errors
+    sys.exit(code)

@@ -1,0 +1,105 @@
+"""The exception tree, and how each branch maps to a one-line message and an exit code.
+
+    OptimizerError                    exit 1
+    ├── ConfigError                   exit 2   bad config file, bad CLI value, insecure key file
+    ├── ApiError                      exit 4   (base of every Fluence API failure)
+    │   ├── AuthError                 exit 3   401/403: missing or wrong API key
+    │   ├── NoMatchingOffers          exit 1   422: "No suitable offer found" / "Not enough offers found"
+    │   ├── ClientRequestError        exit 1   any other 4xx
+    │   ├── RateLimited               exit 4   429 (carries retry_after)
+    │   ├── ServerError               exit 4   5xx
+    │   ├── TransportError            exit 4   connect error, reset, timeout
+    │   └── BadResponse               exit 4   malformed JSON or a body of the wrong shape
+    ├── StoreError                    exit 5   database unreachable, read-only, full, newer schema
+    ├── ExecutionError                exit 1   an action failed; carries fleet / action id
+    └── LeadershipLost                exit 1   a stale leader tried to write
+
+The library raises; only the CLI (`optimizer.cli.main`) turns an error into a line and an
+exit code, and only the daemon decides to log, alert and carry on. Messages never contain
+the API key: the client never puts request headers into an exception.
+"""
+
+from __future__ import annotations
+
+
+class OptimizerError(Exception):
+    """Base of every expected failure. `str(err)` is a complete one-line message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = {k: v for k, v in context.items() if v is not None}
+
+    def __str__(self) -> str:
+        if not self.context:
+            return self.message
+        where = ", ".join(f"{k}={v}" for k, v in self.context.items())
+        return f"{self.message} ({where})"
+
+
+class ConfigError(OptimizerError):
+    """Invalid configuration or command-line value; the message names file and key path."""
+
+    exit_code = 2
+
+
+class ApiError(OptimizerError):
+    """The Fluence API could not be used. `status` is the HTTP status when there was one."""
+
+    exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        endpoint: str | None = None,
+        **context: object,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, **context)
+        self.status = status
+        self.endpoint = endpoint
+
+
+class AuthError(ApiError):
+    exit_code = 3
+
+
+class NoMatchingOffers(ApiError):
+    exit_code = 1
+
+
+class ClientRequestError(ApiError):
+    exit_code = 1
+
+
+class RateLimited(ApiError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    pass
+
+
+class TransportError(ApiError):
+    pass
+
+
+class BadResponse(ApiError):
+    pass
+
+
+class StoreError(OptimizerError):
+    exit_code = 5
+
+
+class ExecutionError(OptimizerError):
+    pass
+
+
+class LeadershipLost(OptimizerError):
+    pass

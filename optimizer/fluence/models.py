@@ -1,0 +1,279 @@
+"""Wire models of the Fluence CPU Cloud API (see shared/fluence-api.md).
+
+This module and `optimizer.fluence.client` are the only code that knows the wire format.
+Parsing is tolerant: unknown fields are ignored, optional fields may be missing, and the
+documented variants are accepted. Money is `Decimal`. Attribute names are snake_case;
+the camelCase wire names are aliases, so `model_dump(by_alias=True, mode="json")` gives
+the exact documented JSON (Decimals as strings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from optimizer.money import parse_usd
+
+Usd = Annotated[Decimal, BeforeValidator(parse_usd), PlainSerializer(str, when_used="json")]
+
+VM_STATUSES = (
+    "New",
+    "Launching",
+    "Active",
+    "SmallBalance",
+    "InsufficientFunds",
+    "Terminated",
+    "Stopped",
+)
+RUNNING_STATUSES = frozenset({"New", "Launching", "Active", "SmallBalance", "InsufficientFunds"})
+NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,63}$")
+SLUG_RE = re.compile(r"^cpu-(\d+)-ram-(\d+)gb-storage-(\d+)gb$")
+
+
+class Wire(BaseModel):
+    """Base for every wire model: camelCase aliases, unknown fields ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=False
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The documented JSON shape (camelCase, Decimals as strings, no None fields)."""
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+# --- marketplace -------------------------------------------------------------------------
+
+
+class Resource(Wire):
+    type: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    price: Usd | None = None
+
+
+class BasicConfiguration(Wire):
+    slug: str
+    price: Usd
+
+
+class Datacenter(Wire):
+    id: str | int | None = None
+    country_code: str | None = None
+    city_code: str | None = None
+    city_index: int | None = None
+    tier: int | None = None
+    certifications: list[str] = Field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """`FR-PAR-1`: how datacenters are named in configs, logs and reports."""
+        return f"{self.country_code or '??'}-{self.city_code or '???'}-{self.city_index or 0}"
+
+
+class AdditionalResource(Wire):
+    type: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    price: Usd | None = None
+    supply: int | None = None
+    per_vm_limit: int | None = None
+
+
+class Server(Wire):
+    available_basic_instances: int = 0
+    additional_resources: list[AdditionalResource] = Field(default_factory=list)
+
+
+class Offer(Wire):
+    """One provider's listing of identical servers in one datacenter at one price.
+
+    Offers carry no id on the wire; `offer_key` derives a stable one.
+    """
+
+    configuration: BasicConfiguration
+    resources: list[Resource] = Field(default_factory=list)
+    datacenter: Datacenter
+    servers: list[Server] = Field(default_factory=list)
+    max_additional_supply: list[AdditionalResource] = Field(default_factory=list)
+
+    @property
+    def price(self) -> Decimal:
+        return self.configuration.price
+
+    @property
+    def capacity(self) -> int:
+        """Basic instances that can still be deployed on this offer."""
+        return sum(max(s.available_basic_instances, 0) for s in self.servers)
+
+    @property
+    def offer_key(self) -> str:
+        return offer_key(self)
+
+    def resource(self, kind: str) -> Resource | None:
+        return next((r for r in self.resources if r.type == kind), None)
+
+
+def offer_key(offer: Offer) -> str:
+    """Stable identity of an offer: slug + datacenter (country, city, index) + resource
+    metadata. Independent of field order, prices, capacity and unknown fields."""
+    dc = offer.datacenter
+    resources = sorted(
+        json.dumps([r.type, r.metadata], sort_keys=True, separators=(",", ":"), default=str)
+        for r in offer.resources
+    )
+    ident = [offer.configuration.slug, dc.country_code, dc.city_code, dc.city_index, resources]
+    digest = hashlib.sha256(json.dumps(ident, separators=(",", ":")).encode()).hexdigest()
+    return digest[:16]
+
+
+def parse_slug(slug: str) -> tuple[int, int, int] | None:
+    """`cpu-2-ram-4gb-storage-25gb` → (2, 4, 25); None for a slug of another form."""
+    m = SLUG_RE.match(slug)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+class CpuSpec(Wire):
+    manufacturer: str | None = None
+    architecture: str | None = None
+
+
+class MemorySpec(Wire):
+    type: str | None = None
+    generation: str | None = None
+
+
+class StorageSpec(Wire):
+    type: str | None = None
+
+
+class Hardware(Wire):
+    cpu: list[CpuSpec] = Field(default_factory=list)
+    memory: list[MemorySpec] = Field(default_factory=list)
+    storage: list[StorageSpec] = Field(default_factory=list)
+
+
+class StorageRequest(Wire):
+    type: str
+    supply: int
+    units: str = "GiB"
+
+
+class AdditionalResourcesRequest(Wire):
+    storage: list[StorageRequest] = Field(default_factory=list)
+
+
+class DatacenterFilter(Wire):
+    countries: list[str] = Field(default_factory=list)
+
+
+class Constraints(Wire):
+    """Filters shared by offers search, estimate and deploy. Every part is optional."""
+
+    basic_configuration: str | None = None
+    additional_resources: AdditionalResourcesRequest | None = None
+    hardware: Hardware | None = None
+    datacenter: DatacenterFilter | None = None
+    max_total_price_per_epoch_usd: Usd | None = None
+
+
+# --- virtual machines --------------------------------------------------------------------
+
+
+class Estimate(Wire):
+    deposit_amount_usdc: Usd
+    deposit_epochs: int = 2
+    total_price_per_epoch: Usd
+    max_price_per_epoch: Usd
+    instances: int
+
+
+class Port(Wire):
+    port: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class VmConfiguration(Wire):
+    name: str
+    open_ports: list[Port] = Field(default_factory=list)
+    hostname: str | None = None
+    os_image: str
+    ssh_keys: list[str]
+
+
+class DeployRequest(Wire):
+    constraints: Constraints | None = None
+    instances: int = 1
+    vm_configuration: VmConfiguration
+
+
+class DeployedVm(Wire):
+    vm_id: str
+    vm_name: str
+
+
+class VmResource(Wire):
+    type: str
+    quantity: int | None = None
+    supply: int | None = None
+    units: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Vm(Wire):
+    id: str
+    vm_name: str = ""
+    status: str
+    price_per_epoch: Usd | None = None
+    resources: list[VmResource] = Field(default_factory=list)
+    created_at: datetime | None = None
+    next_billing_at: datetime | None = None
+    os_image: str | None = None
+    datacenter: Datacenter | None = None
+    public_ip: str | None = None
+    ports: list[Port] = Field(default_factory=list)
+    reserved_balance: Usd | None = None
+    total_spent: Usd | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in RUNNING_STATUSES
+
+
+class VmStatus(Wire):
+    id: str
+    status: str | None = None
+    public_ip: str | None = None
+
+
+class VmUpdate(Wire):
+    id: str
+    vm_name: str | None = None
+    open_ports: list[Port] | None = None
+
+
+class DefaultImage(Wire):
+    id: str | int | None = None
+    name: str = ""
+    distribution: str | None = None
+    slug: str | None = None
+    download_url: str
+    username: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class SshKey(Wire):
+    name: str
+    fingerprint: str
+    algorithm: str | None = None
+    comment: str | None = None
+    public_key: str
+    active: bool = True
+    created_at: datetime | None = None
