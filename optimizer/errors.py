@@ -4,7 +4,7 @@
     ├── ConfigError                   exit 2   bad config file, bad CLI value, insecure key file
     ├── ApiError                      exit 4   (base of every Fluence API failure)
     │   ├── AuthError                 exit 3   401/403: missing or wrong API key
-    │   ├── NoMatchingOffers          exit 1   422: "No suitable offer found" / "Not enough offers found"
+    │   ├── NoMatchingOffers          exit 1   422: no suitable / not enough offers
     │   ├── ClientRequestError        exit 1   any other 4xx
     │   ├── RateLimited               exit 4   429 (carries retry_after)
     │   ├── ServerError               exit 4   5xx

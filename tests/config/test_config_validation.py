@@ -1,0 +1,92 @@
+"""The config schema reports every error at once, one line each, naming file and key path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from optimizer.config import load_config, parse_config, parse_duration
+from optimizer.errors import ConfigError
+
+FLEET = {
+    "name": "web",
+    "instances": 2,
+    "os_image": "https://images.example/ubuntu.img",
+    "ssh_keys": ["ops"],
+}
+
+
+def _errors(data: dict, source: str = "t.toml") -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, source)
+    assert exc.value.exit_code == 2
+    return str(exc.value).splitlines()
+
+
+def test_every_error_is_reported_with_file_and_key_path() -> None:
+    bad = {
+        "mode": "yolo",
+        "fleets": [{**FLEET, "constraints": {"countries": ["DE", "germany"]}, "extra": 1}],
+        "budget": {"max_usd_per_epoch": "-1"},
+    }
+    lines = _errors(bad)
+    assert len(lines) == 4
+    assert all(line.startswith("t.toml: ") for line in lines)
+    joined = "\n".join(lines)
+    assert "mode:" in joined
+    assert "fleets[0].constraints.countries[1]:" in joined
+    assert "fleets[0].extra: unknown key" in joined
+    assert "budget.max_usd_per_epoch: must not be negative" in joined
+
+
+@pytest.mark.parametrize(
+    ("patch", "fragment"),
+    [
+        ({"instances": None}, "exactly one of `instances` or `capacity`"),
+        ({"os_image": "ftp://x/y.img"}, "download URL"),
+        ({"os_image": "https://x/y.iso"}, "must end with one of"),
+        ({"name": "Web_1"}, "is not a fleet name"),
+        ({"ssh_keys": []}, "ssh_keys"),
+        ({"open_ports": [{"port": 10250}]}, "reserved"),
+        ({"open_ports": [{"port": 80, "protocol": "icmp"}]}, "open_ports[0].protocol"),
+        ({"capacity": {"vcpu": 8}, "instances": None}, "must list constraints.configurations"),
+    ],
+)
+def test_invalid_fleet_fields_name_the_field(patch: dict, fragment: str) -> None:
+    fleet = {k: v for k, v in {**FLEET, **patch}.items() if v is not None}
+    joined = "\n".join(_errors({"fleets": [fleet]}))
+    assert fragment in joined
+    assert "fleets[0]" in joined
+
+
+def test_duplicate_fleet_names_are_rejected() -> None:
+    assert "repeated: web" in "\n".join(_errors({"fleets": [FLEET, FLEET]}))
+
+
+def test_money_is_decimal_and_durations_parse() -> None:
+    cfg = parse_config(
+        {
+            "fleets": [{**FLEET, "constraints": {"max_price_per_epoch_usd": "1.20"}}],
+            "daemon": {"snapshot_interval": "90s", "plan_interval": "2h"},
+        }
+    )
+    assert cfg.fleets[0].constraints.max_price_per_epoch_usd == Decimal("1.20")
+    assert cfg.daemon.snapshot_interval == timedelta(seconds=90)
+    assert cfg.daemon.plan_interval == timedelta(hours=2)
+    assert parse_duration("1d") == timedelta(days=1)
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("soon")
+
+
+def test_unreadable_and_malformed_files_give_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("mode = \n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(bad)
+    assert str(exc.value).startswith(f"{bad}: not valid TOML")
+    assert len(str(exc.value).splitlines()) == 1
