@@ -1,0 +1,220 @@
+"""Opening the store: engine creation, SQLite tuning and schema versioning.
+
+`open_store(url)` is what every command and the daemon call. It returns a SQLAlchemy
+`Engine` whose schema is exactly the one this version of the code knows:
+
+- an empty database is created at the newest revision automatically;
+- an older schema raises `StoreError` asking for `fluence-optimizer db upgrade`
+  (which calls `upgrade(url)`); upgrades are never implicit, so a downgrade of the
+  package can't half-migrate a shared database;
+- a schema newer than this code knows raises `StoreError` and is never touched.
+
+SQLite (the default, one file) runs in WAL mode so readers never block the writer,
+with a busy timeout and foreign keys on. PostgreSQL works with any
+`postgresql+psycopg://` URL. Migrations are Alembic scripts shipped inside the package
+(`optimizer/store/migrations/versions/`) and run programmatically: no alembic.ini.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from optimizer.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+APP_DIR = "fluence-optimizer"
+
+
+def default_url() -> str:
+    """`sqlite:///$STATE_DIRECTORY/optimizer.db` under systemd, else
+    `sqlite:///~/.local/state/fluence-optimizer/optimizer.db` (expanded)."""
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        # systemd may pass several directories separated by ':'; the first is ours
+        base = Path(state.split(":")[0])
+    else:
+        xdg = os.environ.get("XDG_STATE_HOME")
+        base = (Path(xdg) if xdg else Path.home() / ".local" / "state") / APP_DIR
+    return f"sqlite:///{base / 'optimizer.db'}"
+
+
+def safe_url(url: str | sa.URL) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparseable database URL>"
+
+
+def create_engine(url: str | None = None) -> Engine:
+    """Create an engine for `url` (default: `default_url()`) without touching the schema.
+
+    For a SQLite file the parent directory is created. Raise StoreError when the URL is
+    invalid or the directory can't be created.
+    """
+    url = url or default_url()
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError as err:
+        raise StoreError(f"invalid database URL: {err}") from None
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            path = Path(db).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"cannot create database directory {path.parent}: {err.strerror}"
+                ) from None
+            parsed = parsed.set(database=str(path))
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (SQLAlchemyError, ImportError) as err:
+        raise StoreError(f"cannot use database {safe_url(parsed)}: {err}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    try:
+        # auto_vacuum only takes effect before the first table exists: new files get it,
+        # so retention can give pages back with `PRAGMA incremental_vacuum`.
+        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")  # safe in WAL mode; fsync at checkpoint
+    finally:
+        cur.close()
+
+
+def alembic_config(engine: Engine | None = None) -> AlembicConfig:
+    """An Alembic config pointing at the packaged migrations (no ini file needed)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise StoreError(f"the packaged migrations have {len(heads)} heads, expected 1")
+    return heads[0]
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, or None for a database never migrated."""
+    with store_errors(engine), engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate the database at `url` to `revision`; return (before, after).
+
+    Raise StoreError when the database is newer than this code or can't be written.
+    """
+    engine = create_engine(url)
+    try:
+        before = current_revision(engine)
+        _refuse_newer(before, engine)
+        with store_errors(engine):
+            command.upgrade(alembic_config(engine), revision)
+        return before, current_revision(engine) or "base"
+    finally:
+        engine.dispose()
+
+
+def _refuse_newer(rev: str | None, engine: Engine) -> None:
+    if rev is not None and rev not in known_revisions():
+        raise StoreError(
+            f"database {safe_url(engine.url)} has schema revision {rev}, created by a newer "
+            f"fluence-optimizer (this version knows up to {head_revision()}); "
+            "upgrade fluence-optimizer or use another database"
+        )
+
+
+def open_store(url: str | None = None) -> Engine:
+    """Given a database URL (None: the default SQLite file), return an Engine whose schema
+    is current.
+
+    An empty database is created at the newest revision. Raise StoreError when the
+    database can't be opened or written, when its schema is older (run
+    `fluence-optimizer db upgrade`), or when it is newer than this version knows.
+    """
+    engine = create_engine(url)
+    try:
+        rev = current_revision(engine)
+        head = head_revision()
+        if rev is None:
+            with store_errors(engine):
+                command.upgrade(alembic_config(engine), "head")
+            rev = current_revision(engine)
+        if rev == head:
+            return engine
+        _refuse_newer(rev, engine)
+        raise StoreError(
+            f"database schema is at {rev}, this version needs {head}: "
+            "run `fluence-optimizer db upgrade`"
+        )
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def describe_db_error(err: BaseException, engine: Engine | None = None) -> str:
+    """One clear line for a database failure (read-only, disk full, locked, unreachable)."""
+    where = f"database {safe_url(engine.url)}" if engine is not None else "database"
+    orig = getattr(err, "orig", None) or err
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return f"{where} is read-only: check file and directory permissions ({text})"
+    if "disk is full" in low or "no space" in low or "could not extend file" in low:
+        return f"{where}: the disk is full ({text})"
+    if "database is locked" in low:
+        return f"{where} is locked by another process for too long ({text})"
+    if "unable to open database" in low:
+        return f"cannot open {where}: check the path and permissions ({text})"
+    return f"{where}: {text}"
+
+
+@contextlib.contextmanager
+def store_errors(engine: Engine | None = None) -> Iterator[None]:
+    """Turn database driver failures inside the block into one-line StoreErrors."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (DBAPIError, sa.exc.OperationalError) as err:
+        raise StoreError(describe_db_error(err, engine)) from None
+    except OSError as err:
+        raise StoreError(describe_db_error(err, engine)) from None

@@ -1,0 +1,147 @@
+"""open_store: creation at head, SQLite pragmas, schema version checks, clear failures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import optimizer.store.engine as store_engine
+import optimizer.store.tables  # noqa: F401
+from optimizer.errors import StoreError
+from optimizer.store.engine import current_revision, head_revision, open_store, upgrade
+
+EXTRA_REVISION = """
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0099"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("future_thing", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("future_thing")
+"""
+
+
+@pytest.fixture
+def newer_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A copy of the packaged migrations plus one later revision, as a newer release ships."""
+    head = head_revision()
+    migrations = tmp_path / "migrations"
+    shutil.copytree(store_engine.MIGRATIONS_DIR, migrations)
+    (migrations / "versions" / "0099_future.py").write_text(EXTRA_REVISION.format(head=head))
+    monkeypatch.setattr(store_engine, "MIGRATIONS_DIR", migrations)
+    return head
+
+
+def test_empty_database_is_created_at_head(db_url: str) -> None:
+    engine = open_store(db_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        tables = set(sa.inspect(engine).get_table_names())
+        assert {"snapshot", "offer", "offer_price", "offer_epoch", "vm", "vm_observation"} <= tables
+    finally:
+        engine.dispose()
+
+
+def test_migrations_match_the_table_classes(db_url: str) -> None:
+    """The explicit op.create_table scripts and the SQLModel classes describe one schema."""
+    engine = open_store(db_url)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+            diff = compare_metadata(ctx, SQLModel.metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'a' / 'b' / 'opt.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    finally:
+        engine.dispose()
+
+
+def test_default_path_follows_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    engine = open_store(None)
+    engine.dispose()
+    assert (tmp_path / "state" / "optimizer.db").exists()
+
+
+def test_default_path_without_systemd_is_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert store_engine.default_url() == (
+        f"sqlite:///{tmp_path}/.local/state/fluence-optimizer/optimizer.db"
+    )
+
+
+def test_newer_schema_is_refused_and_left_alone(
+    db_url: str, newer_package: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(db_url)  # the newer release migrated this database to 0099
+    monkeypatch.setattr(
+        store_engine, "MIGRATIONS_DIR", Path(store_engine.__file__).parent / "migrations"
+    )
+    with pytest.raises(StoreError, match="created by a newer fluence-optimizer"):
+        open_store(db_url)
+    with pytest.raises(StoreError, match="newer"):
+        upgrade(db_url)
+    engine = store_engine.create_engine(db_url)
+    try:
+        assert current_revision(engine) == "0099"
+    finally:
+        engine.dispose()
+
+
+def test_older_schema_asks_for_upgrade_then_opens(db_url: str, newer_package: str) -> None:
+    upgrade(db_url, newer_package)  # a database made by the previous release
+    with pytest.raises(StoreError, match=r"run `fluence-optimizer db upgrade`") as err:
+        open_store(db_url)
+    assert f"at {newer_package}" in str(err.value) and "needs 0099" in str(err.value)
+    assert upgrade(db_url) == (newer_package, "0099")
+    open_store(db_url).dispose()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_unwritable_location_is_one_clear_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(StoreError) as err:
+            open_store(f"sqlite:///{locked / 'sub' / 'opt.db'}")
+        assert "cannot create database directory" in str(err.value)
+        with pytest.raises(StoreError) as err2:
+            open_store(f"sqlite:///{locked / 'opt.db'}")
+        assert "\n" not in str(err2.value) and "database" in str(err2.value)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_invalid_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="invalid database URL"):
+        open_store("not a url at all")
