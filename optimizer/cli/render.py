@@ -1,0 +1,105 @@
+"""Shared output helpers for CLI commands: rich tables for people, JSON for scripts.
+
+Everything that came from the API is untrusted: table cells are `rich.text.Text`
+objects (never parsed as markup, so `[red]` or `[link=...]` in a VM name prints as
+typed) and control characters (ANSI escapes, bidi overrides) are replaced with `�`.
+JSON output escapes every non-ASCII character, so it is safe in a terminal too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+_UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(value: object) -> str:
+    """Untrusted value → printable text: control and bidi characters become `�`."""
+    if value is None:
+        return ""
+    return _UNSAFE_RE.sub("\ufffd", str(value))
+
+
+def cell(value: object, style: str | None = None) -> Text:
+    """A table cell that is never interpreted as rich markup."""
+    if isinstance(value, Decimal):
+        value = format_decimal(value)
+    elif isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:%M")
+    return Text(safe(value), style=style or "")
+
+
+def format_decimal(d: Decimal) -> str:
+    """`Decimal('0.30698000')` → `0.30698`; exact, never scientific notation."""
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s or "0"
+
+
+def console() -> Console:
+    """A console on the current stdout (looked up at print time, so capture works)."""
+    return Console(highlight=False, markup=False, emoji=False, soft_wrap=False)
+
+
+def print_table(
+    columns: Sequence[str | tuple[str, str]],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    empty: str = "(none)",
+) -> None:
+    """Print a table. A column is a header, or (header, "right") for numbers."""
+    table = Table(title=safe(title) if title else None, show_edge=False, pad_edge=False)
+    for col in columns:
+        header, justify = (col, "left") if isinstance(col, str) else col
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    n = 0
+    for row in rows:
+        table.add_row(*(v if isinstance(v, Text) else cell(v) for v in row))
+        n += 1
+    out = console()
+    if n == 0:
+        out.print(Text(empty))
+        return
+    out.print(table)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Wire models → their documented camelCase JSON; lists and plain values as they are."""
+    if isinstance(obj, BaseModel):
+        wire = getattr(obj, "wire", None)
+        return wire() if callable(wire) else obj.model_dump(mode="json", by_alias=True)
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """Print `obj` as indented JSON on stdout (ASCII only: safe for any terminal)."""
+    typer.echo(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=True))
+
+
+def print_line(text: str) -> None:
+    """One plain status line (e.g. `added key ...`), untrusted parts already `safe()`."""
+    typer.echo(safe(text))
+
+
+JSON_OPTION_HELP = "Print the API objects as JSON instead of a table."
