@@ -147,6 +147,11 @@ class FluenceClient:
         self.sleep = sleep
         self._secret = secret
 
+    @property
+    def secret(self) -> Secret | None:
+        """The API key this client sends (a Secret: shows `***`), for log redaction."""
+        return self._secret
+
     def __repr__(self) -> str:
         return f"FluenceClient(base_url={str(self.http.base_url)!r})"
 
