@@ -1,9 +1,105 @@
-"""CLI commands: daemon (not built yet)."""
+"""CLI commands: `once`, `run` (the daemon) and `demo` (the whole thing on a simulator)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from optimizer.cli.context import AppContext
+from optimizer.errors import OptimizerError
+
+LOG_FORMATS = ("auto", "json", "console")
+
+
+def _log_json(fmt: str) -> bool | None:
+    if fmt not in LOG_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: use one of {', '.join(LOG_FORMATS)}")
+    return None if fmt == "auto" else fmt == "json"
+
+
+def _reloader(obj: AppContext):  # type: ignore[no-untyped-def]
+    def reload():  # type: ignore[no-untyped-def]
+        fresh = AppContext(
+            config_path=obj.config_path, api_url=obj.api_url, database_url=obj.database_url
+        )
+        return fresh.config()
+
+    return reload
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
+
+    @app.command("once")
+    def once(
+        ctx: typer.Context,
+        log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+        log_format: str = typer.Option("auto", "--log-format", help="auto, json or console."),
+    ) -> None:
+        """Run one cycle (snapshot → analyze → plan → execute → alerts) and exit.
+
+        For a systemd timer or cron. Exits 0 when every stage succeeded, otherwise with
+        the exit code of the first failure (4 = API unavailable, 5 = database, ...).
+        """
+        from optimizer.daemon.service import open_daemon
+
+        obj: AppContext = ctx.obj
+        with open_daemon(
+            obj.config(),
+            reload=_reloader(obj),
+            log_json=_log_json(log_format),
+            log_level=log_level,
+        ) as daemon:
+            result = daemon.once()
+        if result.failures:
+            err = result.failures[0].error
+            raise typer.Exit(err.exit_code if isinstance(err, OptimizerError) else 1)
+
+    @app.command("run")
+    def run(
+        ctx: typer.Context,
+        log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+        log_format: str = typer.Option("auto", "--log-format", help="auto, json or console."),
+    ) -> None:
+        """Run the daemon: a cycle at start, then every snapshot/plan interval (with jitter).
+
+        SIGTERM/SIGINT finish the current step and exit 0; SIGHUP reloads the config
+        (an invalid one is logged and the old one kept). Under systemd (Type=notify) it
+        reports READY/STATUS/WATCHDOG. Only one daemon may run per database.
+        """
+        from optimizer.daemon.service import open_daemon
+
+        obj: AppContext = ctx.obj
+        with open_daemon(
+            obj.config(),
+            reload=_reloader(obj),
+            log_json=_log_json(log_format),
+            log_level=log_level,
+        ) as daemon:
+            code = daemon.run()
+        raise typer.Exit(code)
+
+    @app.command("demo")
+    def demo(
+        seed: int = typer.Option(7, "--seed", help="Simulator seed: same seed, same run."),
+        days: float = typer.Option(30, "--days", min=0.1, max=365, help="Simulated days."),
+        out: Path | None = typer.Option(
+            None, "--out", help="HTML report path (default: ./fluence-demo/report.html)."
+        ),
+        workdir: Path | None = typer.Option(
+            None,
+            "--dir",
+            help="Where the demo database, log and report go (default: ./fluence-demo/).",
+        ),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    ) -> None:
+        """Run the real daemon against a simulated marketplace: no account, no key, no setup.
+
+        Uses config/demo.toml (act mode, small fleets), a stepped simulated clock and an
+        in-process simulator, then writes the HTML report and prints what the fleets cost,
+        what they would have cost without migrations, and the saving.
+        """
+        from optimizer.daemon.demo import run_demo
+
+        run_demo(seed=seed, days=days, out=out, workdir=workdir, progress=progress)

@@ -123,5 +123,5 @@ def parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"metrics.listen: {listen!r} is not host:port (e.g. 127.0.0.1:9464)")
-    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 — ":9464" means all interfaces, as written
+    host = host.strip("[]") or "0.0.0.0"  # ":9464": all interfaces
     return host, int(port)

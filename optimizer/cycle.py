@@ -1,0 +1,304 @@
+"""One pass of the data flow, in order. The ONLY module that knows the order:
+
+    snapshot (offers + VM list → store) → analyze → plan (per fleet)
+        → execute (act mode only, per fleet) → alerts
+
+Each stage is an error boundary (per fleet where it is per fleet): an expected failure
+(`OptimizerError`: API down, database locked, an action that failed) is logged, counted,
+handed to the alerts stage, and the next stage / fleet / cycle carries on. Anything else
+is a bug and propagates: the daemon exits non-zero and systemd restarts it.
+
+Snapshots run every `daemon.snapshot_interval`, planning and execution every
+`daemon.plan_interval` (the daemon loop decides when to call `Cycle.run`; the cycle
+decides which stages are due). One summary line is logged per cycle.
+
+The cycle knows nothing about where its client talks to: production passes the real
+API client, the demo passes one built on the simulator's transport and clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from optimizer.clock import Clock
+from optimizer.config import Config, FleetConfig
+from optimizer.errors import ApiError, OptimizerError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from optimizer.daemon.metrics import Metrics
+    from optimizer.fluence.client import FluenceClient
+
+log = structlog.get_logger("optimizer.cycle")
+
+STAGES = ("snapshot", "analyze", "plan", "execute", "alerts")
+
+
+@dataclass
+class StageOutcome:
+    """How one stage went (for one fleet, or for all when `fleet` is None)."""
+
+    stage: str
+    fleet: str | None
+    status: str  # "ok" | "failed" | "skipped" | "unavailable"
+    detail: str = ""
+    error: OptimizerError | None = None
+
+
+@dataclass
+class TickResult:
+    """Summary of one cycle. `degraded` when an expected failure happened; `api_down`
+    when the snapshot could not reach the API (the loop then retries sooner, backing off)."""
+
+    tick: int
+    started: datetime
+    finished: datetime | None = None
+    snapshot: bool = False
+    planned: bool = False
+    outcomes: list[StageOutcome] = field(default_factory=list)
+    actions: Counter[str] = field(default_factory=Counter)  # "kind:outcome" → n
+    wall_seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[StageOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.failures)
+
+    @property
+    def api_down(self) -> bool:
+        return any(o.stage == "snapshot" and isinstance(o.error, ApiError) for o in self.failures)
+
+    @property
+    def outcome(self) -> str:
+        return "degraded" if self.degraded else "ok"
+
+    def summary(self) -> dict[str, Any]:
+        """The fields of the one summary log line."""
+        return {
+            "outcome": self.outcome,
+            "snapshot": self.snapshot,
+            "planned": self.planned,
+            "actions": dict(self.actions),
+            "failures": [
+                f"{o.stage}{'/' + o.fleet if o.fleet else ''}: {o.detail}" for o in self.failures
+            ],
+            "unavailable": sorted({o.stage for o in self.outcomes if o.status == "unavailable"}),
+            "wall_s": round(self.wall_seconds, 3),
+        }
+
+
+@dataclass
+class Runtime:
+    """Everything a cycle needs, built by the caller (CLI, daemon, demo, tests)."""
+
+    config: Config
+    client: FluenceClient
+    engine: Engine
+    clock: Clock
+    metrics: Metrics | None = None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class _TickState:
+    """Data handed from stage to stage within one tick."""
+
+    now: datetime
+    offers: list[Any] | None = None
+    vms: list[Any] | None = None
+    analysis: Any = None
+    plans: dict[str, Any] = field(default_factory=dict)
+    errors: list[OptimizerError] = field(default_factory=list)
+
+
+class Cycle:
+    """Runs the stages in order; remembers when the last snapshot / plan ran."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.last_snapshot: datetime | None = None
+        self.last_plan: datetime | None = None
+        self._announced: set[str] = set()
+
+    # -- scheduling ------------------------------------------------------------------
+    def next_due(self) -> datetime:
+        """When the next stage is due (now when nothing ran yet)."""
+        d = self.rt.config.daemon
+        if self.last_snapshot is None:
+            return self.rt.clock.now()
+        due = self.last_snapshot + d.snapshot_interval
+        if self.last_plan is not None and self.rt.config.mode != "observe":
+            due = min(due, self.last_plan + d.plan_interval)
+        return due
+
+    def _plan_due(self, now: datetime) -> bool:
+        if self.rt.config.mode == "observe":
+            return False
+        return self.last_plan is None or now - self.last_plan >= self.rt.config.daemon.plan_interval
+
+    def _snapshot_due(self, now: datetime) -> bool:
+        s = self.last_snapshot
+        return s is None or now - s >= self.rt.config.daemon.snapshot_interval
+
+    # -- one tick --------------------------------------------------------------------
+    def run(self, tick: int, *, force: bool = False) -> TickResult:
+        """Run the stages that are due (all of them with `force`, as `once` does).
+
+        Returns the TickResult; raises only for unexpected (non-OptimizerError) failures.
+        """
+        cfg = self.rt.config
+        now = self.rt.clock.now()
+        t0 = time.monotonic()
+        result = TickResult(tick=tick, started=now)
+        state = _TickState(now=now)
+        structlog.contextvars.bind_contextvars(tick=tick)
+        try:
+            if force or self._snapshot_due(now):
+                self._stage(result, state, "snapshot", None, self._snapshot)
+                result.snapshot = True
+            self._stage(result, state, "analyze", None, self._analyze)
+            if (force and cfg.mode != "observe") or self._plan_due(now):
+                result.planned = True
+                self.last_plan = now
+                for fleet in cfg.fleets:
+                    if self.rt.should_stop():
+                        break
+                    self._stage(result, state, "plan", fleet, self._plan)
+                    if cfg.mode == "act" and fleet.name in state.plans:
+                        self._stage(result, state, "execute", fleet, self._execute)
+            self._stage(result, state, "alerts", None, self._alerts)
+        finally:
+            result.finished = self.rt.clock.now()
+            result.wall_seconds = time.monotonic() - t0
+            self._record_metrics(result)
+            log.info("tick", **result.summary())
+            structlog.contextvars.unbind_contextvars("tick")
+        return result
+
+    def _stage(
+        self,
+        result: TickResult,
+        state: _TickState,
+        stage: str,
+        fleet: FleetConfig | None,
+        fn: Callable[[_TickState, FleetConfig | None], str | None],
+    ) -> None:
+        name = fleet.name if fleet else None
+        if name:
+            structlog.contextvars.bind_contextvars(fleet=name)
+        try:
+            detail = fn(state, fleet)
+        except _Unavailable as u:
+            result.outcomes.append(StageOutcome(stage, name, "unavailable", str(u)))
+            if stage not in self._announced:
+                self._announced.add(stage)
+                log.warning("stage not available in this build; skipped", stage=stage, why=str(u))
+        except _Skipped as s:
+            result.outcomes.append(StageOutcome(stage, name, "skipped", str(s)))
+            log.info("stage skipped", stage=stage, why=str(s))
+        except OptimizerError as err:
+            state.errors.append(err)
+            result.outcomes.append(StageOutcome(stage, name, "failed", str(err), err))
+            if self.rt.metrics is not None and isinstance(err, ApiError):
+                self.rt.metrics.api_error(err)
+            log.error("stage failed", stage=stage, error=str(err), kind=type(err).__name__)
+        else:
+            result.outcomes.append(StageOutcome(stage, name, "ok", detail or ""))
+        finally:
+            if name:
+                structlog.contextvars.unbind_contextvars("fleet", "action")
+
+    # -- stages ----------------------------------------------------------------------
+    def _snapshot(self, state: _TickState, _fleet: FleetConfig | None) -> str:
+        t0 = time.monotonic()
+        offers = self.rt.client.list_offers(None)
+        vms = self.rt.client.list_vms()
+        state.offers, state.vms = offers, vms
+        stored = _integration.store_snapshot(self.rt, state.now, offers, vms)
+        self.last_snapshot = state.now
+        if self.rt.metrics is not None:
+            self.rt.metrics.snapshot_duration.set(time.monotonic() - t0)
+            self.rt.metrics.last_snapshot_ts.set(state.now.timestamp())
+        return f"{len(offers)} offers, {len(vms)} VMs{stored}"
+
+    def _analyze(self, state: _TickState, _fleet: FleetConfig | None) -> str:
+        state.analysis = _integration.analyze(self.rt, state.now)
+        return ""
+
+    def _plan(self, state: _TickState, fleet: FleetConfig | None) -> str:
+        assert fleet is not None
+        if state.vms is None:
+            # the snapshot did not run or failed this tick: read the VM list now
+            state.vms = self.rt.client.list_vms()
+        plan = _integration.plan_fleet(self.rt, state, fleet)
+        state.plans[fleet.name] = plan
+        return _integration.describe_plan(plan)
+
+    def _execute(self, state: _TickState, fleet: FleetConfig | None) -> str:
+        assert fleet is not None
+        if self.rt.config.mode != "act":  # decided here and only here
+            raise _Skipped(f"mode is {self.rt.config.mode}: dry run")
+        counts = _integration.execute_plan(self.rt, state, fleet, state.plans[fleet.name])
+        return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+
+    def _alerts(self, state: _TickState, _fleet: FleetConfig | None) -> str:
+        return _integration.alerts(self.rt, state.now, state.errors) or ""
+
+    def _record_metrics(self, result: TickResult) -> None:
+        m = self.rt.metrics
+        if m is None:
+            return
+        m.ticks.labels(result.outcome).inc()
+        m.tick_duration.set(result.wall_seconds)
+        if self.last_snapshot is not None and result.finished is not None:
+            m.snapshot_age.set((result.finished - self.last_snapshot).total_seconds())
+
+
+class _Unavailable(Exception):
+    """The stage's implementation is not part of this build (logged once, no-op)."""
+
+
+class _Skipped(Exception):
+    """The stage has nothing to do this tick."""
+
+
+# ----------------------------------------------------------------------------------
+# Integration: how each stage calls the module that owns it. Kept in one place so the
+# order above stays readable.
+# ----------------------------------------------------------------------------------
+class _Integration:
+    def store_snapshot(self, rt: Runtime, now: datetime, offers: list[Any], vms: list[Any]) -> str:
+        raise _Unavailable("optimizer.store.ingest is not built yet")
+
+    def analyze(self, rt: Runtime, now: datetime) -> Any:
+        raise _Unavailable("optimizer.analysis is not built yet")
+
+    def plan_fleet(self, rt: Runtime, state: _TickState, fleet: FleetConfig) -> Any:
+        raise _Unavailable("optimizer.planner is not built yet")
+
+    def describe_plan(self, plan: Any) -> str:
+        return ""
+
+    def execute_plan(
+        self, rt: Runtime, state: _TickState, fleet: FleetConfig, plan: Any
+    ) -> Counter[str]:
+        raise _Unavailable("optimizer.executor is not built yet")
+
+    def alerts(self, rt: Runtime, now: datetime, errors: list[OptimizerError]) -> str | None:
+        raise _Unavailable("optimizer.alerts is not built yet")
+
+
+_integration = _Integration()
+
+__all__ = ["STAGES", "Cycle", "Runtime", "StageOutcome", "TickResult"]
