@@ -1,0 +1,397 @@
+"""Writing marketplace snapshots and VM observations, change-only.
+
+`ingest_snapshot` stores one `POST /marketplace/offers` answer in ONE transaction:
+
+1. a `snapshot` row;
+2. an `offer` row for every offer key never seen before (attributes as columns);
+3. for each listed offer, its open `offer_price` interval stays open when price and
+   capacity are unchanged (no write at all), or is closed and a new one opened when they
+   changed; intervals of offers no longer listed are closed ("vanished").
+
+A malformed or truncated answer (bad JSON, wrong shape, an offer that fails validation)
+writes nothing but a `snapshot` row with outcome `failed` and the reason.
+
+Duplicate offer keys inside one answer (two listings that differ only in fields outside
+the key: price, capacity, tier, certifications, servers) are disambiguated
+deterministically: the listings are ordered by (price, capacity, canonical JSON) and
+all but the first get the suffix `~2`, `~3`, ... So the cheapest listing keeps the plain
+key, and the same answer always maps to the same keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.engine import Connection, Engine
+
+from optimizer.clock import utc
+from optimizer.errors import StoreError
+from optimizer.fluence.models import Offer, Vm, offer_key, parse_slug
+from optimizer.money import to_micros
+from optimizer.store.engine import store_errors
+from optimizer.store.tables.market import (
+    OUTCOME_FAILED,
+    OUTCOME_OK,
+    MarketOffer,
+    OfferPrice,
+    Snapshot,
+    VmObservation,
+    VmRecord,
+)
+
+snapshot_t = Snapshot.__table__
+offer_t = MarketOffer.__table__
+price_t = OfferPrice.__table__
+vm_t = VmRecord.__table__
+vmobs_t = VmObservation.__table__
+
+_OFFERS = TypeAdapter(list[Offer])
+_LIMITS = {"key": 40, "configuration": 80, "storage_type": 16, "cpu_manufacturer": 40,
+           "cpu_architecture": 40, "country": 8, "city": 16, "datacenter": 40}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one snapshot changed. `new` counts offer keys never seen before; `reappeared`
+    keys seen before but not in the previous ok snapshot; `changed` offers whose price or
+    capacity moved; `vanished` offers listed in the previous ok snapshot but not now."""
+
+    snapshot_id: int
+    outcome: str
+    seen: int = 0
+    new: int = 0
+    reappeared: int = 0
+    changed: int = 0
+    vanished: int = 0
+    duplicates: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OUTCOME_OK
+
+
+@dataclass(frozen=True)
+class VmIngestSummary:
+    seen: int
+    new: int
+    changed: int
+
+
+class MalformedSnapshot(ValueError):
+    """The API answer can't be stored (bad JSON, wrong shape, invalid offer)."""
+
+
+def parse_offers(raw: bytes | str | Sequence[Any]) -> list[Offer]:
+    """Given a raw answer (JSON text/bytes, a decoded list, or Offer models), return Offers.
+
+    Raise MalformedSnapshot, naming the first problem, for anything else.
+    """
+    data: Any = raw
+    if isinstance(raw, bytes | bytearray | str):
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise MalformedSnapshot(f"offers answer is not valid JSON: {err}") from None
+    if not isinstance(data, list | tuple):
+        raise MalformedSnapshot(f"offers answer is a {type(data).__name__}, expected a list")
+    if all(isinstance(o, Offer) for o in data):
+        return list(data)
+    try:
+        return _OFFERS.validate_python(list(data))
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MalformedSnapshot(f"offers[{where}]: {first['msg']}") from None
+
+
+def offer_rows(offers: Sequence[Offer]) -> tuple[list[dict[str, Any]], int]:
+    """Flatten offers to column dicts (attributes, `price_micros`, `capacity`) with unique
+    keys; return (rows, number of duplicate listings that got a suffix)."""
+    by_key: dict[str, list[tuple[Offer, int, int]]] = {}
+    for o in offers:
+        by_key.setdefault(offer_key(o), []).append((o, to_micros(o.price), o.capacity))
+    rows: list[dict[str, Any]] = []
+    duplicates = 0
+    for key, group in by_key.items():
+        if len(group) > 1:
+            duplicates += len(group) - 1
+            group.sort(key=lambda g: (g[1], g[2], json.dumps(g[0].wire(), sort_keys=True)))
+        for n, (o, price, cap) in enumerate(group, start=1):
+            rows.append(_attributes(o, key if n == 1 else f"{key}~{n}", price, cap))
+    return rows, duplicates
+
+
+def _attributes(o: Offer, key: str, price: int, capacity: int) -> dict[str, Any]:
+    slug = o.configuration.slug
+    sizes = parse_slug(slug) or (None, None, None)
+    cpu = o.resource("VCPU")
+    storage = o.resource("STORAGE")
+    dc = o.datacenter
+    row = {
+        "key": key,
+        "configuration": slug,
+        "vcpu": sizes[0],
+        "ram_gb": sizes[1],
+        "storage_gb": sizes[2],
+        "storage_type": _str(storage.metadata.get("type")) if storage else None,
+        "cpu_manufacturer": _str(cpu.metadata.get("manufacturer")) if cpu else None,
+        "cpu_architecture": _str(cpu.metadata.get("architecture")) if cpu else None,
+        "country": dc.country_code or "??",
+        "city": dc.city_code or "???",
+        "city_index": dc.city_index or 0,
+        "datacenter": dc.label,
+        "tier": dc.tier,
+        "certifications": "; ".join(sorted(dc.certifications)),
+        "price_micros": price,
+        "capacity": capacity,
+    }
+    for col, limit in _LIMITS.items():
+        if row[col] is not None and len(row[col]) > limit:
+            raise MalformedSnapshot(f"offer {key}: {col} longer than {limit} characters")
+    if price < 0:
+        raise MalformedSnapshot(f"offer {key}: negative price")
+    return row
+
+
+def _str(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
+def ingest_snapshot(
+    engine: Engine,
+    offers: bytes | str | Sequence[Any],
+    taken_at: datetime,
+    duration: timedelta | float = 0.0,
+) -> IngestSummary:
+    """Store one marketplace answer taken at `taken_at` (the poll took `duration`).
+
+    `offers` is the raw answer (JSON text/bytes or decoded list) or parsed Offers. Return
+    an IngestSummary; a malformed answer gives outcome `failed` and stores no offer data.
+    Raise StoreError when the database fails (nothing is written then), or when
+    `taken_at` is older than the latest stored snapshot.
+    """
+    taken_at = utc(taken_at)
+    ms = int((duration.total_seconds() if isinstance(duration, timedelta) else duration) * 1000)
+    try:
+        parsed = parse_offers(offers)
+        rows, duplicates = offer_rows(parsed)
+    except MalformedSnapshot as err:
+        return record_failed_snapshot(engine, taken_at, ms, str(err))
+    with store_errors(engine), engine.begin() as conn:
+        return _ingest(conn, rows, duplicates, taken_at, ms)
+
+
+def record_failed_snapshot(
+    engine: Engine, taken_at: datetime, duration_ms: int, error: str
+) -> IngestSummary:
+    """Record a poll that produced no usable answer (API down, malformed body)."""
+    with store_errors(engine), engine.begin() as conn:
+        sid = conn.execute(
+            sa.insert(snapshot_t).returning(snapshot_t.c.id),
+            {"taken_at": utc(taken_at), "duration_ms": duration_ms, "offer_count": 0,
+             "outcome": OUTCOME_FAILED, "error": error[:2000]},
+        ).scalar_one()  # fmt: skip
+    return IngestSummary(snapshot_id=sid, outcome=OUTCOME_FAILED, error=error)
+
+
+def _ingest(
+    conn: Connection, rows: list[dict[str, Any]], duplicates: int, taken_at: datetime, ms: int
+) -> IngestSummary:
+    prev = conn.execute(
+        sa.select(snapshot_t.c.id, snapshot_t.c.taken_at)
+        .where(snapshot_t.c.outcome == OUTCOME_OK)
+        .order_by(snapshot_t.c.id.desc())
+        .limit(1)
+    ).first()
+    if prev is not None and prev.taken_at > taken_at:
+        raise StoreError(
+            f"snapshot taken at {taken_at.isoformat()} is older than the latest stored one "
+            f"({prev.taken_at.isoformat()}); snapshots must be ingested in time order"
+        )
+    sid = conn.execute(
+        sa.insert(snapshot_t).returning(snapshot_t.c.id),
+        {"taken_at": taken_at, "duration_ms": ms, "offer_count": len(rows),
+         "outcome": OUTCOME_OK, "error": None},
+    ).scalar_one()  # fmt: skip
+
+    known: dict[str, tuple[int, int | None, str]] = {
+        r.key: (r.id, r.tier, r.certifications)
+        for r in conn.execute(
+            sa.select(offer_t.c.id, offer_t.c.key, offer_t.c.tier, offer_t.c.certifications)
+        )
+    }
+    fresh = [r for r in rows if r["key"] not in known]
+    ids: dict[str, int] = {k: v[0] for k, v in known.items()}
+    if fresh:
+        attr_cols = [c.name for c in offer_t.columns if c.name != "id"]
+        payload = [
+            {**{c: r.get(c) for c in attr_cols}, "first_seen": taken_at, "last_seen": taken_at}
+            for r in fresh
+        ]
+        for oid, key in conn.execute(
+            sa.insert(offer_t).returning(offer_t.c.id, offer_t.c.key), payload
+        ):
+            ids[key] = oid
+    moved = [
+        {"b_id": known[r["key"]][0], "tier": r["tier"], "certifications": r["certifications"]}
+        for r in rows
+        if r["key"] in known and known[r["key"]][1:] != (r["tier"], r["certifications"])
+    ]
+    if moved:
+        conn.execute(
+            offer_t.update()
+            .where(offer_t.c.id == sa.bindparam("b_id"))
+            .values(tier=sa.bindparam("tier"), certifications=sa.bindparam("certifications")),
+            moved,
+        )
+
+    open_rows = {
+        r.offer_id: (r.id, r.price_micros, r.capacity)
+        for r in conn.execute(
+            sa.select(
+                price_t.c.id, price_t.c.offer_id, price_t.c.price_micros, price_t.c.capacity
+            ).where(price_t.c.to_snapshot_id.is_(None))
+        )
+    }
+    close: list[dict[str, int]] = []
+    opened: list[dict[str, int | None]] = []
+    changed = reappeared = 0
+    listed: set[int] = set()
+    for r in rows:
+        oid = ids[r["key"]]
+        listed.add(oid)
+        cur = open_rows.get(oid)
+        if cur is not None and cur[1] == r["price_micros"] and cur[2] == r["capacity"]:
+            continue
+        if cur is not None:
+            changed += 1
+            close.append({"b_id": cur[0]})
+        elif r["key"] in known:
+            reappeared += 1
+        opened.append({"offer_id": oid, "price_micros": r["price_micros"],
+                       "capacity": r["capacity"], "from_snapshot_id": sid,
+                       "to_snapshot_id": None})  # fmt: skip
+    vanished = [{"b_id": iv[0]} for oid, iv in open_rows.items() if oid not in listed]
+    close.extend(vanished)
+    if close:
+        if prev is None:  # open intervals without a previous ok snapshot: impossible
+            raise StoreError("store is inconsistent: open price intervals but no ok snapshot")
+        conn.execute(
+            price_t.update()
+            .where(price_t.c.id == sa.bindparam("b_id"))
+            .values(to_snapshot_id=prev.id),
+            close,
+        )
+    if opened:
+        conn.execute(sa.insert(price_t), opened)
+    conn.execute(
+        offer_t.update()
+        .where(
+            offer_t.c.id.in_(
+                sa.select(price_t.c.offer_id).where(price_t.c.to_snapshot_id.is_(None))
+            )
+        )
+        .values(last_seen=taken_at)
+    )
+    return IngestSummary(
+        snapshot_id=sid,
+        outcome=OUTCOME_OK,
+        seen=len(rows),
+        new=len(fresh),
+        reappeared=reappeared,
+        changed=changed,
+        vanished=len(vanished),
+        duplicates=duplicates,
+    )
+
+
+# --- VMs ---------------------------------------------------------------------------------
+
+
+def _vm_state(vm: Vm) -> dict[str, Any]:
+    return {
+        "status": vm.status,
+        "price_micros": None if vm.price_per_epoch is None else to_micros(vm.price_per_epoch),
+        "reserved_micros": None if vm.reserved_balance is None else to_micros(vm.reserved_balance),
+        "spent_micros": None if vm.total_spent is None else to_micros(vm.total_spent),
+        "next_billing_at": None if vm.next_billing_at is None else utc(vm.next_billing_at),
+        "datacenter": vm.datacenter.label if vm.datacenter else None,
+    }
+
+
+def ingest_vms(engine: Engine, vms: Sequence[Vm], observed_at: datetime) -> VmIngestSummary:
+    """Store one `GET /vms/v3` answer observed at `observed_at`, change-only.
+
+    A VM that looks as it did at its previous observation extends that observation's
+    interval; otherwise a new interval starts. VMs absent from the answer get no row.
+    Raise StoreError when the database fails (nothing is written then).
+    """
+    observed_at = utc(observed_at)
+    with store_errors(engine), engine.begin() as conn:
+        known = {
+            r.vm_id: r
+            for r in conn.execute(
+                sa.select(vm_t.c.id, vm_t.c.vm_id, vm_t.c.name, vm_t.c.datacenter)
+            )
+        }
+        new = 0
+        refs: dict[str, int] = {}
+        for vm in vms:
+            dc = vm.datacenter.label if vm.datacenter else None
+            row = known.get(vm.id)
+            if row is None:
+                refs[vm.id] = conn.execute(
+                    sa.insert(vm_t).returning(vm_t.c.id),
+                    {"vm_id": vm.id, "name": vm.vm_name, "created_at": vm.created_at and
+                     utc(vm.created_at), "datacenter": dc, "first_seen": observed_at,
+                     "last_seen": observed_at},
+                ).scalar_one()  # fmt: skip
+                new += 1
+            else:
+                refs[vm.id] = row.id
+                values: dict[str, Any] = {"last_seen": observed_at}
+                if vm.vm_name and vm.vm_name != row.name:
+                    values["name"] = vm.vm_name
+                if dc and dc != row.datacenter:
+                    values["datacenter"] = dc
+                conn.execute(vm_t.update().where(vm_t.c.id == row.id).values(**values))
+        latest_ids = (
+            sa.select(sa.func.max(vmobs_t.c.id))
+            .where(vmobs_t.c.vm_ref.in_(list(refs.values())))
+            .group_by(vmobs_t.c.vm_ref)
+        )
+        state_cols = [vmobs_t.c[c] for c in
+                      ("status", "price_micros", "reserved_micros", "spent_micros",
+                       "next_billing_at", "datacenter")]  # fmt: skip
+        latest = {
+            r.vm_ref: r
+            for r in conn.execute(
+                sa.select(vmobs_t.c.id, vmobs_t.c.vm_ref, *state_cols).where(
+                    vmobs_t.c.id.in_(latest_ids)
+                )
+            )
+        }
+        changed = 0
+        for vm in vms:
+            ref = refs[vm.id]
+            state = _vm_state(vm)
+            last = latest.get(ref)
+            if last is not None and all(getattr(last, k) == v for k, v in state.items()):
+                conn.execute(
+                    vmobs_t.update().where(vmobs_t.c.id == last.id).values(to_at=observed_at)
+                )
+                continue
+            if last is not None:
+                changed += 1
+            conn.execute(
+                sa.insert(vmobs_t),
+                {**state, "vm_ref": ref, "from_at": observed_at, "to_at": observed_at},
+            )
+    return VmIngestSummary(seen=len(vms), new=new, changed=changed)
