@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -222,10 +223,18 @@ class Cycle:
     # -- stages ----------------------------------------------------------------------
     def _snapshot(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         t0 = time.monotonic()
-        offers = self.rt.client.list_offers(None)
-        vms = self.rt.client.list_vms()
+        try:
+            offers = self.rt.client.list_offers(None)
+            vms = self.rt.client.list_vms()
+        except ApiError as err:
+            try:
+                _integration.failed_snapshot(self.rt, state.now, time.monotonic() - t0, str(err))
+            except OptimizerError as store_err:
+                log.error("could not record the failed snapshot", error=str(store_err))
+            raise
         state.offers, state.vms = offers, vms
-        stored = _integration.store_snapshot(self.rt, state.now, offers, vms)
+        seconds = time.monotonic() - t0
+        stored = _integration.store_snapshot(self.rt, state.now, offers, vms, seconds)
         self.last_snapshot = state.now
         if self.rt.metrics is not None:
             self.rt.metrics.snapshot_duration.set(time.monotonic() - t0)
@@ -278,23 +287,80 @@ class _Skipped(Exception):
 # order above stays readable.
 # ----------------------------------------------------------------------------------
 class _Integration:
-    def store_snapshot(self, rt: Runtime, now: datetime, offers: list[Any], vms: list[Any]) -> str:
-        raise _Unavailable("optimizer.store.ingest is not built yet")
+    """Calls into the owning modules. A module missing from this build raises
+    `_Unavailable` (the stage is a logged no-op) instead of failing the cycle."""
 
+    # -- snapshot → store ------------------------------------------------------------
+    def store_snapshot(
+        self, rt: Runtime, now: datetime, offers: list[Any], vms: list[Any], seconds: float
+    ) -> str:
+        try:
+            from optimizer.store.ingest import ingest_snapshot, ingest_vms
+        except ImportError as e:
+            raise _Unavailable(f"store ingest: {e}") from None
+        summary = ingest_snapshot(rt.engine, offers, now, seconds)
+        ingest_vms(rt.engine, vms, now)
+        return f" (snapshot {getattr(summary, 'snapshot_id', '?')})"
+
+    def failed_snapshot(self, rt: Runtime, now: datetime, seconds: float, error: str) -> None:
+        """Record a poll that got no answer, so alert rules can count outages."""
+        try:
+            from optimizer.store.ingest import record_failed_snapshot
+        except ImportError:
+            return
+        record_failed_snapshot(rt.engine, now, int(seconds * 1000), error)
+
+    # -- analyze ---------------------------------------------------------------------
     def analyze(self, rt: Runtime, now: datetime) -> Any:
-        raise _Unavailable("optimizer.analysis is not built yet")
+        raise _Unavailable("optimizer.analysis is not wired in yet")
+
+    # -- plan ------------------------------------------------------------------------
+    def owned(self, rt: Runtime, fleet: FleetConfig, vms: list[Any]) -> list[Any]:
+        """The fleet's VMs: created by the daemon (`<fleet>-<token>`) or adopted."""
+        prefix = f"{fleet.name}-"
+        return [v for v in vms if (v.vm_name or "").startswith(prefix)]
 
     def plan_fleet(self, rt: Runtime, state: _TickState, fleet: FleetConfig) -> Any:
-        raise _Unavailable("optimizer.planner is not built yet")
+        try:
+            from optimizer.planner import BudgetState, plan_fleet
+            from optimizer.planner.market_view import market_view, owned_vm
+        except ImportError as e:
+            raise _Unavailable(f"planner: {e}") from None
+        if state.offers is None:
+            state.offers = rt.client.list_offers(None)
+        market = market_view(state.offers, taken_at=state.now)
+        owned = [owned_vm(v) for v in self.owned(rt, fleet, state.vms or [])]
+        running = [
+            v.price_per_epoch
+            for v in state.vms or []
+            if v.price_per_epoch is not None and v.status not in ("Terminated", "Stopped")
+        ]
+        budget = BudgetState(
+            cap_per_epoch=rt.config.budget.max_usd_per_epoch,
+            spend_per_epoch=sum(running, Decimal(0)),
+        )
+        return plan_fleet(
+            fleet,
+            owned,
+            market,
+            state.analysis,
+            budget,
+            now=state.now,
+            mode=rt.config.mode,
+        )
 
     def describe_plan(self, plan: Any) -> str:
-        return ""
+        actions = getattr(plan, "actions", ())
+        kinds = Counter(a.kind for a in actions)
+        return ", ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "no actions"
 
+    # -- execute ---------------------------------------------------------------------
     def execute_plan(
         self, rt: Runtime, state: _TickState, fleet: FleetConfig, plan: Any
     ) -> Counter[str]:
         raise _Unavailable("optimizer.executor is not built yet")
 
+    # -- alerts ----------------------------------------------------------------------
     def alerts(self, rt: Runtime, now: datetime, errors: list[OptimizerError]) -> str | None:
         raise _Unavailable("optimizer.alerts is not built yet")
 
