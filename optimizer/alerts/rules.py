@@ -1,0 +1,331 @@
+"""Alert rules: pure functions from conditions to `Alert`s. No I/O, no clock reads.
+
+`evaluate_rules(inputs, config)` returns every alert whose condition holds now and the
+set of rule families it could evaluate. State (`optimizer.alerts.state`) then fires the
+new ones, keeps the ongoing ones quiet and resolves the ones that cleared — but only
+for families that were evaluated: a rule whose inputs are missing this tick (the
+planner did not run) neither fires nor resolves anything.
+
+Families and keys (stable while the condition lasts):
+
+| key | when |
+|---|---|
+| `budget.actual:<scope>` | this month's spend ≥ a threshold × `monthly_usd` (level = highest threshold) |
+| `budget.forecast:<scope>` | the month's forecast ≥ a threshold × `monthly_usd` |
+| `budget.epoch:<scope>` | the running VMs cost more per epoch than `max_usd_per_epoch` |
+| `vm.balance:<vm id>` | a VM is SmallBalance (warning) or InsufficientFunds (critical) |
+| `vm.terminated:<vm id>` | the provider terminated a VM (until it is deleted) |
+| `fleet.unsatisfiable:<fleet>` | no offer satisfies the fleet's constraints and cap |
+| `price.spike:<fleet>` | the fleet's segment median rose > `price_spike_pct` % over `price_spike_epochs` |
+| `snapshot.failing:api` | more than `snapshot_failures` consecutive snapshots failed |
+| `migration.failed:<action>` | a migration failed (one-shot event) |
+| `savings.available:<fleet>` | recommend mode: the plan would save money, nothing was done |
+
+`<scope>` is a fleet name or `total`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from optimizer.alerts.model import Alert
+from optimizer.budget import TOTAL, BudgetReport, ScopeBudget
+from optimizer.config import Config
+from optimizer.money import fmt_usd
+
+DAYS_PER_MONTH = Decimal("30.4")
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What the alert rules need from one fleet's plan."""
+
+    fleet: str
+    savings_per_epoch: Decimal = Decimal(0)
+    deposit_needed: Decimal = Decimal(0)
+    unsatisfiable: str | None = None  # why the fleet cannot be satisfied, or None
+    actions: int = 0
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    """A migration (or other action) the executor gave up on."""
+
+    action_id: str
+    fleet: str | None
+    kind: str
+    error: str
+    at: datetime | None = None
+
+
+@dataclass
+class RuleInputs:
+    """Everything the rules look at. None means "not known this tick" (family skipped)."""
+
+    budget: BudgetReport | None = None
+    plans: Mapping[str, PlanSummary] | None = None
+    snapshot_failures: int | None = None  # consecutive failed snapshots, newest first
+    last_snapshot_error: str | None = None
+    # fleet → [(epoch start, segment median price USD)], oldest first
+    segment_medians: Mapping[str, Sequence[tuple[datetime, float]]] | None = None
+    failed_actions: Sequence[FailedAction] | None = None
+    extra: list[Alert] = field(default_factory=list)
+
+
+def _pct(x: Decimal | float) -> str:
+    return f"{float(x) * 100:.0f} %"
+
+
+def budget_alerts(report: BudgetReport) -> list[Alert]:
+    """Threshold and cap alerts for every fleet and the total."""
+    out: list[Alert] = []
+    scopes: list[ScopeBudget] = [*report.fleets, report.total]
+    for s in scopes:
+        fleet = None if s.scope == TOTAL else s.scope
+        who = "all fleets" if s.scope == TOTAL else f"fleet {s.scope}"
+        base = {
+            "scope": s.scope,
+            "monthly_usd": s.monthly_usd,
+            "spend_month": s.spend_month,
+            "forecast_month": s.forecast_month,
+            "run_rate": s.run_rate,
+            "month": report.month_start.strftime("%Y-%m"),
+        }
+        if (t := s.crossed_actual) is not None:
+            assert s.monthly_usd is not None
+            out.append(
+                Alert(
+                    key=f"budget.actual:{s.scope}",
+                    severity="critical" if t >= 1 else "warning",
+                    title=f"Budget {_pct(t)} spent ({who})",
+                    text=(
+                        f"{who} spent {fmt_usd(s.spend_month)} of {fmt_usd(s.monthly_usd)} "
+                        f"this month ({_pct(s.actual_fraction or 0)}); "
+                        f"forecast {fmt_usd(s.forecast_month)}"
+                    ),
+                    fleet=fleet,
+                    data={**base, "threshold": t},
+                    level=t,
+                )
+            )
+        if (t := s.crossed_forecast) is not None:
+            assert s.monthly_usd is not None
+            out.append(
+                Alert(
+                    key=f"budget.forecast:{s.scope}",
+                    severity="critical" if t >= 1 else "warning",
+                    title=f"Forecast at {_pct(t)} of the monthly budget ({who})",
+                    text=(
+                        f"{who} is on course to spend {fmt_usd(s.forecast_month)} this month "
+                        f"against a budget of {fmt_usd(s.monthly_usd)} "
+                        f"({_pct(s.forecast_fraction or 0)}); spent so far "
+                        f"{fmt_usd(s.spend_month)}, now {fmt_usd(s.run_rate)}/epoch"
+                    ),
+                    fleet=fleet,
+                    data={**base, "threshold": t},
+                    level=t,
+                )
+            )
+        if s.over_epoch_cap:
+            assert s.max_usd_per_epoch is not None
+            out.append(
+                Alert(
+                    key=f"budget.epoch:{s.scope}",
+                    severity="warning",
+                    title=f"Per-epoch cost above the cap ({who})",
+                    text=(
+                        f"running VMs cost {fmt_usd(s.run_rate)}/epoch, above the cap "
+                        f"{fmt_usd(s.max_usd_per_epoch)}/epoch"
+                    ),
+                    fleet=fleet,
+                    data={**base, "max_usd_per_epoch": s.max_usd_per_epoch},
+                )
+            )
+    return out
+
+
+def vm_alerts(report: BudgetReport) -> list[Alert]:
+    """Balance and provider-termination alerts for the VMs in the latest poll."""
+    out: list[Alert] = []
+    for vm in report.vms:
+        if not vm.present:
+            continue
+        fleet = None if vm.fleet.startswith("(") else vm.fleet
+        data = {"vm_id": vm.vm_id, "name": vm.name, "status": vm.status,
+                "reserved": vm.reserved}  # fmt: skip
+        if vm.status in ("SmallBalance", "InsufficientFunds"):
+            low = vm.status == "SmallBalance"
+            out.append(
+                Alert(
+                    key=f"vm.balance:{vm.vm_id}",
+                    severity="warning" if low else "critical",
+                    title=f"VM {vm.name} is {vm.status}",
+                    text=(
+                        "the account balance will not cover the VM's next period; top up"
+                        if low
+                        else "the balance is exhausted and the grace period passed; top up now"
+                    ),
+                    fleet=fleet,
+                    data=data,
+                    level=1 if low else 2,
+                )
+            )
+        elif vm.status == "Terminated":
+            out.append(
+                Alert(
+                    key=f"vm.terminated:{vm.vm_id}",
+                    severity="warning",
+                    title=f"VM {vm.name} was terminated by its provider",
+                    text=(
+                        f"the workload is gone; {fmt_usd(vm.reserved)} stays reserved until "
+                        "the VM is deleted (the daemon finalizes and replaces fleet VMs in act mode)"
+                    ),
+                    fleet=fleet,
+                    data=data,
+                )
+            )
+    return out
+
+
+def plan_alerts(plans: Mapping[str, PlanSummary], mode: str) -> list[Alert]:
+    """Unsatisfiable fleets, and savings left on the table in recommend mode."""
+    out: list[Alert] = []
+    for name, p in sorted(plans.items()):
+        if p.unsatisfiable:
+            out.append(
+                Alert(
+                    key=f"fleet.unsatisfiable:{name}",
+                    severity="critical",
+                    title=f"Fleet {name} cannot be satisfied",
+                    text=p.unsatisfiable,
+                    fleet=name,
+                    data={"reason": p.unsatisfiable},
+                )
+            )
+        if mode == "recommend" and p.savings_per_epoch > 0:
+            month = p.savings_per_epoch * DAYS_PER_MONTH
+            out.append(
+                Alert(
+                    key=f"savings.available:{name}",
+                    severity="info",
+                    title=f"Fleet {name} could save {fmt_usd(p.savings_per_epoch)}/epoch",
+                    text=(
+                        f"the plan would save {fmt_usd(p.savings_per_epoch)}/epoch "
+                        f"(about {fmt_usd(month)}/month) but mode is recommend, so nothing "
+                        "was changed; run `fluence-optimizer plan` to see it"
+                    ),
+                    fleet=name,
+                    data={
+                        "savings_per_epoch": p.savings_per_epoch,
+                        "savings_month": month,
+                        "actions": p.actions,
+                    },  # fmt: skip
+                )
+            )
+    return out
+
+
+def spike_alerts(
+    medians: Mapping[str, Sequence[tuple[datetime, float]]], pct: float, epochs: int
+) -> list[Alert]:
+    """A fleet's segment median up more than `pct` % compared with `epochs` epochs earlier.
+
+    The latest point is compared with the point `epochs` positions before it (or the
+    oldest one within that window when some epochs have no data)."""
+    out: list[Alert] = []
+    for fleet, series in sorted(medians.items()):
+        pts = [(t, v) for t, v in series if v == v and v > 0]  # drop NaN / zero
+        if len(pts) < 2:
+            continue
+        last_t, last = pts[-1]
+        window = [p for p in pts[:-1] if (last_t - p[0]).days <= epochs]
+        if not window:
+            continue
+        base_t, base = window[0]
+        rise = (last / base - 1) * 100
+        if rise > pct:
+            out.append(
+                Alert(
+                    key=f"price.spike:{fleet}",
+                    severity="warning",
+                    title=f"Prices up {rise:.0f} % for fleet {fleet}",
+                    text=(
+                        f"the median price of the fleet's offers rose from ${base:.4f} to "
+                        f"${last:.4f}/epoch since {base_t:%Y-%m-%d} (limit {pct:g} % over "
+                        f"{epochs} epochs)"
+                    ),
+                    fleet=fleet,
+                    data={
+                        "from": round(base, 6),
+                        "to": round(last, 6),
+                        "rise_pct": round(rise, 2),
+                        "since": base_t,
+                    },  # fmt: skip
+                )
+            )
+    return out
+
+
+def snapshot_alerts(failures: int, limit: int, error: str | None) -> list[Alert]:
+    if failures <= limit:
+        return []
+    return [
+        Alert(
+            key="snapshot.failing:api",
+            severity="critical",
+            title=f"Marketplace snapshots failing ({failures} in a row)",
+            text=f"the last {failures} snapshots failed; last error: {error or 'unknown'}",
+            data={"failures": failures, "error": error},
+        )
+    ]
+
+
+def migration_alerts(failed: Sequence[FailedAction]) -> list[Alert]:
+    return [
+        Alert(
+            key=f"migration.failed:{f.action_id}",
+            severity="warning",
+            title=f"{f.kind.capitalize()} failed" + (f" (fleet {f.fleet})" if f.fleet else ""),
+            text=f.error,
+            fleet=f.fleet,
+            data={"action_id": f.action_id, "kind": f.kind, "at": f.at},
+            event=True,
+        )
+        for f in failed
+    ]
+
+
+def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set[str]]:
+    """Return (alerts whose condition holds now, families evaluated this time)."""
+    alerts: list[Alert] = []
+    families: set[str] = set()
+    if inputs.budget is not None:
+        alerts += budget_alerts(inputs.budget)
+        alerts += vm_alerts(inputs.budget)
+        families |= {"budget.actual", "budget.forecast", "budget.epoch"}
+        families |= {"vm.balance", "vm.terminated"}
+    if inputs.plans is not None:
+        alerts += plan_alerts(inputs.plans, config.mode)
+        families |= {"fleet.unsatisfiable", "savings.available"}
+    if inputs.segment_medians is not None:
+        a = config.alerts
+        alerts += spike_alerts(inputs.segment_medians, a.price_spike_pct, a.price_spike_epochs)
+        families.add("price.spike")
+    if inputs.snapshot_failures is not None:
+        alerts += snapshot_alerts(
+            inputs.snapshot_failures, config.alerts.snapshot_failures, inputs.last_snapshot_error
+        )
+        families.add("snapshot.failing")
+    if inputs.failed_actions is not None:
+        alerts += migration_alerts(inputs.failed_actions)
+        families.add("migration.failed")
+    alerts += inputs.extra
+    families |= {a.family for a in inputs.extra}
+    seen: dict[str, Alert] = {}
+    for a in alerts:  # one alert per key: the most severe wins
+        if a.key not in seen or a.level > seen[a.key].level:
+            seen[a.key] = a
+    return list(seen.values()), families
