@@ -19,7 +19,11 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from optimizer.analysis.epochs import EPOCH, epoch_grid, epoch_number, epoch_of, epoch_start
-from optimizer.analysis.longevity import datacenter_longevity, offer_longevity
+from optimizer.analysis.longevity import (
+    datacenter_longevity,
+    offer_longevity,
+    offer_longevity_epochs,
+)
 from optimizer.analysis.stats import (
     LEVELS,
     OBSERVATION_COLUMNS,
@@ -56,6 +60,7 @@ __all__ = [
     "history_from_offer_epochs",
     "market_trends",
     "offer_longevity",
+    "offer_longevity_epochs",
     "segment_stats",
     "segment_trends",
     "trend_frame",
@@ -85,14 +90,15 @@ def analyze_history(
     trend_window: int = 30,
     horizon: int = 7,
 ) -> MarketAnalysis:
-    """Stats for each of `levels` and trends for configuration and country levels."""
+    """Stats for each of `levels`, trends for configuration and country levels, and
+    longevity (given, or derived per epoch from the history when None)."""
     stats = {lvl: segment_stats(history, lvl) for lvl in levels}
     trends = {
         lvl: trend_frame(history, stats[lvl], lvl, window=trend_window, horizon=horizon)
         for lvl in ("configuration", "country")
         if lvl in stats
     }
-    lon = longevity if longevity is not None else pd.DataFrame()
+    lon = longevity if longevity is not None else offer_longevity_epochs(history)
     dcs = datacenter_longevity(lon) if not lon.empty else pd.DataFrame()
     return MarketAnalysis(history, now, stats, trends, lon, dcs)
 

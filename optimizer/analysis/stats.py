@@ -8,7 +8,7 @@ price_usd, capacity). It is first reduced to one row per offer per epoch
 
 Definitions, per segment and epoch:
 - min / max: the lowest / highest price observed in the epoch (any offer, any snapshot);
-- p10 / median / p90: quantiles across offers of each offer's mean price in the epoch
+- p10 / median / p90: quantiles across offers of each offer's median price in the epoch
   (each offer counts once per epoch, however many snapshots listed it);
 - offers: distinct offers listed at least once in the epoch;
 - capacity: available instances summed over the segment's offers, averaged over the
@@ -48,10 +48,12 @@ OFFER_EPOCH_COLUMNS = (
     "epoch",
     *OFFER_ATTRS,
     "price_min",
-    "price_mean",
+    "price_median",
     "price_max",
     "capacity_sum",
     "n_obs",
+    "first_seen",
+    "last_seen",
 )
 
 LEVELS: dict[str, tuple[str, ...]] = {
@@ -134,14 +136,18 @@ def history_from_observations(
     oe = pd.DataFrame(
         {
             "price_min": grouped.min().to_numpy(),
-            "price_mean": grouped.mean().to_numpy(),
+            "price_median": grouped.median().to_numpy(),
             "price_max": grouped.max().to_numpy(),
             "capacity_sum": np.bincount(
                 pair_codes, weights=obs["capacity"].to_numpy(dtype="float64")
-            ).astype("int64"),
+            ),
             "n_obs": np.bincount(pair_codes).astype("int64"),
         }
     )
+    ts_ns = pd.Series(obs["ts"].to_numpy(dtype="datetime64[ns]").astype("int64"))
+    ts_g = ts_ns.groupby(pair_codes, sort=True)
+    oe["first_seen"] = pd.to_datetime(ts_g.min().to_numpy(), unit="ns", utc=True)
+    oe["last_seen"] = pd.to_datetime(ts_g.max().to_numpy(), unit="ns", utc=True)
     pair_keys = np.asarray(pair_keys, dtype="int64")
     oe_offer = pair_keys % n_offers
     oe_epoch = pair_keys // n_offers + k0
@@ -157,26 +163,30 @@ def history_from_observations(
 
 def history_from_offer_epochs(
     offer_epochs: pd.DataFrame,
-    snapshots: pd.Series,
+    snapshots: pd.Series | None = None,
     *,
     grid: pd.DatetimeIndex,
     length: timedelta = EPOCH,
 ) -> MarketHistory:
-    """Wrap an already-reduced offer×epoch frame (e.g. aggregated in SQL) as a history.
-    Epochs outside `grid` are dropped; `snapshots` is reindexed on the grid (0 = gap)."""
+    """Wrap an already-reduced offer × epoch frame (OFFER_EPOCH_COLUMNS, e.g. aggregated in
+    SQL) as a history. Epochs outside `grid` are dropped. `snapshots` (epoch → number of
+    snapshots) defaults to the largest n_obs of any offer in the epoch — exact whenever
+    one offer was listed in every snapshot of it. Reindexed on the grid (0 = gap)."""
     _check_columns(offer_epochs, OFFER_EPOCH_COLUMNS, "offer epochs")
     oe = offer_epochs.loc[offer_epochs["epoch"].isin(grid), list(OFFER_EPOCH_COLUMNS)]
     oe = oe.astype(
         {
             "price_min": "float64",
-            "price_mean": "float64",
+            "price_median": "float64",
             "price_max": "float64",
-            "capacity_sum": "int64",
+            "capacity_sum": "float64",
             "n_obs": "int64",
             "vcpu": "int64",
             "ram_gb": "int64",
         }
     ).reset_index(drop=True)
+    if snapshots is None:
+        snapshots = oe.groupby("epoch")["n_obs"].max()
     snaps = snapshots.reindex(grid, fill_value=0).astype("int64")
     snaps.index.name = "epoch"
     snaps.name = "snapshots"
@@ -199,8 +209,8 @@ def segment_stats(
     if oe.empty:
         return pd.DataFrame(columns=[*by, *STAT_COLUMNS])
     oe = oe.assign(
-        per_vcpu=oe["price_mean"] / oe["vcpu"].where(oe["vcpu"] > 0),
-        per_gb=oe["price_mean"] / oe["ram_gb"].where(oe["ram_gb"] > 0),
+        per_vcpu=oe["price_median"] / oe["vcpu"].where(oe["vcpu"] > 0),
+        per_gb=oe["price_median"] / oe["ram_gb"].where(oe["ram_gb"] > 0),
     )
     g = oe.groupby(by, sort=True, observed=True)
     out = g.agg(
@@ -211,7 +221,7 @@ def segment_stats(
         median_per_vcpu=("per_vcpu", "median"),
         median_per_gb=("per_gb", "median"),
     )
-    q = g["price_mean"].quantile([0.1, 0.5, 0.9]).unstack()
+    q = g["price_median"].quantile([0.1, 0.5, 0.9]).unstack()
     out["p10"], out["median"], out["p90"] = q[0.1], q[0.5], q[0.9]
     out = out.reset_index()
     n_snap = history.snapshots.reindex(out["epoch"]).to_numpy(dtype="float64")

@@ -1,0 +1,179 @@
+"""Report charts: matplotlib Figure objects rendered to PNG bytes by the Agg canvas
+(no pyplot, no display, no global backend switch).
+
+Every chart puts dates on the x-axis and units on the y-axis; gaps in the history are
+NaN on the epoch grid, so lines break there instead of bridging missing epochs. Labels
+that come from the API are drawn with math text off, so a name containing `$` is text.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from optimizer.analysis import MarketAnalysis, wide
+from optimizer.report.tables import natural_key
+
+USD_EPOCH = "USD per epoch (24 h)"
+_RC = {
+    "text.parse_math": False,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "timezone": "UTC",
+}
+MAX_LINES = 10
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    with matplotlib.rc_context(_RC):
+        yield
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _dates(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("epoch start (UTC)")
+
+
+def _x(index: pd.DatetimeIndex) -> np.ndarray:
+    return index.tz_convert("UTC").tz_localize(None).to_numpy()
+
+
+def price_bands(a: MarketAnalysis) -> bytes | None:
+    """One panel per configuration: median line, p10–p90 band, min dotted."""
+    stats = a.stats.get("configuration")
+    if stats is None or stats.empty:
+        return None
+    configs = sorted(stats["configuration"].unique(), key=natural_key)[:12]
+    grid = a.history.grid
+    cols = 2 if len(configs) > 1 else 1
+    rows = (len(configs) + cols - 1) // cols
+    with _style():
+        fig = Figure(figsize=(6.2 * cols, 2.8 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        x = _x(grid)
+        for ax, cfg in zip(axes, configs, strict=False):
+            part = stats.loc[stats["configuration"] == cfg].set_index("epoch").reindex(grid)
+            ax.fill_between(
+                x,
+                part["p10"],
+                part["p90"],
+                alpha=0.25,
+                color="tab:blue",
+                linewidth=0,
+                label="p10–p90",
+            )
+            ax.plot(x, part["median"], color="tab:blue", linewidth=1.6, label="median")
+            ax.plot(x, part["min"], color="tab:green", linewidth=1, linestyle=":", label="min")
+            ax.set_title(str(cfg))
+            ax.set_ylabel(USD_EPOCH)
+            _dates(ax)
+            ax.legend(loc="upper left", fontsize=7, frameon=False)
+        for ax in axes[len(configs) :]:
+            ax.set_visible(False)
+        return _png(fig)
+
+
+def _lines(table: pd.DataFrame, ylabel: str, title: str, grid: pd.DatetimeIndex) -> bytes | None:
+    if table.empty or table.shape[1] == 0:
+        return None
+    order = sorted(table.columns, key=natural_key)[:MAX_LINES]
+    table = table.loc[:, order]
+    with _style():
+        fig = Figure(figsize=(10, 3.6), layout="constrained")
+        ax = fig.subplots()
+        x = _x(grid)
+        for col in table.columns:
+            label = " × ".join(map(str, col)) if isinstance(col, tuple) else str(col)
+            ax.plot(x, table[col].to_numpy(dtype="float64"), linewidth=1.4, label=label)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        _dates(ax)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+        return _png(fig)
+
+
+def per_vcpu(a: MarketAnalysis) -> bytes | None:
+    """Median price per vCPU of each configuration over time."""
+    stats = a.stats.get("configuration")
+    if stats is None or stats.empty:
+        return None
+    table = wide(stats, "median_per_vcpu", "configuration", a.history.grid)
+    return _lines(table, "USD per vCPU per epoch", "Median price per vCPU", a.history.grid)
+
+
+def capacity(a: MarketAnalysis) -> bytes | None:
+    """Available instances per configuration over time (mean over each epoch's snapshots)."""
+    stats = a.stats.get("configuration")
+    if stats is None or stats.empty:
+        return None
+    table = wide(stats, "capacity", "configuration", a.history.grid)
+    return _lines(table, "available instances", "Capacity (mean over the epoch)", a.history.grid)
+
+
+def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:
+    """Median price now per country, one small bar panel per configuration."""
+    stats = a.stats.get(level)
+    if stats is None or stats.empty:
+        return None
+    last = stats["epoch"].max()
+    now = stats.loc[stats["epoch"] == last]
+    configs = sorted(now["configuration"].unique(), key=natural_key)[:12]
+    cols = 2 if len(configs) > 1 else 1
+    rows = (len(configs) + cols - 1) // cols
+    with _style():
+        fig = Figure(figsize=(6.2 * cols, 2.4 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        for ax, cfg in zip(axes, configs, strict=False):
+            part = now.loc[now["configuration"] == cfg].sort_values("median").head(MAX_LINES)
+            labels = [str(v) for v in part[level]]
+            ax.barh(labels[::-1], part["median"].to_numpy()[::-1], color="tab:blue")
+            ax.set_title(f"{cfg} — median now")
+            ax.set_xlabel(USD_EPOCH)
+            ax.grid(axis="y", visible=False)
+        for ax in axes[len(configs) :]:
+            ax.set_visible(False)
+        return _png(fig)
+
+
+def fleet_spend(spend: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
+    """Spend per fleet per epoch (columns epoch, fleet, spend_usd)."""
+    if spend is None or spend.empty:
+        return None
+    table = spend.pivot_table(
+        index="epoch", columns="fleet", values="spend_usd", aggfunc="sum"
+    ).reindex(grid)
+    return _lines(table, USD_EPOCH, "Fleet spend per epoch", grid)
+
+
+def savings(saved: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
+    """Cumulative savings realized per fleet (columns epoch, fleet, savings_usd)."""
+    if saved is None or saved.empty:
+        return None
+    table = (
+        saved.pivot_table(index="epoch", columns="fleet", values="savings_usd", aggfunc="sum")
+        .reindex(grid)
+        .fillna(0.0)  # no saving recorded in an epoch is a saving of 0, not missing data
+        .cumsum()
+    )
+    return _lines(table, "USD (cumulative)", "Savings realized (cumulative)", grid)

@@ -1,0 +1,230 @@
+"""The report's tables as plain data (header + rows of display strings), shared by the
+HTML and Markdown renderers so both always show the same numbers. Escaping is the
+renderer's job: cells here are raw strings, possibly hostile (names come from the API)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from optimizer.analysis import MarketAnalysis, biggest_movers, cheapest
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+def usd(value: object, places: int = 4) -> str:
+    """A float USD amount for display, '—' when missing."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(v) else f"${v:,.{places}f}"
+
+
+def pct(value: object) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(v) else f"{v * 100:+.1f}%"
+
+
+def num(value: object, places: int = 0) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(v) else f"{v:,.{places}f}"
+
+
+def natural_key(text: object) -> tuple[object, ...]:
+    """Sort key putting cpu-2-… before cpu-16-… (digit runs compare as numbers)."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(text)))
+
+
+def _configurations(stats: pd.DataFrame) -> list[str]:
+    if stats.empty:
+        return []
+    return sorted(stats["configuration"].unique(), key=natural_key)
+
+
+def cheapest_tables(a: MarketAnalysis, level: str, n: int = 5) -> list[Table]:
+    """Per configuration: the n cheapest countries (level "country") or datacenters."""
+    stats = a.stats.get(level, pd.DataFrame())
+    label = "Country" if level == "country" else "Datacenter"
+    tables = []
+    for cfg in _configurations(stats):
+        top = cheapest(stats.loc[stats["configuration"] == cfg], level, now=a.now, n=n)
+        rows = tuple(
+            (
+                str(r[level]),
+                usd(r["median_now"]),
+                usd(r["min_now"]),
+                num(r["offers_now"]),
+                usd(r["median_window"]),
+                num(r["epochs"]),
+            )
+            for r in top.to_dict("records")
+        )
+        tables.append(
+            Table(
+                title=cfg,
+                header=(
+                    label,
+                    "Median now",
+                    "Min now",
+                    "Offers now",
+                    "Mean median (window)",
+                    "Epochs",
+                ),
+                rows=rows,
+            )
+        )
+    return tables
+
+
+def movers_table(a: MarketAnalysis, n: int = 10, lag: int = 7) -> Table:
+    """Configuration × country segments whose median moved most against `lag` epochs ago."""
+    stats = a.stats.get("country", pd.DataFrame())
+    top = biggest_movers(stats, "country", now=a.now, lag=lag, n=n) if not stats.empty else None
+    rows: tuple[tuple[str, ...], ...] = ()
+    if top is not None:
+        rows = tuple(
+            (str(r["configuration"]), str(r["country"]), usd(r["median_now"]), pct(r["change"]))
+            for r in top.to_dict("records")
+        )
+    return Table(
+        title=f"Biggest movers (median vs {lag} epochs earlier)",
+        header=("Configuration", "Country", "Median now", f"Change vs {lag} epochs"),
+        rows=rows,
+        note="" if rows else f"Not enough history: no segment has data {lag} epochs back.",
+    )
+
+
+def per_vcpu_table(a: MarketAnalysis) -> Table:
+    """Latest median price per vCPU and per GB RAM of each configuration."""
+    stats = a.stats.get("configuration", pd.DataFrame())
+    rows = []
+    if not stats.empty:
+        last = stats.sort_values("epoch").groupby("configuration").tail(1)
+        last = last.sort_values(["median_per_vcpu", "configuration"])
+        rows = [
+            (
+                str(r["configuration"]),
+                usd(r["median"]),
+                usd(r["median_per_vcpu"]),
+                usd(r["median_per_gb"]),
+                num(r["offers"]),
+            )
+            for r in last.to_dict("records")
+        ]
+    return Table(
+        title="Price per vCPU and per GB RAM (latest epoch)",
+        header=("Configuration", "Median (USD/epoch)", "Per vCPU", "Per GB RAM", "Offers"),
+        rows=tuple(rows),
+    )
+
+
+def trends_table(a: MarketAnalysis, horizon: int = 7) -> Table:
+    """Per configuration: median now, Theil–Sen slope and the forecast `horizon` ahead."""
+    frame = a.trends.get("configuration", pd.DataFrame())
+    rows = []
+    if not frame.empty:
+        h = horizon if f"f{horizon}_median" in frame.columns else 1
+        records = frame.to_dict("records")
+        for r in sorted(records, key=lambda rec: natural_key(rec["configuration"])):
+            rows.append(
+                (
+                    str(r["configuration"]),
+                    usd(r["median_now"]),
+                    usd(r["slope_per_epoch"], 5),
+                    pct(r["slope_pct"]),
+                    pct(r["volatility"]).lstrip("+"),
+                    f"{usd(r[f'f{h}_median'])} [{usd(r[f'f{h}_low'])} – {usd(r[f'f{h}_high'])}]",
+                    num(r["points"]),
+                )
+            )
+    return Table(
+        title="Trends and forecast",
+        header=(
+            "Configuration",
+            "Median now",
+            "Slope (USD/epoch per epoch)",
+            "Slope %/epoch",
+            "Volatility",
+            f"Forecast +{horizon} epochs [90% interval]",
+            "Epochs used",
+        ),
+        rows=tuple(rows),
+        note="Theil–Sen slope of the per-epoch median over the last 30 epochs; "
+        "interval from the robust residual scale.",
+    )
+
+
+def longevity_table(a: MarketAnalysis, n: int = 15) -> Table:
+    """Listing stability per datacenter (least stable last)."""
+    dcs = a.datacenters
+    rows = []
+    if not dcs.empty:
+        rows = [
+            (
+                str(r["datacenter"]),
+                num(r["offers"]),
+                num(r["listed_now"]),
+                num(r["median_spell_hours"], 1),
+                num(r["vanishes_per_epoch"], 3),
+                num(r["listing_stability"], 3),
+            )
+            for r in dcs.head(n).to_dict("records")
+        ]
+    return Table(
+        title="Offer longevity per datacenter",
+        header=(
+            "Datacenter",
+            "Offers seen",
+            "Listed now",
+            "Median spell (h)",
+            "Vanishes per epoch",
+            "Stability (0–1)",
+        ),
+        rows=tuple(rows),
+        note="" if rows else "No longevity data.",
+    )
+
+
+def fleet_tables(fleet_spend: pd.DataFrame | None, savings: pd.DataFrame | None) -> list[Table]:
+    """Totals per fleet from the optional fleet frames (see report.html for their columns)."""
+    tables = []
+    if fleet_spend is not None and not fleet_spend.empty:
+        tot = fleet_spend.groupby("fleet")["spend_usd"].agg(["sum", "mean", "size"]).reset_index()
+        tables.append(
+            Table(
+                title="Fleet spend",
+                header=("Fleet", "Total (USD)", "Mean per epoch", "Epochs"),
+                rows=tuple(
+                    (str(r["fleet"]), usd(r["sum"], 2), usd(r["mean"], 4), num(r["size"]))
+                    for r in tot.to_dict("records")
+                ),
+            )
+        )
+    if savings is not None and not savings.empty:
+        tot = savings.groupby("fleet")["savings_usd"].sum().reset_index()
+        tables.append(
+            Table(
+                title="Savings realized",
+                header=("Fleet", "Saved (USD)"),
+                rows=tuple(
+                    (str(r["fleet"]), usd(r["savings_usd"], 2)) for r in tot.to_dict("records")
+                ),
+            )
+        )
+    return tables
