@@ -1,0 +1,411 @@
+"""The journaled executor: advances every open action one non-blocking step per tick.
+
+Steps of a deploying action (deploy, migrate, replace_stuck):
+
+    planned ─(not_before reached; replace_stuck: delete the stuck VM)─► estimate with the
+    exact constraints (abort if above the cap or the budget) ─► deploying (token written
+    first) ─► deploy `<fleet>-<token>` ─► launching ─► Active ─► migrate: cutover (at
+    `cutover_at`, delete the old VM, ledger row) ─► done
+
+A deploy whose answer was lost stays in `deploying` and is recognized next tick by its
+name in `GET /vms/v3`; it is re-attempted only when no VM of that name appears within
+`deploy_grace`. A launch that is not Active within the fleet's `launch_timeout` is
+deleted and the action fails (the planner avoids that datacenter next time).
+Delete and finalize check ownership and then DELETE.
+
+Safety: every mutating call is preceded by an ownership check against `fleet_vm`; a
+VM not owned is never patched or deleted. One failing action never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from optimizer.clock import Clock
+from optimizer.config import Config, FleetConfig
+from optimizer.errors import (
+    ApiError,
+    BadResponse,
+    ExecutionError,
+    NoMatchingOffers,
+    OptimizerError,
+    ServerError,
+    TransportError,
+)
+from optimizer.executor import journal as jr
+from optimizer.fluence.models import (
+    Constraints,
+    DeployRequest,
+    Port,
+    Vm,
+    VmConfiguration,
+    VmUpdate,
+)
+from optimizer.money import from_micros, to_micros
+from optimizer.planner.inputs import HEALTHY_STATUSES, Plan
+from optimizer.store.engine import store_errors
+from optimizer.store.tables.journal import JournalAction, SavingsEntry
+
+log = structlog.get_logger("optimizer.executor")
+
+_AMBIGUOUS = (TransportError, ServerError, BadResponse)  # the deploy may have happened
+
+
+def desired_ports(fleet: FleetConfig) -> list[Port]:
+    """The fleet's open ports, plus 22/tcp unless `keep_ssh_open = false`; sorted, unique."""
+    ports = {(p.port, p.protocol) for p in fleet.open_ports}
+    if fleet.keep_ssh_open:
+        ports.add((22, "tcp"))
+    return [Port(port=p, protocol=proto) for p, proto in sorted(ports)]  # type: ignore[arg-type]
+
+
+class Executor:
+    """Advance journaled actions against the API.
+
+    `Executor(client, engine, clock, config).advance(vms)` runs one non-blocking round: one
+    VM list (pass the tick's list to save the call), then for each open action at most one
+    step (estimate, deploy, delete or patch calls only where a step needs them).
+    """
+
+    def __init__(
+        self,
+        client: object,
+        engine: Engine,
+        clock: Clock,
+        config: Config,
+        *,
+        fencing_token: int | None = None,
+        deploy_grace: timedelta = timedelta(minutes=2),
+        max_attempts: int = 3,
+    ) -> None:
+        self.client = client  # FluenceClient (duck-typed so tests can wrap it)
+        self.engine = engine
+        self.clock = clock
+        self.config = config
+        self.fencing_token = fencing_token
+        self.deploy_grace = deploy_grace
+        self.max_attempts = max_attempts
+        self._images: dict[str, str] = {}
+
+    # -- public -------------------------------------------------------------------------
+    def submit(self, plan: Plan) -> list[int]:
+        """Journal `plan`'s actions (act mode only). Raise ExecutionError otherwise."""
+        if self.config.mode != "act":
+            raise ExecutionError(
+                f"mode is {self.config.mode}: nothing is executed", fleet=plan.fleet
+            )
+        ids = jr.record_plan(self.engine, plan, self.clock.now(), self.fencing_token)
+        for i in ids:
+            log.info("action journaled", fleet=plan.fleet, action=i)
+        return ids
+
+    def advance(self, vms: Sequence[Vm] | None = None, *, fleet: str | None = None) -> Counter[str]:
+        """One step for every open action (of `fleet`, or all), then port corrections.
+        Returns counts "kind:state" of what happened. Never raises for one action's failure:
+        that action is retried or failed and the others go on."""
+        if self.config.mode != "act":
+            raise ExecutionError(f"mode is {self.config.mode}: nothing is executed", fleet=fleet)
+        if vms is None:
+            vms = self.client.list_vms()  # type: ignore[attr-defined]
+        counts: Counter[str] = Counter()
+        fleets = {f.name: f for f in self.config.fleets}
+        for row in jr.open_actions(self.engine, fleet):
+            spec = fleets.get(row.fleet)
+            try:
+                if spec is None:
+                    self._finish(row, "aborted", "the fleet is no longer in the configuration")
+                else:
+                    self._step(row, spec, vms)
+            except ApiError as err:
+                self._retry_or_fail(row, err)
+            except ExecutionError as err:
+                self._finish(row, "failed", str(err))
+            counts[f"{row.kind}:{row.state}"] += 1
+        for name, spec in sorted(fleets.items()):
+            if fleet is not None and name != fleet:
+                continue
+            try:
+                counts["patch"] += self._fix_ports(spec, vms)
+            except ApiError as err:
+                log.warning("port correction failed", fleet=name, error=str(err))
+        return counts
+
+    # -- steps --------------------------------------------------------------------------
+    def _step(self, row: JournalAction, fleet: FleetConfig, vms: Sequence[Vm]) -> None:
+        now = self.clock.now()
+        by_id = {v.id: v for v in vms}
+        structlog.contextvars.bind_contextvars(action=row.id)
+        if row.kind in ("delete", "finalize"):
+            self._delete_step(row, by_id)
+            return
+        if row.state == "planned":
+            if row.not_before is not None and now < row.not_before:
+                return
+            if row.kind == "replace_stuck" and row.old_vm_id:
+                self._delete_owned(row, row.old_vm_id, by_id)
+            self._estimate_and_deploy(row, fleet, vms)
+        elif row.state == "deploying":
+            self._resolve_deploy(row, fleet, vms)
+        elif row.state == "launching":
+            self._launching(row, fleet, by_id)
+        elif row.state == "cutover":
+            self._cutover(row, by_id)
+
+    def _estimate_and_deploy(
+        self, row: JournalAction, fleet: FleetConfig, vms: Sequence[Vm]
+    ) -> None:
+        constraints = Constraints.model_validate_json(row.constraints_json or "{}")
+        cap = from_micros(row.cap_micros) if row.cap_micros is not None else None
+        try:
+            est = self.client.estimate(constraints, 1)  # type: ignore[attr-defined]
+        except NoMatchingOffers as err:
+            self._finish(row, "aborted", f"estimate: {err.message}")
+            return
+        price = est.max_price_per_epoch
+        if cap is not None and price > cap:
+            self._finish(row, "aborted", f"estimate ${price}/epoch is above the cap ${cap}")
+            return
+        problem = self._over_budget(row, fleet, price, vms)
+        if problem:
+            self._finish(row, "aborted", problem)
+            return
+        # record intent (token is already in the row) before the non-idempotent call
+        now = self.clock.now()
+        self._save(
+            row,
+            state="deploying",
+            deploy_started_at=now,
+            new_price_micros=to_micros(price),
+            attempts=row.attempts + 1,
+        )
+        request = DeployRequest(
+            constraints=constraints,
+            instances=1,
+            vm_configuration=VmConfiguration(
+                name=jr.vm_name(row.fleet, row.token),
+                open_ports=desired_ports(fleet),
+                hostname=fleet.hostname,
+                os_image=self._image(fleet),
+                ssh_keys=list(fleet.ssh_keys),
+            ),
+        )
+        try:
+            deployed = self.client.deploy(request)  # type: ignore[attr-defined]
+        except _AMBIGUOUS as err:
+            log.warning("deploy answer lost; will look for the VM by name", error=str(err))
+            self._save(row, error=f"deploy answer lost: {err}")
+            return
+        except NoMatchingOffers as err:
+            self._finish(row, "aborted", f"deploy: {err.message}")
+            return
+        ids = [d.vm_id for d in deployed]
+        self._launched(row, ids)
+
+    def _launched(self, row: JournalAction, ids: list[str]) -> None:
+        now = self.clock.now()
+        with store_errors(self.engine), jr.session(self.engine) as s:
+            for vm_id in ids:
+                jr.own(
+                    s,
+                    vm_id,
+                    row.fleet,
+                    now,
+                    source="created",
+                    name=jr.vm_name(row.fleet, row.token),
+                    action_id=row.id,
+                )
+            row.new_vm_ids = ",".join(ids)
+            row.state = "launching"
+            row.error = None
+            row.updated_at = now
+            s.add(row)
+            s.commit()
+        log.info("deployed", fleet=row.fleet, vm_ids=ids, name=jr.vm_name(row.fleet, row.token))
+
+    def _resolve_deploy(self, row: JournalAction, fleet: FleetConfig, vms: Sequence[Vm]) -> None:
+        name = jr.vm_name(row.fleet, row.token)
+        found = sorted(v.id for v in vms if v.vm_name == name)
+        if found:
+            self._launched(row, found)
+            return
+        started = row.deploy_started_at or row.updated_at
+        if self.clock.now() - started < self.deploy_grace:
+            return  # the VM list may lag behind the deploy
+        if row.attempts >= self.max_attempts:
+            self._finish(row, "failed", f"no VM named {name} after {row.attempts} deploys")
+            return
+        log.info("no VM named after the token; deploying again", name=name)
+        self._save(row, state="planned")
+        self._estimate_and_deploy(row, fleet, vms)
+
+    def _launching(self, row: JournalAction, fleet: FleetConfig, by_id: dict[str, Vm]) -> None:
+        ids = [x for x in row.new_vm_ids.split(",") if x]
+        vm = by_id.get(ids[0]) if ids else None
+        now = self.clock.now()
+        if vm is None:
+            self._finish(row, "failed", "the new VM disappeared from the VM list")
+            return
+        if vm.status in HEALTHY_STATUSES:
+            if vm.price_per_epoch is not None:
+                self._save(row, new_price_micros=to_micros(vm.price_per_epoch))
+            if row.kind == "migrate":
+                self._save(row, state="cutover")
+                self._cutover(row, by_id)
+            else:
+                self._finish(row, "done")
+            return
+        if vm.status in ("Terminated", "Stopped"):
+            self._delete_owned(row, vm.id, by_id)
+            self._finish(row, "failed", f"the new VM ended as {vm.status} before going Active")
+            return
+        started = row.deploy_started_at or row.created_at
+        if now - started > fleet.policy.launch_timeout:
+            self._delete_owned(row, vm.id, by_id)
+            self._finish(
+                row,
+                "failed",
+                f"not Active within {fleet.policy.launch_timeout}; "
+                f"deleted (status {vm.status}); the next plan tries elsewhere",
+            )
+
+    def _cutover(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
+        now = self.clock.now()
+        if row.cutover_at is not None and now < row.cutover_at:
+            return
+        old = row.old_vm_id
+        if old:
+            self._delete_owned(row, old, by_id)
+        new_ids = [x for x in row.new_vm_ids.split(",") if x]
+        with store_errors(self.engine), jr.session(self.engine) as s:
+            if old and new_ids and row.old_price_micros is not None:
+                s.add(
+                    SavingsEntry(
+                        fleet=row.fleet,
+                        action_id=row.id or 0,
+                        old_vm_id=old,
+                        new_vm_id=new_ids[0],
+                        old_price_micros=row.old_price_micros,
+                        new_price_micros=row.new_price_micros or row.expected_price_micros or 0,
+                        completed_at=now,
+                    )
+                )
+            for vm_id in new_ids:
+                owned = s.get(jr.FleetVm, vm_id)
+                if owned is not None:
+                    owned.last_migrated_at = now
+                    s.add(owned)
+            s.commit()
+        self._finish(row, "done")
+
+    def _delete_step(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
+        if row.old_vm_id:
+            self._delete_owned(row, row.old_vm_id, by_id)
+        self._finish(row, "done")
+
+    # -- helpers --------------------------------------------------------------------------
+    def _delete_owned(self, row: JournalAction, vm_id: str, by_id: dict[str, Vm]) -> None:
+        """DELETE `vm_id` if (and only if) it is owned by the action's fleet and still listed
+        as not Stopped; release ownership either way."""
+        owned = jr.owned_ids(self.engine, row.fleet)
+        if vm_id not in owned:
+            raise ExecutionError(
+                f"refusing to delete VM {vm_id}: not owned by fleet {row.fleet}",
+                fleet=row.fleet,
+                action=row.id,
+            )
+        vm = by_id.get(vm_id)
+        if vm is not None and vm.status != "Stopped":
+            self.client.delete_vms([vm_id])  # type: ignore[attr-defined]
+            log.info("deleted", fleet=row.fleet, vm_id=vm_id, status=vm.status)
+        with store_errors(self.engine), jr.session(self.engine) as s:
+            jr.release(s, vm_id, self.clock.now())
+            s.commit()
+
+    def _over_budget(
+        self, row: JournalAction, fleet: FleetConfig, price: Decimal, vms: Sequence[Vm]
+    ) -> str | None:
+        running = [v for v in vms if v.running and v.price_per_epoch is not None]
+        old = from_micros(row.old_price_micros or 0) if row.kind != "deploy" else Decimal(0)
+        cap = self.config.budget.max_usd_per_epoch
+        if cap is not None:
+            spend = sum((v.price_per_epoch or Decimal(0) for v in running), Decimal(0))
+            if spend - old + price > cap:
+                return (
+                    f"estimate ${price}/epoch would take spend to ${spend - old + price}, "
+                    f"above the budget cap ${cap}"
+                )
+        fcap = fleet.budget.max_usd_per_epoch
+        if fcap is not None:
+            mine = jr.owned_ids(self.engine, fleet.name)
+            spend = sum(
+                (v.price_per_epoch or Decimal(0) for v in running if v.id in mine), Decimal(0)
+            )
+            if spend - old + price > fcap:
+                return f"estimate ${price}/epoch would exceed the fleet budget ${fcap}"
+        return None
+
+    def _image(self, fleet: FleetConfig) -> str:
+        if fleet.os_image:
+            return fleet.os_image
+        slug = fleet.image or ""
+        if slug not in self._images:
+            for img in self.client.default_images():  # type: ignore[attr-defined]
+                if slug in (img.slug, img.name):
+                    self._images[slug] = img.download_url
+                    break
+            else:
+                raise ExecutionError(f"no default image {slug!r}", fleet=fleet.name)
+        return self._images[slug]
+
+    def _fix_ports(self, fleet: FleetConfig, vms: Sequence[Vm]) -> int:
+        """PATCH owned Active VMs whose open ports differ from the fleet's."""
+        want = desired_ports(fleet)
+        want_set = {(p.port, p.protocol) for p in want}
+        owned = jr.owned_ids(self.engine, fleet.name)
+        updates = [
+            VmUpdate(id=v.id, open_ports=want)
+            for v in sorted(vms, key=lambda v: v.id)
+            if v.id in owned
+            and v.status == "Active"
+            and {(p.port, p.protocol) for p in v.ports} != want_set
+        ]
+        if updates:
+            self.client.patch_vms(updates)  # type: ignore[attr-defined]
+            log.info("ports corrected", fleet=fleet.name, vms=[u.id for u in updates])
+        return len(updates)
+
+    def _retry_or_fail(self, row: JournalAction, err: OptimizerError) -> None:
+        """A transient API failure: keep the action, count it, give up after a few."""
+        attempts = row.attempts + 1
+        if attempts > 2 * self.max_attempts:
+            self._finish(row, "failed", f"gave up after {attempts} failed steps: {err}")
+        else:
+            self._save(row, error=str(err), attempts=attempts)
+        log.warning("action step failed", fleet=row.fleet, action=row.id, error=str(err))
+
+    def _save(self, row: JournalAction, **changes: object) -> None:
+        for k, v in changes.items():
+            setattr(row, k, v)
+        row.updated_at = self.clock.now()
+        if self.fencing_token is not None:
+            row.fencing_token = self.fencing_token
+        with store_errors(self.engine), jr.session(self.engine) as s:
+            s.add(row)
+            s.commit()
+
+    def _finish(self, row: JournalAction, state: str, error: str | None = None) -> None:
+        self._save(row, state=state, error=error, finished_at=self.clock.now())
+        log.info(
+            "action finished",
+            fleet=row.fleet,
+            action=row.id,
+            kind=row.kind,
+            state=state,
+            error=error,
+        )

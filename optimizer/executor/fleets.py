@@ -1,0 +1,111 @@
+"""Glue between the store, the planner and the executor, for the cycle and the CLI.
+
+    runner = FleetRunner(client, engine, clock, config)
+    plan = runner.plan(fleet, offers=offers, vms=vms, now=now, trends=trends)
+    counts = runner.execute(plan, vms)     # act mode only: journal + one advance round
+
+API calls: none in `plan` (the caller passes the tick's offers and VM list); in `execute`,
+only the calls the actions' steps need (estimate, deploy, delete, patch).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from optimizer.clock import Clock
+from optimizer.config import Config, FleetConfig
+from optimizer.executor import journal as jr
+from optimizer.executor.executor import Executor
+from optimizer.fluence.models import Offer, Vm
+from optimizer.planner import BudgetState, LaunchStats, MarketView, OwnedVm, Plan, Trends
+from optimizer.planner import plan_fleet as _plan_fleet
+from optimizer.planner.market_view import market_view, owned_vm
+
+
+def owned_vms(engine: Engine, fleet: str, vms: Sequence[Vm]) -> list[OwnedVm]:
+    """The fleet's owned VMs (ownership table, never the name alone) as planner inputs."""
+    owned = jr.owned_ids(engine, fleet)
+    return [
+        owned_vm(v, last_migrated_at=owned[v.id].last_migrated_at) for v in vms if v.id in owned
+    ]
+
+
+def budget_state(
+    config: Config, fleet: FleetConfig, vms: Sequence[Vm], mine: Sequence[OwnedVm]
+) -> BudgetState:
+    """The tighter of the account cap (all running VMs) and the fleet's own cap."""
+    running = sum(
+        (
+            v.price_per_epoch or Decimal(0)
+            for v in vms
+            if v.running and v.price_per_epoch is not None
+        ),
+        Decimal(0),
+    )
+    reserves = sum((v.reserved_balance for v in mine), Decimal(0))
+    options: list[tuple[Decimal, Decimal]] = []
+    if config.budget.max_usd_per_epoch is not None:
+        options.append((config.budget.max_usd_per_epoch, running))
+    if fleet.budget.max_usd_per_epoch is not None:
+        own = sum(
+            (v.price or Decimal(0) for v in mine if v.status not in ("Terminated", "Stopped")),
+            Decimal(0),
+        )
+        options.append((fleet.budget.max_usd_per_epoch, own))
+    if not options:
+        return BudgetState(spend_per_epoch=running, reserves_held=reserves)
+    cap, spend = min(options, key=lambda o: o[0] - o[1])
+    return BudgetState(cap_per_epoch=cap, spend_per_epoch=spend, reserves_held=reserves)
+
+
+class FleetRunner:
+    """Plans fleets from the tick's data and executes plans through the journal."""
+
+    def __init__(
+        self,
+        client: object,
+        engine: Engine,
+        clock: Clock,
+        config: Config,
+        *,
+        fencing_token: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self.executor = Executor(client, engine, clock, config, fencing_token=fencing_token)
+
+    def plan(
+        self,
+        fleet: FleetConfig,
+        *,
+        offers: Sequence[Offer] | MarketView,
+        vms: Sequence[Vm],
+        now: datetime,
+        trends: Trends | None = None,
+        launch: LaunchStats | None = None,
+    ) -> Plan:
+        """Plan `fleet` (pure planner fed from the journal's ownership and in-flight state)."""
+        market = offers if isinstance(offers, MarketView) else market_view(offers, taken_at=now)
+        mine = owned_vms(self.engine, fleet.name, vms)
+        return _plan_fleet(
+            fleet,
+            mine,
+            market,
+            trends if isinstance(trends, Trends) else None,
+            budget_state(self.config, fleet, vms, mine),
+            launch,
+            now=now,
+            mode=self.config.mode,
+            in_flight=jr.in_flight(self.engine, fleet.name, vms, now),
+        )
+
+    def execute(self, plan: Plan, vms: Sequence[Vm] | None = None) -> Counter[str]:
+        """Journal the plan (act mode only) and advance that fleet's actions one step."""
+        self.executor.submit(plan)
+        return self.executor.advance(vms, fleet=plan.fleet)

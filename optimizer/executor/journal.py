@@ -1,0 +1,281 @@
+"""Journal, ownership and savings-ledger access (tables in optimizer.store.tables.journal).
+
+Everything the executor remembers between ticks and across restarts lives here. The
+planner never reads this module; `fleet_inputs` turns it into planner inputs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from optimizer.errors import ExecutionError
+from optimizer.fluence.models import Vm
+from optimizer.money import from_micros, to_micros
+from optimizer.planner.inputs import EPOCH, Action, InFlight, Plan
+from optimizer.store.engine import store_errors
+from optimizer.store.tables.journal import FleetVm, JournalAction, SavingsEntry
+
+OPEN_STATES = ("planned", "deploying", "launching", "cutover")
+FINAL_STATES = ("done", "failed", "aborted")
+
+
+def vm_name(fleet: str, token: str) -> str:
+    """The unique VM name the executor deploys with: `<fleet>-<token>`."""
+    return f"{fleet}-{token}"
+
+
+def new_token() -> str:
+    return secrets.token_hex(5)
+
+
+def session(engine: Engine) -> Session:
+    return Session(engine, expire_on_commit=False)
+
+
+# -- ownership --------------------------------------------------------------------------
+
+
+def owned_ids(engine: Engine, fleet: str | None = None) -> dict[str, FleetVm]:
+    """VM id → ownership row for every VM currently owned (by `fleet`, or by any fleet)."""
+    with store_errors(engine), session(engine) as s:
+        q = select(FleetVm).where(FleetVm.released_at.is_(None))  # type: ignore[union-attr]
+        if fleet is not None:
+            q = q.where(FleetVm.fleet == fleet)
+        return {row.vm_id: row for row in s.exec(q)}
+
+
+def own(
+    s: Session,
+    vm_id: str,
+    fleet: str,
+    now: datetime,
+    *,
+    source: str,
+    name: str = "",
+    action_id: int | None = None,
+) -> None:
+    row = s.get(FleetVm, vm_id)
+    if row is None:
+        s.add(
+            FleetVm(
+                vm_id=vm_id,
+                fleet=fleet,
+                source=source,
+                vm_name=name,
+                action_id=action_id,
+                owned_at=now,
+            )
+        )
+    else:
+        row.fleet, row.source, row.released_at, row.owned_at = fleet, source, None, now
+        row.vm_name = name or row.vm_name
+        s.add(row)
+
+
+def release(s: Session, vm_id: str, now: datetime) -> None:
+    row = s.get(FleetVm, vm_id)
+    if row is not None and row.released_at is None:
+        row.released_at = now
+        s.add(row)
+    for entry in s.exec(
+        select(SavingsEntry).where(SavingsEntry.new_vm_id == vm_id, SavingsEntry.ended_at.is_(None))  # type: ignore[union-attr]
+    ):
+        entry.ended_at = now
+        s.add(entry)
+
+
+def adopt(
+    engine: Engine, fleet: str, vms: Sequence[Vm], vm_ids: Iterable[str], now: datetime
+) -> list[str]:
+    """Record `vm_ids` as owned by `fleet`. Each must exist in `vms` (the account's VM list)
+    and must not belong to another fleet. Raise ExecutionError naming the first bad id."""
+    by_id = {v.id: v for v in vms}
+    current = owned_ids(engine)
+    done = []
+    with store_errors(engine), session(engine) as s:
+        for vm_id in vm_ids:
+            vm = by_id.get(vm_id)
+            if vm is None:
+                raise ExecutionError(f"no VM {vm_id} in this account", fleet=fleet)
+            other = current.get(vm_id)
+            if other is not None and other.fleet != fleet:
+                raise ExecutionError(
+                    f"VM {vm_id} already belongs to fleet {other.fleet}; release it first",
+                    fleet=fleet,
+                )
+            own(s, vm_id, fleet, now, source="adopted", name=vm.vm_name)
+            done.append(vm_id)
+        s.commit()
+    return done
+
+
+def release_vms(engine: Engine, fleet: str, vm_ids: Iterable[str], now: datetime) -> list[str]:
+    """Stop owning `vm_ids` (the VMs keep running; the daemon no longer touches them)."""
+    current = owned_ids(engine, fleet)
+    done = []
+    with store_errors(engine), session(engine) as s:
+        for vm_id in vm_ids:
+            if vm_id not in current:
+                raise ExecutionError(f"VM {vm_id} is not owned by fleet {fleet}", fleet=fleet)
+            release(s, vm_id, now)
+            done.append(vm_id)
+        s.commit()
+    return done
+
+
+# -- journal ----------------------------------------------------------------------------
+
+
+def open_actions(engine: Engine, fleet: str | None = None) -> list[JournalAction]:
+    with store_errors(engine), session(engine) as s:
+        q = select(JournalAction).where(JournalAction.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+        if fleet is not None:
+            q = q.where(JournalAction.fleet == fleet)
+        return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
+
+
+def recent_actions(engine: Engine, fleet: str | None, since: datetime) -> list[JournalAction]:
+    with store_errors(engine), session(engine) as s:
+        q = select(JournalAction).where(
+            or_(
+                JournalAction.state.in_(OPEN_STATES),  # type: ignore[attr-defined]
+                JournalAction.updated_at >= since,
+            )
+        )
+        if fleet is not None:
+            q = q.where(JournalAction.fleet == fleet)
+        return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
+
+
+def record_plan(
+    engine: Engine, plan: Plan, now: datetime, fencing_token: int | None = None
+) -> list[int]:
+    """Write the plan's actions to the journal (state "planned"), skipping any action on a
+    VM that an open action already works on. Returns the new action ids."""
+    busy = {a.old_vm_id for a in open_actions(engine, plan.fleet) if a.old_vm_id}
+    ids: list[int] = []
+    with store_errors(engine), session(engine) as s:
+        rows = []
+        for a in plan.actions:
+            if a.vm_id is not None and a.vm_id in busy:
+                continue
+            rows.append(_row(a, now, fencing_token))
+        s.add_all(rows)
+        s.commit()
+        ids = [r.id for r in rows if r.id is not None]
+    return ids
+
+
+def _row(a: Action, now: datetime, fencing_token: int | None) -> JournalAction:
+    def m(d: Decimal | None) -> int | None:
+        return to_micros(d) if d is not None else None
+
+    return JournalAction(
+        fleet=a.fleet,
+        kind=a.kind,
+        state="planned",
+        token=new_token(),
+        reason=a.reason,
+        constraints_json=a.constraints.model_dump_json(by_alias=True, exclude_none=True)
+        if a.constraints is not None
+        else None,
+        cap_micros=m(a.cap),
+        expected_price_micros=m(a.expected_price),
+        old_price_micros=m(a.old_price),
+        target_datacenter=a.offer.datacenter if a.offer is not None else None,
+        old_vm_id=a.vm_id,
+        new_vm_ids="",
+        not_before=a.not_before,
+        cutover_at=a.cutover_at,
+        created_at=now,
+        updated_at=now,
+        attempts=0,
+        fencing_token=fencing_token,
+    )
+
+
+def in_flight(engine: Engine, fleet: str, vms: Sequence[Vm], now: datetime) -> InFlight:
+    """What unfinished (and recent) journal actions mean for the planner (see InFlight)."""
+    rows = recent_actions(engine, fleet, now - EPOCH)
+    busy: set[str] = set()
+    new: set[str] = set()
+    scaling = migrations = 0
+    recent: list[datetime] = []
+    avoid: set[str] = set()
+    for r in rows:
+        is_open = r.state in OPEN_STATES
+        if is_open:
+            if r.old_vm_id:
+                busy.add(r.old_vm_id)
+            new.update(x for x in r.new_vm_ids.split(",") if x)
+            if r.kind == "migrate":
+                migrations += 1
+            else:
+                scaling += 1
+        if r.kind == "migrate" and r.state != "aborted" and now - r.created_at < EPOCH:
+            recent.append(r.created_at)
+        if r.state == "failed" and r.target_datacenter and r.new_vm_ids:
+            avoid.add(r.target_datacenter)
+    return InFlight(
+        busy=frozenset(busy),
+        new_vm_ids=frozenset(new),
+        scaling=scaling,
+        migrations=migrations,
+        recent_migrations=tuple(sorted(recent)),
+        avoid_datacenters=frozenset(avoid),
+    )
+
+
+# -- savings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FleetSavings:
+    fleet: str
+    migrations: int
+    saving_per_epoch: Decimal  # of migrations whose new VM still runs
+    realized: Decimal  # accumulated so far
+
+
+def savings(engine: Engine, now: datetime) -> dict[str, FleetSavings]:
+    """Realized savings per fleet: Σ (old − new price) × epochs since each completed
+    migration (until its new VM was removed or moved on)."""
+    out: dict[str, FleetSavings] = {}
+    with store_errors(engine), session(engine) as s:
+        for e in s.exec(select(SavingsEntry).order_by(SavingsEntry.id)):  # type: ignore[arg-type]
+            diff = from_micros(e.old_price_micros - e.new_price_micros)
+            end = e.ended_at or now
+            epochs = Decimal(
+                int(max((end - e.completed_at), timedelta(0)).total_seconds())
+            ) / Decimal(int(EPOCH.total_seconds()))
+            prev = out.get(e.fleet, FleetSavings(e.fleet, 0, Decimal(0), Decimal(0)))
+            out[e.fleet] = FleetSavings(
+                e.fleet,
+                prev.migrations + 1,
+                prev.saving_per_epoch + (diff if e.ended_at is None else Decimal(0)),
+                prev.realized + (diff * epochs).quantize(Decimal("0.000001")),
+            )
+    return out
+
+
+__all__ = [
+    "FINAL_STATES",
+    "OPEN_STATES",
+    "FleetSavings",
+    "adopt",
+    "in_flight",
+    "open_actions",
+    "owned_ids",
+    "record_plan",
+    "release_vms",
+    "savings",
+    "vm_name",
+]
