@@ -21,17 +21,18 @@ key, and the same answer always maps to the same keys.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from optimizer.clock import utc
-from optimizer.errors import StoreError
+from optimizer.clock import Clock, utc
+from optimizer.errors import ApiError, StoreError
 from optimizer.fluence.models import Offer, Vm, offer_key, parse_slug
 from optimizer.money import to_micros
 from optimizer.store.engine import store_errors
@@ -395,3 +396,33 @@ def ingest_vms(engine: Engine, vms: Sequence[Vm], observed_at: datetime) -> VmIn
                 {**state, "vm_ref": ref, "from_at": observed_at, "to_at": observed_at},
             )
     return VmIngestSummary(seen=len(vms), new=new, changed=changed)
+
+
+# --- one poll ----------------------------------------------------------------------------
+
+
+class _MarketClient(Protocol):
+    def list_offers(self) -> list[Offer]: ...
+
+    def list_vms(self) -> list[Vm]: ...
+
+
+def take_snapshot(
+    engine: Engine, client: _MarketClient, clock: Clock, *, vms: bool = True
+) -> tuple[IngestSummary, VmIngestSummary | None]:
+    """Poll `POST /marketplace/offers` (and `GET /vms/v3` when `vms`) and store the answers.
+
+    When the offers call fails with an ApiError, a failed snapshot row records why and
+    the error is raised again (nothing else is written). Return the summaries.
+    """
+    started = clock.now()
+    t0 = time.monotonic()
+    try:
+        offers = client.list_offers()
+    except ApiError as err:
+        ms = int((time.monotonic() - t0) * 1000)
+        record_failed_snapshot(engine, started, ms, str(err))
+        raise
+    summary = ingest_snapshot(engine, offers, started, time.monotonic() - t0)
+    vm_summary = ingest_vms(engine, client.list_vms(), clock.now()) if vms else None
+    return summary, vm_summary
