@@ -18,11 +18,12 @@ API client, the demo passes one built on the simulator's transport and clock.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("optimizer.cycle")
 
 STAGES = ("snapshot", "analyze", "plan", "execute", "alerts")
+
+#: how much price history the analysis stage reads each planning pass
+ANALYSIS_WINDOW = timedelta(days=14)
 
 
 @dataclass
@@ -126,31 +130,35 @@ class _TickState:
 class Cycle:
     """Runs the stages in order; remembers when the last snapshot / plan ran."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, rng: random.Random | None = None) -> None:
         self.rt = runtime
+        self.rng = rng or random.Random()
         self.last_snapshot: datetime | None = None
         self.last_plan: datetime | None = None
+        self.next_snapshot: datetime | None = None  # None: due now
+        self.next_plan: datetime | None = None
         self._announced: set[str] = set()
 
     # -- scheduling ------------------------------------------------------------------
+    def _jittered(self, interval: timedelta) -> timedelta:
+        j = self.rt.config.daemon.jitter
+        return interval * (1 + self.rng.uniform(-j, j)) if j else interval
+
     def next_due(self) -> datetime:
-        """When the next stage is due (now when nothing ran yet)."""
-        d = self.rt.config.daemon
-        if self.last_snapshot is None:
-            return self.rt.clock.now()
-        due = self.last_snapshot + d.snapshot_interval
-        if self.last_plan is not None and self.rt.config.mode != "observe":
-            due = min(due, self.last_plan + d.plan_interval)
-        return due
+        """When the next stage is due (now when something never ran or is overdue)."""
+        now = self.rt.clock.now()
+        dues = [self.next_snapshot or now]
+        if self.rt.config.mode != "observe":
+            dues.append(self.next_plan or now)
+        return min(dues)
 
     def _plan_due(self, now: datetime) -> bool:
         if self.rt.config.mode == "observe":
             return False
-        return self.last_plan is None or now - self.last_plan >= self.rt.config.daemon.plan_interval
+        return self.next_plan is None or now >= self.next_plan
 
     def _snapshot_due(self, now: datetime) -> bool:
-        s = self.last_snapshot
-        return s is None or now - s >= self.rt.config.daemon.snapshot_interval
+        return self.next_snapshot is None or now >= self.next_snapshot
 
     # -- one tick --------------------------------------------------------------------
     def run(self, tick: int, *, force: bool = False) -> TickResult:
@@ -162,28 +170,35 @@ class Cycle:
         now = self.rt.clock.now()
         t0 = time.monotonic()
         result = TickResult(tick=tick, started=now)
+        self._result_actions = result.actions
         state = _TickState(now=now)
         structlog.contextvars.bind_contextvars(tick=tick)
         try:
             if force or self._snapshot_due(now):
                 self._stage(result, state, "snapshot", None, self._snapshot)
                 result.snapshot = True
-            self._stage(result, state, "analyze", None, self._analyze)
-            if (force and cfg.mode != "observe") or self._plan_due(now):
+            plan_now = (force and cfg.mode != "observe") or self._plan_due(now)
+            if plan_now:
+                self._stage(result, state, "analyze", None, self._analyze)
                 result.planned = True
                 self.last_plan = now
-                for fleet in cfg.fleets:
-                    if self.rt.should_stop():
-                        break
+                self.next_plan = now + self._jittered(cfg.daemon.plan_interval)
+            for fleet in cfg.fleets:
+                if self.rt.should_stop():
+                    log.info("stop requested: no further fleets this tick")
+                    break
+                if plan_now:
                     self._stage(result, state, "plan", fleet, self._plan)
-                    if cfg.mode == "act" and fleet.name in state.plans:
-                        self._stage(result, state, "execute", fleet, self._execute)
+                if cfg.mode == "act" and (
+                    fleet.name in state.plans or _integration.has_open_actions(self.rt, fleet)
+                ):
+                    self._stage(result, state, "execute", fleet, self._execute)
             self._stage(result, state, "alerts", None, self._alerts)
         finally:
             result.finished = self.rt.clock.now()
             result.wall_seconds = time.monotonic() - t0
             self._record_metrics(result)
-            log.info("tick", **result.summary())
+            log.info("tick", at=now.isoformat(), **result.summary())
             structlog.contextvars.unbind_contextvars("tick")
         return result
 
@@ -216,6 +231,8 @@ class Cycle:
             log.error("stage failed", stage=stage, error=str(err), kind=type(err).__name__)
         else:
             result.outcomes.append(StageOutcome(stage, name, "ok", detail or ""))
+            if detail:
+                log.info("stage done", stage=stage, detail=detail)
         finally:
             if name:
                 structlog.contextvars.unbind_contextvars("fleet", "action")
@@ -236,6 +253,7 @@ class Cycle:
         seconds = time.monotonic() - t0
         stored = _integration.store_snapshot(self.rt, state.now, offers, vms, seconds)
         self.last_snapshot = state.now
+        self.next_snapshot = state.now + self._jittered(self.rt.config.daemon.snapshot_interval)
         if self.rt.metrics is not None:
             self.rt.metrics.snapshot_duration.set(time.monotonic() - t0)
             self.rt.metrics.last_snapshot_ts.set(state.now.timestamp())
@@ -258,8 +276,16 @@ class Cycle:
         assert fleet is not None
         if self.rt.config.mode != "act":  # decided here and only here
             raise _Skipped(f"mode is {self.rt.config.mode}: dry run")
-        counts = _integration.execute_plan(self.rt, state, fleet, state.plans[fleet.name])
-        return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        if state.vms is None:
+            state.vms = self.rt.client.list_vms()
+        counts = _integration.execute_plan(self.rt, state, fleet, state.plans.get(fleet.name))
+        for key, n in counts.items():
+            if n:
+                self._result_actions[key] += n
+                if self.rt.metrics is not None:
+                    kind, _, outcome = key.partition(":")
+                    self.rt.metrics.actions.labels(kind, outcome or "done").inc(n)
+        return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v)
 
     def _alerts(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         return _integration.alerts(self.rt, state.now, state.errors) or ""
@@ -312,41 +338,57 @@ class _Integration:
 
     # -- analyze ---------------------------------------------------------------------
     def analyze(self, rt: Runtime, now: datetime) -> Any:
-        raise _Unavailable("optimizer.analysis is not wired in yet")
+        """Recent price observations → planner `Trends` (forecast, slope per
+        configuration × country; listing stability per datacenter)."""
+        try:
+            from optimizer.analysis import datacenter_longevity, market_trends, offer_longevity
+            from optimizer.planner import Trends
+            from optimizer.store.queries import price_observations
+        except ImportError as e:
+            raise _Unavailable(f"analysis: {e}") from None
+        since = now - ANALYSIS_WINDOW
+        obs = price_observations(rt.engine, since, now)
+        if obs.empty:
+            raise _Skipped("no price history yet")
+        forecast: dict[tuple[str, str], Decimal] = {}
+        slope: dict[tuple[str, str], float] = {}
+        for t in market_trends(obs, now=now, since=since, level="country"):
+            if t.country is None:
+                continue
+            key = (t.configuration, t.country)
+            nxt = t.forecast_for(1)
+            if nxt is not None and nxt.median == nxt.median:  # not NaN
+                forecast[key] = Decimal(str(round(nxt.median, 6)))
+            if t.slope_per_epoch == t.slope_per_epoch:
+                slope[key] = float(t.slope_per_epoch)
+        dcs = datacenter_longevity(offer_longevity(obs))
+        reliability = (
+            {str(r.datacenter): float(r.listing_stability) for r in dcs.itertuples()}
+            if not dcs.empty
+            else {}
+        )
+        return Trends(reliability=reliability, forecast=forecast, slope=slope)
 
     # -- plan ------------------------------------------------------------------------
-    def owned(self, rt: Runtime, fleet: FleetConfig, vms: list[Any]) -> list[Any]:
-        """The fleet's VMs: created by the daemon (`<fleet>-<token>`) or adopted."""
-        prefix = f"{fleet.name}-"
-        return [v for v in vms if (v.vm_name or "").startswith(prefix)]
+    def runner(self, rt: Runtime) -> Any:
+        try:
+            from optimizer.executor.fleets import FleetRunner
+        except ImportError as e:
+            raise _Unavailable(f"planner/executor: {e}") from None
+        if self._runner is None or self._runner_for is not (rt.config, rt.client):
+            self._runner = FleetRunner(rt.client, rt.engine, rt.clock, rt.config)
+            self._runner_for = (rt.config, rt.client)
+        return self._runner
+
+    _runner: Any = None
+    _runner_for: Any = None
 
     def plan_fleet(self, rt: Runtime, state: _TickState, fleet: FleetConfig) -> Any:
-        try:
-            from optimizer.planner import BudgetState, plan_fleet
-            from optimizer.planner.market_view import market_view, owned_vm
-        except ImportError as e:
-            raise _Unavailable(f"planner: {e}") from None
+        runner = self.runner(rt)
         if state.offers is None:
             state.offers = rt.client.list_offers(None)
-        market = market_view(state.offers, taken_at=state.now)
-        owned = [owned_vm(v) for v in self.owned(rt, fleet, state.vms or [])]
-        running = [
-            v.price_per_epoch
-            for v in state.vms or []
-            if v.price_per_epoch is not None and v.status not in ("Terminated", "Stopped")
-        ]
-        budget = BudgetState(
-            cap_per_epoch=rt.config.budget.max_usd_per_epoch,
-            spend_per_epoch=sum(running, Decimal(0)),
-        )
-        return plan_fleet(
-            fleet,
-            owned,
-            market,
-            state.analysis,
-            budget,
-            now=state.now,
-            mode=rt.config.mode,
+        return runner.plan(
+            fleet, offers=state.offers, vms=state.vms or [], now=state.now, trends=state.analysis
         )
 
     def describe_plan(self, plan: Any) -> str:
@@ -355,10 +397,22 @@ class _Integration:
         return ", ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "no actions"
 
     # -- execute ---------------------------------------------------------------------
+    def has_open_actions(self, rt: Runtime, fleet: FleetConfig) -> bool:
+        try:
+            from optimizer.executor.journal import open_actions
+        except ImportError:
+            return False
+        return bool(open_actions(rt.engine, fleet.name))
+
     def execute_plan(
         self, rt: Runtime, state: _TickState, fleet: FleetConfig, plan: Any
     ) -> Counter[str]:
-        raise _Unavailable("optimizer.executor is not built yet")
+        """Journal `plan` (when planned this tick) and advance the fleet's open actions
+        one step each."""
+        runner = self.runner(rt)
+        if plan is None:
+            return runner.executor.advance(state.vms, fleet=fleet.name)  # type: ignore[no-any-return]
+        return runner.execute(plan, state.vms)  # type: ignore[no-any-return]
 
     # -- alerts ----------------------------------------------------------------------
     def alerts(self, rt: Runtime, now: datetime, errors: list[OptimizerError]) -> str | None:

@@ -2,7 +2,7 @@
 
     once():  one forced cycle (every stage), for a systemd timer or cron.
     run():   first cycle at start, then whenever a stage is due (snapshot_interval,
-             plan_interval), each wait stretched or shrunk by up to `daemon.jitter`.
+             plan_interval), each interval stretched or shrunk by up to `daemon.jitter`.
 
 Guarantees:
 - ticks never overlap: one thread runs them back to back; a tick that overruns its
@@ -71,7 +71,7 @@ class Daemon:
         self._reload = reload
         self.rng = rng or random.Random()
         runtime.should_stop = self.controller.should_stop
-        self.cycle = Cycle(runtime)
+        self.cycle = Cycle(runtime, rng=self.rng)
         self.ticks = 0
         self.api_failures = 0
 
@@ -136,8 +136,7 @@ class Daemon:
         if wait <= 0:
             log.warning("tick overran its interval; next tick starts now", overrun_s=-wait)
             return 0.0
-        j = self.rt.config.daemon.jitter
-        return wait * (1 + self.rng.uniform(-j, j)) if j else wait
+        return wait
 
     def _wait(self, seconds: float, opts: LoopOptions) -> None:
         clock = self.rt.clock
