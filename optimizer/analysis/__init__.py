@@ -33,6 +33,7 @@ from optimizer.analysis.stats import (
     cheapest,
     history_from_observations,
     history_from_offer_epochs,
+    latest_epoch,
     segment_stats,
     wide,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "epoch_start",
     "history_from_observations",
     "history_from_offer_epochs",
+    "latest_epoch",
     "market_trends",
     "offer_longevity",
     "offer_longevity_epochs",

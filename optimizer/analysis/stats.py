@@ -99,6 +99,13 @@ class MarketHistory:
         return self.offer_epochs.empty
 
     @property
+    def span(self) -> pd.DatetimeIndex:
+        """The grid trimmed to its first..last epoch with snapshots (inner gaps kept), for
+        charts that should not draw months of empty window; the full grid when none."""
+        has = np.flatnonzero(self.snapshots.to_numpy() > 0)
+        return self.grid[has[0] : has[-1] + 1] if has.size else self.grid
+
+    @property
     def observed_epochs(self) -> int:
         """How many epochs of the window have at least one snapshot."""
         return int((self.snapshots > 0).sum())

@@ -65,7 +65,7 @@ def price_bands(a: MarketAnalysis) -> bytes | None:
     if stats is None or stats.empty:
         return None
     configs = sorted(stats["configuration"].unique(), key=natural_key)[:12]
-    grid = a.history.grid
+    grid = a.history.span
     cols = 2 if len(configs) > 1 else 1
     rows = (len(configs) + cols - 1) // cols
     with _style():
@@ -88,7 +88,7 @@ def price_bands(a: MarketAnalysis) -> bytes | None:
             ax.set_title(str(cfg))
             ax.set_ylabel(USD_EPOCH)
             _dates(ax)
-            ax.legend(loc="upper left", fontsize=7, frameon=False)
+            ax.legend(loc="best", fontsize=7, framealpha=0.7)
         for ax in axes[len(configs) :]:
             ax.set_visible(False)
         return _png(fig)
@@ -118,8 +118,8 @@ def per_vcpu(a: MarketAnalysis) -> bytes | None:
     stats = a.stats.get("configuration")
     if stats is None or stats.empty:
         return None
-    table = wide(stats, "median_per_vcpu", "configuration", a.history.grid)
-    return _lines(table, "USD per vCPU per epoch", "Median price per vCPU", a.history.grid)
+    table = wide(stats, "median_per_vcpu", "configuration", a.history.span)
+    return _lines(table, "USD per vCPU per epoch", "Median price per vCPU", a.history.span)
 
 
 def capacity(a: MarketAnalysis) -> bytes | None:
@@ -127,8 +127,8 @@ def capacity(a: MarketAnalysis) -> bytes | None:
     stats = a.stats.get("configuration")
     if stats is None or stats.empty:
         return None
-    table = wide(stats, "capacity", "configuration", a.history.grid)
-    return _lines(table, "available instances", "Capacity (mean over the epoch)", a.history.grid)
+    table = wide(stats, "capacity", "configuration", a.history.span)
+    return _lines(table, "available instances", "Capacity (mean over the epoch)", a.history.span)
 
 
 def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:

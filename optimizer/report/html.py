@@ -88,6 +88,7 @@ def render_html(
     step = progress or (lambda _s: None)
     a = analysis
     grid = a.history.grid
+    span = a.history.span
     window = (
         f"{grid[0]:%Y-%m-%d} → {grid[-1]:%Y-%m-%d} UTC ({len(grid)} epochs, "
         f"{a.history.observed_epochs} with data)"
@@ -146,9 +147,9 @@ def render_html(
     if has_fleets:
         body = ""
         if fleet_spend is not None and not fleet_spend.empty:
-            body += _img(charts.fleet_spend(fleet_spend, grid), "Fleet spend per epoch")
+            body += _img(charts.fleet_spend(fleet_spend, span), "Fleet spend per epoch")
         if savings is not None and not savings.empty:
-            body += _img(charts.savings(savings, grid), "Savings realized")
+            body += _img(charts.savings(savings, span), "Savings realized")
         body += "".join(_table(t) for t in fleet_tables(fleet_spend, savings))
     else:
         body = '<p class="note">No fleet data in this window yet.</p>'

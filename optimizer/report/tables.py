@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from optimizer.analysis import MarketAnalysis, biggest_movers, cheapest
+from optimizer.analysis import MarketAnalysis, biggest_movers, cheapest, latest_epoch
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def cheapest_tables(a: MarketAnalysis, level: str, n: int = 5) -> list[Table]:
     label = "Country" if level == "country" else "Datacenter"
     tables = []
     for cfg in _configurations(stats):
-        top = cheapest(stats.loc[stats["configuration"] == cfg], level, now=a.now, n=n)
+        part = stats.loc[stats["configuration"] == cfg]
+        at = latest_epoch(part, a.now)
+        top = cheapest(part, level, now=a.now, n=n)
         rows = tuple(
             (
                 str(r[level]),
@@ -80,13 +82,14 @@ def cheapest_tables(a: MarketAnalysis, level: str, n: int = 5) -> list[Table]:
                 title=cfg,
                 header=(
                     label,
-                    "Median now",
-                    "Min now",
-                    "Offers now",
+                    "Median latest",
+                    "Min latest",
+                    "Offers latest",
                     "Mean median (window)",
                     "Epochs",
                 ),
                 rows=rows,
+                note=f"Latest epoch with data: {at:%Y-%m-%d} UTC." if at is not None else "",
             )
         )
     return tables
