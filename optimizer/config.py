@@ -258,6 +258,7 @@ class AlertSink(Section):
     starttls: bool = True
     username: str | None = None
     password_file: Path | None = None
+    ca_file: Path | None = None  # extra CA bundle to trust for STARTTLS (private relays)
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
     timeout: Duration = timedelta(seconds=5)

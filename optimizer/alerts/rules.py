@@ -10,13 +10,13 @@ Families and keys (stable while the condition lasts):
 
 | key | when |
 |---|---|
-| `budget.actual:<scope>` | this month's spend ≥ a threshold × `monthly_usd` (level = highest threshold) |
+| `budget.actual:<scope>` | this month's spend ≥ a threshold × `monthly_usd` |
 | `budget.forecast:<scope>` | the month's forecast ≥ a threshold × `monthly_usd` |
 | `budget.epoch:<scope>` | the running VMs cost more per epoch than `max_usd_per_epoch` |
 | `vm.balance:<vm id>` | a VM is SmallBalance (warning) or InsufficientFunds (critical) |
 | `vm.terminated:<vm id>` | the provider terminated a VM (until it is deleted) |
 | `fleet.unsatisfiable:<fleet>` | no offer satisfies the fleet's constraints and cap |
-| `price.spike:<fleet>` | the fleet's segment median rose > `price_spike_pct` % over `price_spike_epochs` |
+| `price.spike:<fleet>` | segment median up > `price_spike_pct` % in `price_spike_epochs` |
 | `snapshot.failing:api` | more than `snapshot_failures` consecutive snapshots failed |
 | `migration.failed:<action>` | a migration failed (one-shot event) |
 | `savings.available:<fleet>` | recommend mode: the plan would save money, nothing was done |
@@ -181,7 +181,8 @@ def vm_alerts(report: BudgetReport) -> list[Alert]:
                     title=f"VM {vm.name} was terminated by its provider",
                     text=(
                         f"the workload is gone; {fmt_usd(vm.reserved)} stays reserved until "
-                        "the VM is deleted (the daemon finalizes and replaces fleet VMs in act mode)"
+                        "the VM is deleted (in act mode the daemon finalizes and replaces "
+                        "fleet VMs)"
                     ),
                     fleet=fleet,
                     data=data,
@@ -222,7 +223,7 @@ def plan_alerts(plans: Mapping[str, PlanSummary], mode: str) -> list[Alert]:
                         "savings_per_epoch": p.savings_per_epoch,
                         "savings_month": month,
                         "actions": p.actions,
-                    },  # fmt: skip
+                    },
                 )
             )
     return out
@@ -263,7 +264,7 @@ def spike_alerts(
                         "to": round(last, 6),
                         "rise_pct": round(rise, 2),
                         "since": base_t,
-                    },  # fmt: skip
+                    },
                 )
             )
     return out

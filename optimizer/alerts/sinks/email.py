@@ -1,0 +1,137 @@
+"""The email sink: SMTP with STARTTLS (on by default), optional login.
+
+The password comes from `password_file` (must not be readable by group or others,
+unless it lives under `$CREDENTIALS_DIRECTORY`), else from the systemd credential
+`$CREDENTIALS_DIRECTORY/smtp-password`. It is read at send time and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import stat
+from email.message import EmailMessage
+from pathlib import Path
+
+from optimizer.alerts.model import Alert
+from optimizer.alerts.sinks import SinkError
+from optimizer.config import AlertSink
+
+CREDENTIAL_NAME = "smtp-password"
+
+
+def read_password(path: Path | None) -> str:
+    """The SMTP password from `path` or `$CREDENTIALS_DIRECTORY/smtp-password`.
+
+    Raise SinkError (naming the file, never the content) when there is none or the file
+    is unsafe."""
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if path is None:
+        if not cred_dir or not (Path(cred_dir) / CREDENTIAL_NAME).exists():
+            raise SinkError(
+                "email: `username` is set but there is no password "
+                f"(set password_file or a systemd credential {CREDENTIAL_NAME})"
+            )
+        path = Path(cred_dir) / CREDENTIAL_NAME
+    try:
+        st = path.stat()
+        inside = bool(cred_dir) and path.resolve().is_relative_to(Path(cred_dir).resolve())
+        if st.st_mode & 0o077 and not inside:
+            raise SinkError(
+                f"email: password file {path} is readable by group or others "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
+            )
+        text = path.read_text(encoding="utf-8").strip("\r\n")
+    except OSError as e:
+        raise SinkError(f"email: password file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise SinkError(f"email: password file {path}: not UTF-8 text") from None
+    if not text:
+        raise SinkError(f"email: password file {path} is empty")
+    return text
+
+
+class EmailSink:
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        to: list[str],
+        timeout: float,
+        starttls: bool = True,
+        username: str | None = None,
+        password_file: Path | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.host, self.port = host, port
+        self.sender, self.to = sender, list(to)
+        self.timeout = timeout
+        self.starttls = starttls
+        self.username = username
+        self.password_file = password_file
+        self.ca_file = ca_file
+
+    @classmethod
+    def from_spec(cls, name: str, spec: AlertSink) -> EmailSink:
+        assert spec.smtp_host and spec.sender
+        return cls(
+            name,
+            host=spec.smtp_host,
+            port=spec.smtp_port,
+            sender=spec.sender,
+            to=spec.to,
+            timeout=spec.timeout.total_seconds(),
+            starttls=spec.starttls,
+            username=spec.username,
+            password_file=spec.password_file,
+            ca_file=spec.ca_file,
+        )
+
+    def message(self, alert: Alert) -> EmailMessage:
+        msg = EmailMessage()
+        msg["Subject"] = f"[fluence-optimizer] {alert.summary()}"[:200]
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.to)
+        lines = [alert.summary(), ""]
+        lines += [f"key: {alert.key}", f"severity: {alert.severity}"]
+        if alert.fleet:
+            lines.append(f"fleet: {alert.fleet}")
+        if alert.fired_at:
+            lines.append(f"fired at: {alert.fired_at.isoformat()}")
+        lines += ["", alert.to_json()]
+        msg.set_content("\n".join(lines))
+        return msg
+
+    def send(self, alert: Alert) -> None:
+        """Send one mail; raise SinkError on any SMTP, TLS or network failure."""
+        where = f"email {self.host}:{self.port}"
+        password = read_password(self.password_file) if self.username else None
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.ehlo()
+                if self.starttls:
+                    ctx = ssl.create_default_context(
+                        cafile=str(self.ca_file) if self.ca_file else None
+                    )
+                    smtp.starttls(context=ctx)
+                    smtp.ehlo()
+                if self.username and password is not None:
+                    smtp.login(self.username, password)
+                smtp.send_message(self.message(alert))
+        except TimeoutError:
+            raise SinkError(f"{where}: timed out after {self.timeout:g}s") from None
+        except smtplib.SMTPAuthenticationError as e:
+            raise SinkError(f"{where}: login refused ({e.smtp_code})") from None
+        except smtplib.SMTPNotSupportedError:
+            raise SinkError(f"{where}: the server does not offer STARTTLS") from None
+        except smtplib.SMTPException as e:
+            raise SinkError(f"{where}: {type(e).__name__}: {str(e)[:160]}") from None
+        except ssl.SSLError as e:
+            raise SinkError(f"{where}: TLS failed: {e.reason or e}") from None
+        except OSError as e:
+            raise SinkError(f"{where}: {e.strerror or type(e).__name__}") from None

@@ -1,0 +1,367 @@
+"""The alerts stage of one cycle: gather inputs from the store (and this tick's plans
+and errors), compute the budget, evaluate the rules, update the stored state, notify.
+
+`run_alerts(engine, config, now, plans=..., errors=...)` is what `optimizer.cycle`
+calls once per tick; `load_budget(engine, config, now)` is what `budget` shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from optimizer.alerts.delivery import DeliveryReport, deliver, enqueue, send_to_log
+from optimizer.alerts.model import Alert
+from optimizer.alerts.rules import FailedAction, PlanSummary, RuleInputs, evaluate_rules
+from optimizer.alerts.sinks import Sink, build_sinks
+from optimizer.alerts.state import reconcile
+from optimizer.budget import EPOCH, BudgetReport, VmPoint, compute_budget, month_bounds
+from optimizer.clock import utc
+from optimizer.config import Config
+from optimizer.errors import ExecutionError, NoMatchingOffers, OptimizerError
+from optimizer.money import from_micros, to_micros
+from optimizer.store.engine import store_errors
+from optimizer.store.tables.alerts import PlanCash
+
+TREND_EPOCHS = 7  # epochs of segment medians used for the forecast's price trend
+
+
+# --- store → budget inputs -----------------------------------------------------------------
+def _table(engine: Engine, name: str) -> sa.Table | None:
+    md = sa.MetaData()
+    try:
+        return sa.Table(name, md, autoload_with=engine)
+    except sa.exc.NoSuchTableError:
+        return None
+
+
+def load_vm_points(engine: Engine, now: datetime) -> tuple[list[VmPoint], set[str]]:
+    """Every VM's observations that matter for `now`: per VM the latest interval before
+    the month start, before the epoch start, and all from the month start on (for the
+    present set: VMs in the latest poll). Returns (points, ids present in latest poll)."""
+    from optimizer.store.tables.market import VmObservation, VmRecord
+
+    vm_t: sa.Table = VmRecord.__table__  # type: ignore[assignment]
+    obs_t: sa.Table = VmObservation.__table__  # type: ignore[assignment]
+    now = utc(now)
+    m_start, _ = month_bounds(now)
+    cols = [vm_t.c.vm_id, vm_t.c.name, vm_t.c.created_at, obs_t.c.status, obs_t.c.price_micros,
+            obs_t.c.reserved_micros, obs_t.c.spent_micros, obs_t.c.next_billing_at,
+            obs_t.c.from_at, obs_t.c.to_at]  # fmt: skip
+    base = sa.select(*cols).join(vm_t, vm_t.c.id == obs_t.c.vm_ref)
+    last_before = (
+        sa.select(sa.func.max(obs_t.c.id)).where(obs_t.c.from_at < m_start).group_by(obs_t.c.vm_ref)
+    )
+    latest_ids = sa.select(sa.func.max(obs_t.c.id)).group_by(obs_t.c.vm_ref)
+    stmt = base.where(
+        sa.or_(
+            obs_t.c.to_at >= m_start,
+            obs_t.c.id.in_(last_before),
+            obs_t.c.id.in_(latest_ids),
+        ),
+        obs_t.c.from_at <= now,
+    )
+    with store_errors(engine), engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        last_poll = conn.execute(
+            sa.select(sa.func.max(obs_t.c.to_at)).where(obs_t.c.from_at <= now)
+        ).scalar()
+
+    def d(v: int | None) -> Decimal | None:
+        return None if v is None else from_micros(v)
+
+    points = [
+        VmPoint(
+            vm_id=r.vm_id,
+            name=r.name,
+            status=r.status,
+            from_at=utc(r.from_at),
+            to_at=utc(r.to_at),
+            price_per_epoch=d(r.price_micros),
+            reserved=d(r.reserved_micros),
+            total_spent=d(r.spent_micros),
+            next_billing_at=r.next_billing_at and utc(r.next_billing_at),
+            created_at=r.created_at and utc(r.created_at),
+        )
+        for r in rows
+    ]
+    present = {p.vm_id for p in points if last_poll is not None and p.to_at >= utc(last_poll)}
+    return points, present
+
+
+def load_vm_fleets(engine: Engine) -> dict[str, str]:
+    """VM id → fleet for VMs the daemon owns (created or adopted, not released)."""
+    t = _table(engine, "fleet_vm")
+    if t is None:
+        return {}
+    with store_errors(engine), engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.vm_id, t.c.fleet).where(t.c.released_at.is_(None)))
+        return {r.vm_id: r.fleet for r in rows}
+
+
+def load_plan_cash(engine: Engine) -> dict[str, Decimal]:
+    t: sa.Table = PlanCash.__table__  # type: ignore[assignment]
+    with store_errors(engine), engine.connect() as conn:
+        return {r.fleet: from_micros(r.deposit_micros) for r in conn.execute(sa.select(t))}
+
+
+def save_plan_cash(engine: Engine, plans: Mapping[str, PlanSummary], now: datetime) -> None:
+    t: sa.Table = PlanCash.__table__  # type: ignore[assignment]
+    with store_errors(engine), engine.begin() as conn:
+        for name, p in plans.items():
+            conn.execute(t.delete().where(t.c.fleet == name))
+            conn.execute(
+                sa.insert(t).values(
+                    fleet=name,
+                    deposit_micros=to_micros(p.deposit_needed),
+                    savings_micros=to_micros(p.savings_per_epoch),
+                    planned_at=utc(now),
+                )
+            )
+
+
+def segment_medians(
+    engine: Engine, config: Config, now: datetime, epochs: int
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Per fleet: the median over the fleet's allowed offers (configurations × countries)
+    of each offer's per-epoch median price, for the last `epochs` epochs, oldest first."""
+    from optimizer.store.queries import epoch_stats
+
+    since = utc(now) - EPOCH * epochs
+    stats = epoch_stats(engine, since, until=now)
+    out: dict[str, list[tuple[datetime, float]]] = {}
+    if stats.empty:
+        return {f.name: [] for f in config.fleets}
+    for f in config.fleets:
+        df = stats
+        c = f.constraints
+        if c.configurations:
+            df = df[df["configuration"].isin(c.configurations)]
+        if c.countries:
+            df = df[df["country"].isin(c.countries)]
+        if c.max_price_per_epoch_usd is not None:
+            df = df[df["price_median_usd"] <= float(c.max_price_per_epoch_usd)]
+        if df.empty:
+            out[f.name] = []
+            continue
+        s = df.groupby("epoch_start")["price_median_usd"].median().sort_index()
+        out[f.name] = [(t.to_pydatetime(), float(v)) for t, v in s.items()]
+    return out
+
+
+def fleet_slopes(
+    medians: Mapping[str, Sequence[tuple[datetime, float]]], running: Mapping[str, int]
+) -> dict[str, Decimal]:
+    """Trend of each fleet's per-epoch cost: the Theil–Sen slope of its segment median
+    (USD per instance per epoch, per epoch) × its running instances."""
+    from optimizer.analysis.trends import theil_sen
+
+    out: dict[str, Decimal] = {}
+    for fleet, series in medians.items():
+        if len(series) < 3 or not running.get(fleet):
+            continue
+        slope, _ = theil_sen(np.array([[v for _, v in series[-TREND_EPOCHS:]]]))
+        if np.isfinite(slope[0]):
+            out[fleet] = (
+                Decimal(repr(float(slope[0]))).quantize(Decimal("0.000001")) * running[fleet]
+            )
+    return out
+
+
+def snapshot_failures(engine: Engine) -> tuple[int, str | None]:
+    """(consecutive failed snapshots counting back from the newest, newest error)."""
+    from optimizer.store.tables.market import Snapshot
+
+    t: sa.Table = Snapshot.__table__  # type: ignore[assignment]
+    with store_errors(engine), engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.outcome, t.c.error).order_by(t.c.id.desc()).limit(1000)
+        ).all()
+    n = 0
+    for r in rows:
+        if r.outcome == "ok":
+            break
+        n += 1
+    return n, (rows[0].error if n else None)
+
+
+def failed_actions(engine: Engine, now: datetime) -> list[FailedAction]:
+    """Journal actions that failed within the last epoch."""
+    t = _table(engine, "journal_action")
+    if t is None:
+        return []
+    with store_errors(engine), engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t).where(t.c.state == "failed", t.c.updated_at >= utc(now) - EPOCH)
+        ).all()
+    return [
+        FailedAction(
+            action_id=str(r.id),
+            fleet=r.fleet,
+            kind=r.kind,
+            error=r.error or "failed",
+            at=r.finished_at or r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+# --- plans → summaries -------------------------------------------------------------------
+_UNSATISFIABLE_NOTES = ("no allowed offer", "could not place", "not deployed")
+
+
+def summarize_plan(plan: Any) -> PlanSummary:
+    """The alert-relevant parts of an `optimizer.planner` Plan."""
+    notes = [n for n in getattr(plan, "notes", ()) if any(k in n for k in _UNSATISFIABLE_NOTES)]
+    return PlanSummary(
+        fleet=plan.fleet,
+        savings_per_epoch=getattr(plan, "saving_per_epoch", Decimal(0)),
+        deposit_needed=getattr(plan, "deposits_needed", Decimal(0)),
+        unsatisfiable="; ".join(notes) or None,
+        actions=len(getattr(plan, "actions", ())),
+    )
+
+
+# --- the stage ---------------------------------------------------------------------------
+def load_budget(
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    *,
+    deposits: Mapping[str, Decimal] | None = None,
+    with_trend: bool = True,
+) -> tuple[BudgetReport, dict[str, list[tuple[datetime, float]]] | None]:
+    """The budget as of `now` from the store (and the segment medians used for the trend)."""
+    points, present = load_vm_points(engine, now)
+    vm_fleets = load_vm_fleets(engine)
+    if deposits is None:
+        deposits = load_plan_cash(engine)
+    medians = None
+    slopes: dict[str, Decimal] = {}
+    if with_trend and config.fleets:
+        window = max(TREND_EPOCHS, config.alerts.price_spike_epochs + 1)
+        medians = segment_medians(engine, config, now, window)
+        first = compute_budget(points, config, now, present=present, vm_fleets=vm_fleets)
+        slopes = fleet_slopes(medians, {s.scope: s.running for s in first.fleets})
+    report = compute_budget(
+        points,
+        config,
+        now,
+        present=present,
+        vm_fleets=vm_fleets,
+        deposits=deposits,
+        slopes=slopes,
+    )
+    return report, medians
+
+
+@dataclass
+class AlertsResult:
+    """What one alerts stage did."""
+
+    active: int
+    notified: list[Alert] = field(default_factory=list)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    budget: BudgetReport | None = None
+
+    def summary(self) -> str:
+        d = self.delivery
+        return (
+            f"{self.active} active, {len(self.notified)} notified, {d.sent} delivered, "
+            f"{d.failed} failed, {d.pending} pending"
+        )
+
+
+def _error_alerts(errors: Iterable[OptimizerError], now: datetime) -> tuple[list[Alert], list]:
+    """Unsatisfiable fleets and failed actions reported as errors during this tick."""
+    unsat: list[Alert] = []
+    failed: list[FailedAction] = []
+    for e in errors:
+        fleet = e.context.get("fleet")
+        if isinstance(e, NoMatchingOffers) and fleet:
+            unsat.append(
+                Alert(
+                    key=f"fleet.unsatisfiable:{fleet}",
+                    severity="critical",
+                    title=f"Fleet {fleet} cannot be satisfied",
+                    text=str(e),
+                    fleet=str(fleet),
+                    data={"reason": str(e)},
+                )
+            )
+        elif isinstance(e, ExecutionError) and e.context.get("action"):
+            failed.append(
+                FailedAction(
+                    action_id=str(e.context["action"]),
+                    fleet=str(fleet) if fleet else None,
+                    kind=str(e.context.get("kind", "action")),
+                    error=e.message,
+                    at=now,
+                )
+            )
+    return unsat, failed
+
+
+def run_alerts(
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    *,
+    plans: Mapping[str, Any] | None = None,
+    errors: Iterable[OptimizerError] = (),
+    sinks: Sequence[Sink] | None = None,
+) -> AlertsResult:
+    """One alerts stage. Given the store, the config, `now`, this tick's plans (fleet →
+    planner Plan or PlanSummary; None when the planner did not run this tick) and the
+    expected errors of this tick: compute the budget, evaluate every rule, fire / resolve
+    through the stored state, log at once and deliver to the sinks (bounded by their
+    timeouts; failures stay queued for the next tick). Raise StoreError on database
+    failure.
+    """
+    now = utc(now)
+    sinks = list(sinks) if sinks is not None else build_sinks(config)
+    summaries: dict[str, PlanSummary] | None = None
+    if plans is not None:
+        summaries = {
+            name: p if isinstance(p, PlanSummary) else summarize_plan(p)
+            for name, p in plans.items()
+        }
+        save_plan_cash(engine, summaries, now)
+    budget, medians = load_budget(engine, config, now)
+    fails, last_error = snapshot_failures(engine)
+    unsat, failed_now = _error_alerts(errors, now)
+    failed = {f.action_id: f for f in failed_actions(engine, now)}
+    for f in failed_now:
+        failed.setdefault(f.action_id, f)
+    inputs = RuleInputs(
+        budget=budget,
+        plans=summaries,
+        snapshot_failures=fails,
+        last_snapshot_error=last_error,
+        segment_medians=medians,
+        failed_actions=list(failed.values()),
+        extra=unsat,
+    )
+    alerts, families = evaluate_rules(inputs, config)
+    with store_errors(engine):
+        notices = reconcile(engine, alerts, families, now, config.alerts.renotify)
+    send_to_log(sinks, notices)
+    with store_errors(engine):
+        enqueue(engine, sinks, notices, now)
+        report = deliver(engine, sinks, now)
+    return AlertsResult(active=len(alerts), notified=notices, delivery=report, budget=budget)
+
+
+__all__ = [
+    "AlertsResult",
+    "load_budget",
+    "run_alerts",
+    "summarize_plan",
+]

@@ -1,0 +1,77 @@
+"""Stored alert state: fire once, escalate, re-notify, resolve, survive restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from optimizer.alerts.model import Alert
+from optimizer.alerts.state import list_alerts, reconcile
+from optimizer.store.engine import open_store
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+FAMS = {"budget.forecast", "migration.failed"}
+
+
+def forecast(level: float) -> Alert:
+    return Alert(key="budget.forecast:web", severity="warning", title=f"at {level}",
+                 text="x", fleet="web", level=level)
+
+
+def test_fires_once_then_stays_quiet_then_resolves(db_url: str) -> None:
+    engine = open_store(db_url)
+    first = reconcile(engine, [forecast(0.5)], FAMS, T0)
+    assert [(a.key, a.status) for a in first] == [("budget.forecast:web", "firing")]
+    assert first[0].fired_at == T0
+    for i in range(1, 4):
+        assert reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(minutes=15 * i)) == []
+    gone = reconcile(engine, [], FAMS, T0 + timedelta(hours=2))
+    assert [(a.key, a.status) for a in gone] == [("budget.forecast:web", "resolved")]
+    assert reconcile(engine, [], FAMS, T0 + timedelta(hours=3)) == []
+    (row,) = list_alerts(engine)
+    assert not row.active and row.notify_count == 1
+
+
+def test_restart_does_not_refire(db_url: str) -> None:
+    reconcile(open_store(db_url), [forecast(0.8)], FAMS, T0)
+    # a new process: a new engine on the same database
+    assert reconcile(open_store(db_url), [forecast(0.8)], FAMS, T0 + timedelta(hours=1)) == []
+    assert [a.key for a in list_alerts(open_store(db_url), active_only=True)] == [
+        "budget.forecast:web"
+    ]
+
+
+def test_escalation_notifies_only_on_new_highs(db_url: str) -> None:
+    engine = open_store(db_url)
+    reconcile(engine, [forecast(0.5)], FAMS, T0)
+    up = reconcile(engine, [forecast(0.8)], FAMS, T0 + timedelta(minutes=15))
+    assert [a.level for a in up] == [0.8]
+    assert reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(minutes=30)) == []
+    assert reconcile(engine, [forecast(0.8)], FAMS, T0 + timedelta(minutes=45)) == []
+
+
+def test_renotify_after_interval(db_url: str) -> None:
+    engine = open_store(db_url)
+    every = timedelta(hours=6)
+    reconcile(engine, [forecast(0.5)], FAMS, T0, every)
+    assert reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(hours=5), every) == []
+    again = reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(hours=6), every)
+    assert len(again) == 1 and again[0].data["renotify"] is True
+    assert again[0].fired_at == T0
+
+
+def test_unevaluated_family_is_not_resolved(db_url: str) -> None:
+    engine = open_store(db_url)
+    reconcile(engine, [forecast(0.5)], FAMS, T0)
+    assert reconcile(engine, [], {"snapshot.failing"}, T0 + timedelta(hours=1)) == []
+    assert list_alerts(engine, active_only=True)
+
+
+def test_event_alert_closes_quietly_and_refires_after_resolution(db_url: str) -> None:
+    engine = open_store(db_url)
+    ev = Alert(key="migration.failed:7", severity="warning", title="t", text="x", event=True)
+    assert len(reconcile(engine, [ev], FAMS, T0)) == 1
+    assert reconcile(engine, [], FAMS, T0 + timedelta(days=1)) == []
+    reconcile(engine, [forecast(0.5)], FAMS, T0)
+    reconcile(engine, [], FAMS, T0 + timedelta(hours=1))
+    back = reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(hours=2))
+    assert [(a.status, a.fired_at) for a in back] == [("firing", T0 + timedelta(hours=2))]
