@@ -1,0 +1,315 @@
+"""Baselines every backtest is measured against.
+
+- `StaticPolicy`: deploy on the cheapest matching offers at the start, never move.
+- `GreedyPolicy`: move a VM whenever any matching offer is cheaper at all, right away.
+- `hindsight_optimum`: the cheapest schedule knowing the whole future, under the same
+  billing model (billing.py) and migration model (make-before-break: the old VM is
+  deleted when its replacement is Active, plus the disruption cost per migration).
+
+The optimum is a dynamic program per VM over snapshot steps. A VM's life is a chain of
+segments; a segment deployed at step j on offer o and deleted when the next segment's VM
+becomes Active (t_k + lead) costs its charges (billing.BillingModel.charges_between).
+g[k] = min_j g[j] + cost(segment j → k) + disruption, with the first deploy at the first
+step that has an offer. Under the `deal` model the cheapest eligible offer at j is always
+the best choice for a segment starting at j, so the program is O(steps²); under `market`
+each start j compares every offer's cumulative cost over the epochs that follow
+(O(steps × offers × epochs)). Capacity is respected VM by VM: each VM's schedule uses up
+recorded capacity for the ones planned after it (exact when capacity does not bind).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.prices import Market
+from optimizer.backtest.replay import (
+    Action,
+    Deploy,
+    FleetMatch,
+    Migrate,
+    StepView,
+    shortfall,
+)
+
+_INF = float("inf")
+
+
+class StaticPolicy:
+    """Cheapest offers at the start; afterwards only replaces missing VMs."""
+
+    name = "static"
+
+    def decide(self, view: StepView) -> list[Action]:
+        n = shortfall(view)
+        return [Deploy(n, reason="fleet below its size")] if n else []
+
+
+class GreedyPolicy:
+    """Move any Active VM as soon as a matching offer is cheaper than what it pays."""
+
+    name = "greedy"
+
+    def decide(self, view: StepView) -> list[Action]:
+        acts: list[Action] = []
+        n = shortfall(view)
+        if n:
+            acts.append(Deploy(n, reason="fleet below its size"))
+        best = view.cheapest()
+        if best is None:
+            return acts
+        best_price = int(view.market.now_price[best])
+        for v in view.vms:
+            if v.status != "Active" or v.being_replaced or v.replacing is not None:
+                continue
+            if best_price < v.price_micros:
+                acts.append(
+                    Migrate(v.id, max_price_micros=v.price_micros - 1, reason="cheaper offer")
+                )
+        return acts
+
+
+@dataclass(frozen=True)
+class Segment:
+    step: int  # deploy at market.times[step]
+    offer: int
+
+
+@dataclass(frozen=True)
+class Optimum:
+    total_micros: int
+    schedules: tuple[tuple[Segment, ...], ...]  # one chain of segments per VM
+
+    @property
+    def migrations(self) -> int:
+        return sum(max(0, len(s) - 1) for s in self.schedules)
+
+
+def hindsight_optimum(
+    market: Market, match: FleetMatch, model: BillingModel, end: int | None = None
+) -> Optimum:
+    """The cheapest make-before-break schedule for `match.instances` VMs over the whole
+    history (see the module docstring). Decisions are on snapshot steps before `end`."""
+    end = int(market.times[-1]) if end is None else end
+    steps = int(np.searchsorted(market.times, end, side="left"))
+    times = market.times[:steps]
+    price = market.price[:steps]
+    capacity = market.capacity[:steps]
+    usage = np.zeros((steps, market.n_offers), dtype=np.int64)
+    deploys = np.zeros((steps, market.n_offers), dtype=np.int64)
+    has_cap = bool((capacity >= 0).any())
+    n = match.instances
+    chains: list[list[Segment] | None] = [None] * n
+    costs = [0] * n
+
+    def mark(chain: list[Segment] | None, sign: int) -> None:
+        for i, seg in enumerate(chain or ()):
+            stop = (
+                int(times[chain[i + 1].step]) + model.lead_time_s  # type: ignore[index]
+                if i + 1 < len(chain)  # type: ignore[arg-type]
+                else end
+            )
+            live = (times >= times[seg.step]) & (times < stop)
+            usage[live, seg.offer] += sign
+            deploys[seg.step, seg.offer] += sign
+
+    # VM by VM; when capacity binds, a second round re-plans each VM around the others
+    rounds = 2 if has_cap and n > 1 else 1
+    for rnd in range(rounds):
+        for slot in range(n):
+            mark(chains[slot], -1)
+            avail = match.mask[None, :] & (price >= 0)
+            if match.max_price_micros is not None:
+                avail &= price <= match.max_price_micros
+            block = None
+            if has_cap:
+                avail &= (capacity < 0) | (usage + 1 <= capacity)
+                # a VM alive on o when another VM deploys there must leave it room
+                block = _next_block(times, (deploys > 0) & (capacity >= 0) & (usage + 1 > capacity))
+            if model.price_model == "deal":
+                cost, chain = _dp_deal(times, price, avail, model, end, block)
+            else:
+                cost, chain = _dp_market(market, times, avail, model, end)
+            if rnd == 0 or (chain is not None and cost < costs[slot]):
+                chains[slot], costs[slot] = chain, cost
+            mark(chains[slot], +1)
+    schedules = [tuple(c) if c else () for c in chains]
+    total = sum(costs)
+    return Optimum(int(total), tuple(schedules))
+
+
+def _n_charges(model: BillingModel, start: int, stop: np.ndarray, end: int) -> np.ndarray:
+    s = np.minimum(stop, end) - start
+    return np.where(s > 0, -(-s // model.epoch_s), 0)
+
+
+def _next_block(times: np.ndarray, blocking: np.ndarray) -> np.ndarray:
+    """nb[j, o]: time of the first blocking deploy on o strictly after step j (max int64
+    when none). A segment started at j on o and deleted at e is valid iff nb[j, o] >= e."""
+    S = len(times)
+    never = np.iinfo(np.int64).max
+    at = np.where(blocking, times[:, None], never)
+    nb = np.full_like(at, never)
+    # reverse running minimum of event times, shifted by one step
+    rev = np.minimum.accumulate(at[::-1], axis=0)[::-1]
+    nb[: S - 1] = rev[1:]
+    return nb
+
+
+def _best_for(
+    e: np.ndarray, nb_sorted: np.ndarray, pm: np.ndarray, am: np.ndarray, offers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each segment end in `e`: the cheapest price (and its offer) among offers whose
+    next blocking deploy is not before that end. Offers are sorted longest-valid first;
+    pm/am are the running minimum price and its position."""
+    cnt = np.searchsorted(-nb_sorted, -e, side="right")  # offers with nb >= e
+    val = np.where(cnt > 0, pm[np.maximum(cnt - 1, 0)], _INF)
+    return val, offers[am[np.maximum(cnt - 1, 0)]]
+
+
+def _dp_deal(
+    times: np.ndarray,
+    price: np.ndarray,
+    avail: np.ndarray,
+    model: BillingModel,
+    end: int,
+    block: np.ndarray | None = None,
+) -> tuple[int, list[Segment] | None]:
+    S = len(times)
+    big = np.iinfo(np.int64).max
+    masked = np.where(avail, price, big)
+    best_o = np.argmin(masked, axis=1)
+    p = masked[np.arange(S), best_o].astype(np.float64)
+    p[p >= big] = _INF
+    finite = np.isfinite(p)
+    if not finite.any():
+        return 0, None
+    first = int(np.argmax(finite))
+    g = np.full(S, _INF)
+    pred = np.full(S, -1, dtype=np.int64)
+    pred_o = np.full(S, -1, dtype=np.int64)  # offer of the segment that ends at k
+    g[first] = 0.0
+    D = float(model.disruption_cost_micros)
+    best_total, best_last, best_last_o = _INF, -1, -1
+    stops = np.minimum(times + model.lead_time_s, end)
+    for j in range(first, S):
+        if not np.isfinite(g[j]) or not finite[j]:
+            continue
+        t0 = int(times[j])
+        if block is None or not (block[j][avail[j]] < end).any():
+            # no capacity interplay: the cheapest offer at j serves every segment end
+            pj_end, oj_end = p[j], int(best_o[j])
+            pk = np.full(S - j - 1, p[j])
+            ok = np.full(S - j - 1, int(best_o[j]))
+        else:
+            offers = np.flatnonzero(avail[j])
+            nb = block[j, offers]
+            order = np.argsort(-nb, kind="stable")  # longest-valid first
+            nb_sorted = nb[order]
+            pr = price[j, offers[order]].astype(np.float64)
+            pm = np.minimum.accumulate(pr)
+            new_min = np.empty(len(pr), dtype=bool)
+            new_min[0] = True
+            new_min[1:] = pr[1:] < pm[:-1]
+            am = np.maximum.accumulate(np.where(new_min, np.arange(len(pr)), 0))
+
+            v_end, o_end = _best_for(np.array([end]), nb_sorted, pm, am, offers[order])
+            pj_end, oj_end = float(v_end[0]), int(o_end[0])
+            pk, ok = _best_for(stops[j + 1 :], nb_sorted, pm, am, offers[order])
+        if np.isfinite(pj_end):
+            fin = g[j] + pj_end * float(model.charges_between(t0, end, end))
+            if fin < best_total:
+                best_total, best_last, best_last_o = fin, j, oj_end
+        if j + 1 < S:
+            n = _n_charges(model, t0, stops[j + 1 :], end)
+            cand = g[j] + pk * n + D
+            cand[~finite[j + 1 :]] = _INF
+            better = cand < g[j + 1 :]
+            g[j + 1 :][better] = cand[better]
+            pred[j + 1 :][better] = j
+            pred_o[j + 1 :][better] = ok[better]
+    if best_last < 0:
+        return 0, None
+    chain = [Segment(best_last, best_last_o)]
+    k = best_last
+    while pred[k] >= 0:
+        chain.append(Segment(int(pred[k]), int(pred_o[k])))
+        k = int(pred[k])
+    return round(best_total), chain[::-1]
+
+
+def _dp_market(
+    market: Market, times: np.ndarray, avail: np.ndarray, model: BillingModel, end: int
+) -> tuple[int, list[Segment] | None]:
+    S = len(times)
+    ff = market.ffill_price
+    any_avail = avail.any(axis=1)
+    if not any_avail.any():
+        return 0, None
+    first = int(np.argmax(any_avail))
+    g = np.full(S, _INF)
+    pred = np.full(S, -1, dtype=np.int64)
+    pred_o = np.full(S, -1, dtype=np.int64)
+    g[first] = 0.0
+    D = float(model.disruption_cost_micros)
+    best_total, best_last, best_last_o = _INF, -1, -1
+    stops = times + model.lead_time_s
+    for j in range(first, S):
+        if not np.isfinite(g[j]) or not any_avail[j]:
+            continue
+        t0 = int(times[j])
+        m_max = model.charges_between(t0, end, end)
+        offers = np.flatnonzero(avail[j])
+        charge_t = t0 + model.epoch_s * np.arange(m_max, dtype=np.int64)
+        rows = np.searchsorted(market.times, charge_t, side="right") - 1
+        rows[0] = j  # the first charge is the deploy price
+        cum = np.cumsum(ff[np.ix_(rows, offers)].astype(np.float64), axis=0)  # (m, offers)
+        arg = np.argmin(cum, axis=1)
+        best = cum[np.arange(m_max), arg]  # best[m-1]: cheapest m charges from j
+        fin = g[j] + best[-1]
+        if fin < best_total:
+            best_total, best_last, best_last_o = fin, j, int(offers[arg[-1]])
+        if j + 1 < S:
+            n = _n_charges(model, t0, stops[j + 1 :], end)
+            cand = g[j] + best[n - 1] + D
+            cand[~any_avail[j + 1 :]] = _INF
+            better = cand < g[j + 1 :]
+            g[j + 1 :][better] = cand[better]
+            pred[j + 1 :][better] = j
+            pred_o[j + 1 :][better] = offers[arg[n[better] - 1]]
+    chain = [Segment(best_last, best_last_o)]
+    k = best_last
+    while pred[k] >= 0:
+        chain.append(Segment(int(pred[k]), int(pred_o[k])))
+        k = int(pred[k])
+    return round(best_total), chain[::-1]
+
+
+class ScheduledPolicy:
+    """Follows precomputed per-VM schedules (used to replay the hindsight optimum through
+    the same simulated executor and billing as every other policy)."""
+
+    name = "optimum"
+
+    def __init__(self, market: Market, optimum: Optimum) -> None:
+        self.starts: dict[int, list[tuple[int, int]]] = {}
+        for slot, chain in enumerate(optimum.schedules):
+            for i, seg in enumerate(chain):
+                self.starts.setdefault(seg.step, []).append((slot, i))
+        self.optimum = optimum
+        self.n = market.n_offers
+
+    def decide(self, view: StepView) -> list[Action]:
+        acts: list[Action] = []
+        current = {v.tag: v for v in view.vms if not v.being_replaced}
+        for slot, i in self.starts.get(view.step, []):
+            seg = self.optimum.schedules[slot][i]
+            only = np.zeros(self.n, dtype=bool)
+            only[seg.offer] = True
+            if i == 0:
+                acts.append(Deploy(1, offers=only, tag=slot, reason="optimum"))
+            elif slot in current:
+                acts.append(Migrate(current[slot].id, offers=only, reason="optimum"))
+        return acts

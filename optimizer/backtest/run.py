@@ -1,0 +1,149 @@
+"""One backtest: the policies under test plus the baselines, over the same history.
+
+`run_backtest` replays every policy through the same simulated executor and billing,
+computes the hindsight optimum, and returns a `BacktestResult` with, per policy: total
+cost, migrations, VM-epochs per offer, saving vs static, and the share of the optimum's
+saving captured = (static − policy) / (static − optimum).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+
+from optimizer.backtest.baselines import (
+    GreedyPolicy,
+    ScheduledPolicy,
+    StaticPolicy,
+    hindsight_optimum,
+)
+from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.prices import Market, micros_to_usd
+from optimizer.backtest.replay import FleetMatch, Policy, replay
+
+
+@dataclass
+class PolicyResult:
+    name: str
+    total: Decimal
+    migrations: int
+    vm_epochs: dict[str, int]
+    failed_actions: dict[str, int]
+    peak_reserve: Decimal
+    cumulative: tuple[np.ndarray, np.ndarray]  # (POSIX seconds, cumulative micro-USD)
+    seconds: float = 0.0
+    saving_vs_static: Decimal = Decimal(0)
+    share_of_optimum: float | None = None  # None when the optimum saves nothing
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "policy": self.name,
+            "total_usd": str(self.total),
+            "migrations": self.migrations,
+            "saving_vs_static_usd": str(self.saving_vs_static),
+            "share_of_optimum_saving": self.share_of_optimum,
+            "vm_epochs_per_offer": dict(sorted(self.vm_epochs.items())),
+            "failed_actions": self.failed_actions,
+            "peak_reserve_usd": str(self.peak_reserve),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class BacktestResult:
+    fleet: str
+    start: datetime
+    end: datetime
+    steps: int
+    offers: int
+    matching_offers: int
+    instances: int
+    model: BillingModel
+    policies: list[PolicyResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def policy(self, name: str) -> PolicyResult:
+        return next(p for p in self.policies if p.name == name)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "fleet": self.fleet,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "snapshots": self.steps,
+            "offers": self.offers,
+            "matching_offers": self.matching_offers,
+            "instances": self.instances,
+            "price_model": self.model.price_model,
+            "lead_time_seconds": self.model.lead_time_s,
+            "disruption_cost_usd": str(micros_to_usd(self.model.disruption_cost_micros)),
+            "policies": [p.to_json() for p in self.policies],
+            "notes": self.notes,
+        }
+
+
+def _result(name: str, run, market: Market, seconds: float) -> PolicyResult:  # type: ignore[no-untyped-def]
+    acct = run.account
+    return PolicyResult(
+        name=name,
+        total=acct.total(),
+        migrations=run.stats.migrations,
+        vm_epochs={str(market.keys[o]): n for o, n in acct.vm_epochs.items() if n},
+        failed_actions=dict(run.stats.failed),
+        peak_reserve=micros_to_usd(acct.peak_reserve),
+        cumulative=acct.cumulative(),
+        seconds=seconds,
+    )
+
+
+def run_backtest(
+    market: Market,
+    match: FleetMatch,
+    model: BillingModel,
+    policies: dict[str, Policy],
+    *,
+    fleet_name: str = "fleet",
+    end: int | None = None,
+) -> BacktestResult:
+    """Replay `policies` (name → policy) and the baselines static, greedy and optimum over
+    `market`; return every policy's figures. Baselines come first in the result."""
+    end = int(market.times[-1]) if end is None else end
+    res = BacktestResult(
+        fleet=fleet_name,
+        start=datetime.fromtimestamp(int(market.times[0]), UTC),
+        end=datetime.fromtimestamp(end, UTC),
+        steps=int(np.searchsorted(market.times, end)),
+        offers=market.n_offers,
+        matching_offers=int(match.mask.sum()),
+        instances=match.instances,
+        model=model,
+        notes=list(match.notes),
+    )
+    runs: list[tuple[str, Policy]] = [("static", StaticPolicy()), ("greedy", GreedyPolicy())]
+    runs += list(policies.items())
+    for name, pol in runs:
+        t0 = time.perf_counter()
+        r = replay(market, match, pol, model, end)
+        res.policies.append(_result(name, r, market, time.perf_counter() - t0))
+
+    t0 = time.perf_counter()
+    opt = hindsight_optimum(market, match, model, end)
+    r = replay(market, match, ScheduledPolicy(market, opt), model, end)
+    opt_res = _result("optimum", r, market, time.perf_counter() - t0)
+    if opt_res.total != micros_to_usd(opt.total_micros):
+        res.notes.append(
+            f"internal check: the optimum's schedule replayed to {opt_res.total}, "
+            f"the program computed {micros_to_usd(opt.total_micros)}"
+        )
+    res.policies.insert(2, opt_res)
+
+    static = res.policy("static").total
+    gap = static - opt_res.total
+    for p in res.policies:
+        p.saving_vs_static = static - p.total
+        p.share_of_optimum = float(p.saving_vs_static / gap) if gap > 0 else None
+    return res
