@@ -4,9 +4,10 @@ exponential backoff (30 s, 1 min, 2 min … capped at 1 h; given up after 20 att
 about 14 h) and nothing is lost on restart.
 
 A tick never waits on a slow sink beyond its timeout: each sink's due rows are sent in
-its own worker thread; a thread only starts a send that can finish (by its own timeout)
-before the tick's delivery deadline (= the largest timeout among the sinks with work),
-and the tick joins the threads until that deadline plus a short grace. A send still
+its own worker thread, all sinks in parallel; a thread only starts a send that can
+finish (by the sink's own timeout) within one timeout of the start, and the tick joins
+each thread until its timeout plus a short grace (0.5 s) — so delivery adds at most the
+largest sink timeout + 0.5 s to a tick. A send still
 running then counts as a failure ("timed out") and is retried later; if it did get
 through after all, the receiver may see that notification twice — the one duplicate
 this design accepts rather than block the tick.
@@ -153,16 +154,18 @@ def deliver(engine: Engine, sinks: Sequence[Sink], now: datetime) -> DeliveryRep
 
     if jobs:
         start = time.monotonic()
-        deadline = start + max(j.sink.timeout for j in jobs.values())
         threads = []
         for job in jobs.values():
             t = threading.Thread(
-                target=_work, args=(job, deadline), name=f"alert-{job.sink.name}", daemon=True
+                target=_work,
+                args=(job, start + job.sink.timeout),
+                name=f"alert-{job.sink.name}",
+                daemon=True,
             )
             t.start()
-            threads.append(t)
-        for t in threads:
-            t.join(max(deadline + GRACE_SECONDS - time.monotonic(), 0))
+            threads.append((t, start + job.sink.timeout + GRACE_SECONDS))
+        for t, until in threads:
+            t.join(max(until - time.monotonic(), 0))
         for job in jobs.values():
             with job.lock:
                 job.abandoned = True

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
 
 from optimizer.alerts.model import Alert
 from optimizer.alerts.state import list_alerts, reconcile
-from optimizer.store.engine import open_store
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 FAMS = {"budget.forecast", "migration.failed"}
 
 
 def forecast(level: float) -> Alert:
-    return Alert(key="budget.forecast:web", severity="warning", title=f"at {level}",
-                 text="x", fleet="web", level=level)
+    return Alert(
+        key="budget.forecast:web",
+        severity="warning",
+        title=f"at {level}",
+        text="x",
+        fleet="web",
+        level=level,
+    )
 
 
-def test_fires_once_then_stays_quiet_then_resolves(db_url: str) -> None:
-    engine = open_store(db_url)
+def test_fires_once_then_stays_quiet_then_resolves(engine: Engine) -> None:
     first = reconcile(engine, [forecast(0.5)], FAMS, T0)
     assert [(a.key, a.status) for a in first] == [("budget.forecast:web", "firing")]
     assert first[0].fired_at == T0
@@ -31,17 +38,14 @@ def test_fires_once_then_stays_quiet_then_resolves(db_url: str) -> None:
     assert not row.active and row.notify_count == 1
 
 
-def test_restart_does_not_refire(db_url: str) -> None:
-    reconcile(open_store(db_url), [forecast(0.8)], FAMS, T0)
+def test_restart_does_not_refire(open_engine: Callable[[], Engine]) -> None:
+    reconcile(open_engine(), [forecast(0.8)], FAMS, T0)
     # a new process: a new engine on the same database
-    assert reconcile(open_store(db_url), [forecast(0.8)], FAMS, T0 + timedelta(hours=1)) == []
-    assert [a.key for a in list_alerts(open_store(db_url), active_only=True)] == [
-        "budget.forecast:web"
-    ]
+    assert reconcile(open_engine(), [forecast(0.8)], FAMS, T0 + timedelta(hours=1)) == []
+    assert [a.key for a in list_alerts(open_engine(), active_only=True)] == ["budget.forecast:web"]
 
 
-def test_escalation_notifies_only_on_new_highs(db_url: str) -> None:
-    engine = open_store(db_url)
+def test_escalation_notifies_only_on_new_highs(engine: Engine) -> None:
     reconcile(engine, [forecast(0.5)], FAMS, T0)
     up = reconcile(engine, [forecast(0.8)], FAMS, T0 + timedelta(minutes=15))
     assert [a.level for a in up] == [0.8]
@@ -49,8 +53,7 @@ def test_escalation_notifies_only_on_new_highs(db_url: str) -> None:
     assert reconcile(engine, [forecast(0.8)], FAMS, T0 + timedelta(minutes=45)) == []
 
 
-def test_renotify_after_interval(db_url: str) -> None:
-    engine = open_store(db_url)
+def test_renotify_after_interval(engine: Engine) -> None:
     every = timedelta(hours=6)
     reconcile(engine, [forecast(0.5)], FAMS, T0, every)
     assert reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(hours=5), every) == []
@@ -59,15 +62,13 @@ def test_renotify_after_interval(db_url: str) -> None:
     assert again[0].fired_at == T0
 
 
-def test_unevaluated_family_is_not_resolved(db_url: str) -> None:
-    engine = open_store(db_url)
+def test_unevaluated_family_is_not_resolved(engine: Engine) -> None:
     reconcile(engine, [forecast(0.5)], FAMS, T0)
     assert reconcile(engine, [], {"snapshot.failing"}, T0 + timedelta(hours=1)) == []
     assert list_alerts(engine, active_only=True)
 
 
-def test_event_alert_closes_quietly_and_refires_after_resolution(db_url: str) -> None:
-    engine = open_store(db_url)
+def test_event_alert_closes_quietly_and_refires_after_resolution(engine: Engine) -> None:
     ev = Alert(key="migration.failed:7", severity="warning", title="t", text="x", event=True)
     assert len(reconcile(engine, [ev], FAMS, T0)) == 1
     assert reconcile(engine, [], FAMS, T0 + timedelta(days=1)) == []

@@ -21,15 +21,26 @@ def cfg(**budget: object) -> object:
         {
             "budget": {"monthly_usd": "100", **budget},
             "fleets": [
-                {"name": "web", "instances": 1, "os_image": "https://x/i.img", "ssh_keys": ["k"],
-                 "budget": {"monthly_usd": "40", "thresholds": [0.5, 1.0]}},
+                {
+                    "name": "web",
+                    "instances": 1,
+                    "os_image": "https://x/i.img",
+                    "ssh_keys": ["k"],
+                    "budget": {"monthly_usd": "40", "thresholds": [0.5, 1.0]},
+                },
             ],
         }
     )
 
 
-def billed_history(vm_id: str, name: str, price: D, created: datetime, until: datetime,
-                   poll: timedelta = timedelta(hours=6)) -> list[VmPoint]:
+def billed_history(
+    vm_id: str,
+    name: str,
+    price: D,
+    created: datetime,
+    until: datetime,
+    poll: timedelta = timedelta(hours=6),
+) -> list[VmPoint]:
     """Polls of a VM charged `price` at creation and every 24 h after, as the API reports."""
     pts = []
     t = created
@@ -44,11 +55,17 @@ def billed_history(vm_id: str, name: str, price: D, created: datetime, until: da
 def test_billings_between_counts_discrete_charges() -> None:
     nb = datetime(2026, 1, 30, 10, tzinfo=UTC)
     # 30th 10:00 and 31st 10:00 fall before Feb 1st; Feb 1st 10:00 does not
-    assert billings_between(nb, datetime(2026, 1, 30, 9, tzinfo=UTC),
-                            datetime(2026, 2, 1, tzinfo=UTC)) == 2
+    assert (
+        billings_between(nb, datetime(2026, 1, 30, 9, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+        == 2
+    )
     # a stale next_billing_at in the past is projected forward
-    assert billings_between(nb - 5 * DAY, datetime(2026, 1, 30, 9, tzinfo=UTC),
-                            datetime(2026, 2, 1, tzinfo=UTC)) == 2
+    assert (
+        billings_between(
+            nb - 5 * DAY, datetime(2026, 1, 30, 9, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+        )
+        == 2
+    )
     assert billings_between(nb, nb, nb + DAY) == 0
 
 
@@ -64,7 +81,8 @@ def test_month_spend_is_totalspent_since_month_start_across_the_boundary() -> No
         now = SystemClock().now()
         pts = billed_history("0xa", "web-a1", D("1.25"), created, now)
         # a VM created in February: all it spent counts this month
-        pts += billed_history("0xb", "other-vm", D("0.50"), datetime(2026, 2, 2, 8, tzinfo=UTC), now)
+        feb2 = datetime(2026, 2, 2, 8, tzinfo=UTC)
+        pts += billed_history("0xb", "other-vm", D("0.50"), feb2, now)
         r = compute_budget(pts, cfg(), now, present={"0xa", "0xb"})
     web = r.scope("web")
     # Feb 1 12:00, Feb 2 12:00, Feb 3 12:00: three charges of 1.25 in February
@@ -84,8 +102,11 @@ def test_month_spend_is_totalspent_since_month_start_across_the_boundary() -> No
 def test_vm_first_seen_mid_month_gets_a_reconstructed_baseline() -> None:
     created = datetime(2026, 1, 20, 12, tzinfo=UTC)
     now = datetime(2026, 2, 3, 18, tzinfo=UTC)
-    pts = [p for p in billed_history("0xa", "web-a1", D("2"), created, now)
-           if p.from_at >= datetime(2026, 2, 2, tzinfo=UTC)]  # daemon started Feb 2
+    pts = [
+        p
+        for p in billed_history("0xa", "web-a1", D("2"), created, now)
+        if p.from_at >= datetime(2026, 2, 2, tzinfo=UTC)
+    ]  # daemon started Feb 2
     web = compute_budget(pts, cfg(), now).scope("web")
     assert web.spend_month == D("6")  # Feb 1, 2, 3 at 12:00
     assert web.estimated
