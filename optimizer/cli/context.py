@@ -39,6 +39,16 @@ class AppContext:
             self._cache["client"] = build_client(self.config().api)
         return self._cache["client"]
 
+    def close(self) -> None:
+        """Release what was built (HTTP connections, database pool); called once when the
+        command finishes (registered in `optimizer.cli.main`)."""
+        client = self._cache.pop("client", None)
+        if client is not None:
+            client.close()
+        engine = self._cache.pop("engine", None)
+        if engine is not None:
+            engine.dispose()
+
     def engine(self) -> Engine:
         if "engine" not in self._cache:
             from optimizer.store.engine import open_store

@@ -87,6 +87,7 @@ def _global(
     ),
 ) -> None:
     ctx.obj = AppContext(config_path=config, api_url=api_url, database_url=database)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv: list[str] | None = None) -> None:
