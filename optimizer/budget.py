@@ -53,6 +53,7 @@ from optimizer.fluence.models import Vm
 
 EPOCH = timedelta(seconds=EPOCH_SECONDS)
 ZERO = Decimal(0)
+MICRO = Decimal("0.000001")
 #: statuses that will still be charged at their next billing time
 BILLED_STATUSES = frozenset({"New", "Launching", "Active", "SmallBalance", "InsufficientFunds"})
 TOTAL = "total"
@@ -270,7 +271,7 @@ def compute_budget(
     now = utc(now)
     m_start, m_end = month_bounds(now)
     e_start, _ = epoch_bounds(now)
-    epochs_left = Decimal((m_end - now).total_seconds()) / Decimal(EPOCH_SECONDS)
+    epochs_left = Decimal(int((m_end - now).total_seconds())) / Decimal(EPOCH_SECONDS)
     names = [f.name for f in config.fleets]
     vm_fleets = dict(vm_fleets or {})
     deposits = dict(deposits or {})
@@ -330,7 +331,9 @@ def compute_budget(
             if name == TOTAL
             else slopes.get(name, ZERO)
         )
-        projected = sum((v.forecast_rest for v in running), ZERO) + slope * epochs_left**2 / 2
+        projected = sum((v.forecast_rest for v in running), ZERO) + (
+            slope * epochs_left**2 / 2
+        ).quantize(MICRO)
         return ScopeBudget(
             scope=name,
             vms=sum(1 for v in members if v.present),

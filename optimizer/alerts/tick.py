@@ -237,9 +237,16 @@ def load_budget(
     *,
     deposits: Mapping[str, Decimal] | None = None,
     with_trend: bool = True,
+    extra_points: Sequence[VmPoint] | None = None,
 ) -> tuple[BudgetReport, dict[str, list[tuple[datetime, float]]] | None]:
-    """The budget as of `now` from the store (and the segment medians used for the trend)."""
+    """The budget as of `now` from the store (and the segment medians used for the trend).
+
+    `extra_points`: a live poll (`points_from_vms`) to use as the latest observation;
+    the VMs in it are then the present ones."""
     points, present = load_vm_points(engine, now)
+    if extra_points is not None:
+        points = [*points, *extra_points]
+        present = {p.vm_id for p in extra_points}
     vm_fleets = load_vm_fleets(engine)
     if deposits is None:
         deposits = load_plan_cash(engine)

@@ -1,9 +1,141 @@
-"""CLI commands: budget (not built yet)."""
+"""CLI command: `budget [--json] [--live]` — spend, forecast, thresholds and cash per
+fleet and in total (see `optimizer.budget` for how each number is derived)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import typer
+
+from optimizer.budget import BudgetReport, ScopeBudget, points_from_vms
+from optimizer.cli.render import print_json, print_line, print_table
+from optimizer.clock import SystemClock
+from optimizer.money import fmt_usd
+
+
+def _pct(x: Decimal | None) -> str:
+    return "" if x is None else f"{float(x) * 100:.0f} %"
+
+
+def _usd(x: Decimal | None) -> str:
+    return "" if x is None else fmt_usd(x)
+
+
+def scope_json(s: ScopeBudget) -> dict[str, Any]:
+    return {
+        "scope": s.scope,
+        "vms": s.vms,
+        "running": s.running,
+        "run_rate_usd_per_epoch": s.run_rate,
+        "spend_epoch_usd": s.spend_epoch,
+        "spend_month_usd": s.spend_month,
+        "forecast_month_usd": s.forecast_month,
+        "monthly_usd": s.monthly_usd,
+        "max_usd_per_epoch": s.max_usd_per_epoch,
+        "thresholds": list(s.thresholds),
+        "remaining_usd": s.remaining,
+        "actual_fraction": None if s.actual_fraction is None else round(s.actual_fraction, 6),
+        "forecast_fraction": (
+            None if s.forecast_fraction is None else round(s.forecast_fraction, 6)
+        ),
+        "crossed_actual": s.crossed_actual,
+        "crossed_forecast": s.crossed_forecast,
+        "reserves_usd": s.reserves,
+        "deposit_needed_usd": s.deposit_needed,
+        "total_spent_usd": s.total_spent,
+        "trend_usd_per_epoch_per_epoch": s.slope,
+        "estimated": s.estimated,
+    }
+
+
+def report_json(r: BudgetReport) -> dict[str, Any]:
+    return {
+        "now": r.now,
+        "month": r.month_start.strftime("%Y-%m"),
+        "month_start": r.month_start,
+        "month_end": r.month_end,
+        "epoch_start": r.epoch_start,
+        "epochs_left": round(r.epochs_left, 4),
+        "scopes": [scope_json(s) for s in r.scopes],
+        "vms": [
+            {
+                "id": v.vm_id,
+                "name": v.name,
+                "fleet": v.fleet,
+                "status": v.status,
+                "present": v.present,
+                "price_per_epoch_usd": v.price_per_epoch,
+                "reserved_usd": v.reserved,
+                "total_spent_usd": v.total_spent,
+                "spend_epoch_usd": v.spend_epoch,
+                "spend_month_usd": v.spend_month,
+            }
+            for v in r.vms
+        ],
+    }
+
+
+ROWS: tuple[tuple[str, Any], ...] = (
+    ("VMs (running)", lambda s: f"{s.vms} ({s.running})"),
+    ("Cost now, per epoch", lambda s: _usd(s.run_rate)),
+    ("Cap per epoch", lambda s: _usd(s.max_usd_per_epoch)),
+    ("Spent this epoch", lambda s: _usd(s.spend_epoch)),
+    ("Spent this month", lambda s: _usd(s.spend_month) + ("*" if s.estimated else "")),
+    ("Forecast for the month", lambda s: _usd(s.forecast_month)),
+    ("Monthly budget", lambda s: _usd(s.monthly_usd)),
+    ("Used / forecast", lambda s: f"{_pct(s.actual_fraction)} / {_pct(s.forecast_fraction)}"
+     if s.monthly_usd else ""),
+    ("Remaining", lambda s: _usd(s.remaining)),
+    ("Reserves held", lambda s: _usd(s.reserves)),
+    ("Deposits needed", lambda s: _usd(s.deposit_needed)),
+    ("Total spent (lifetime)", lambda s: _usd(s.total_spent)),
+)  # fmt: skip
+
+
+def render(r: BudgetReport) -> None:
+    scopes = r.scopes
+    print_table(
+        ["", *((s.scope, "right") for s in scopes)],
+        ([label, *(fn(s) for s in scopes)] for label, fn in ROWS),
+        title=(
+            f"Budget {r.month_start:%Y-%m} as of {r.now:%Y-%m-%d %H:%M} UTC "
+            f"({float(r.epochs_left):.1f} epochs left)"
+        ),
+    )
+    ths = sorted({t for s in r.scopes for t in s.thresholds})
+    print_line(
+        "Thresholds: " + ", ".join(f"{t * 100:g} %" for t in ths) + " of the monthly budget, "
+        "on actual and forecast spend. Deposits: cash the next planned actions need."
+    )
+    if any(s.estimated for s in r.scopes):
+        print_line("* includes VMs first observed after the month began (reconstructed).")
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
+
+    @app.command("budget")
+    def budget_cmd(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
+        live: bool = typer.Option(
+            False, "--live", help="Poll the API's VM list now instead of using the last snapshot."
+        ),
+    ) -> None:
+        """Spend this epoch and month, forecast, thresholds, remaining budget, reserves and
+        deposits needed, per fleet and in total."""
+        from optimizer.alerts.tick import load_budget
+
+        config = ctx.obj.config()
+        engine = ctx.obj.engine()
+        now = SystemClock().now()
+        extra = None
+        if live:
+            vms = ctx.obj.client().list_vms()
+            extra = points_from_vms(vms, now)
+        report, _ = load_budget(engine, config, now, extra_points=extra)
+        if as_json:
+            print_json(report_json(report))
+        else:
+            render(report)

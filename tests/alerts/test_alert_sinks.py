@@ -48,7 +48,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server, session, envelope) -> str:
         self.messages.append((envelope.mail_from, envelope.rcpt_tos,
                               envelope.content.decode()))  # fmt: skip
         return "250 OK"
@@ -120,8 +120,8 @@ def test_command_gets_alert_json_on_stdin(tmp_path: Path) -> None:
     CommandSink("0:command", [sys.executable, "-c", script], 10).send(ALERT)
     assert '"status": "firing"' in out.read_text()
     with pytest.raises(SinkError, match="exit 3: boom"):
-        CommandSink("0:command", [sys.executable, "-c",
-                    "import sys; sys.stderr.write('boom'); sys.exit(3)"], 10).send(ALERT)  # fmt: skip
+        boom = "import sys; sys.stderr.write('boom'); sys.exit(3)"
+        CommandSink("0:command", [sys.executable, "-c", boom], 10).send(ALERT)
 
 
 class _Hang:
