@@ -103,6 +103,8 @@ SEG_THETA = 0.01
 SEG_SIGMA = 0.006
 X_CLIP = 0.8
 MEAN_LIFETIME_HOURS = 40 * 24
+CAPACITY_CHURN = 0.004  # per offer per hour: one free instance more or less
+MAX_FREE_PER_SERVER = 8
 
 
 @dataclass
@@ -239,6 +241,7 @@ class Market:
         self._arrivals = random.Random(f"{seed}:arrivals")
         self._np = np.random.default_rng([seed, 1])
         self._np_seg = np.random.default_rng([seed, 2])
+        self._np_cap = np.random.default_rng([seed, 3])
         self._res_cache: dict[tuple[int, int, str], tuple[list[dict[str, Any]], list[str]]] = {}
         self.datacenters = self._make_datacenters(max(24, offers // 10))
         self._segments: dict[tuple[str, str], int] = {}
@@ -431,7 +434,22 @@ class Market:
             k = _poisson(self._arrivals, self.target_offers / MEAN_LIFETIME_HOURS)
             rows = [r for _ in range(k) if (r := self._make_offer(self._arrivals, h)) is not None]
             self._append_vectors(rows)
+            self._churn_capacity(n)
             self._price_cache = None
+
+    def _churn_capacity(self, n: int) -> None:
+        """Other tenants come and go: a few random offers gain or lose one free instance."""
+        k = int(self._np_cap.poisson(n * CAPACITY_CHURN))
+        if k == 0:
+            return
+        idx = self._np_cap.integers(0, n, size=k).tolist()
+        signs = self._np_cap.integers(0, 2, size=k).tolist()
+        for i, up in zip(idx, signs, strict=True):
+            s = self._vec_offers[i].servers[0]
+            if up and s.available < MAX_FREE_PER_SERVER:
+                s.available += 1
+            elif not up and s.available > 0:
+                s.available -= 1
 
     # --- prices ----------------------------------------------------------------------------
 
