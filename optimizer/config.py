@@ -83,6 +83,9 @@ class DaemonConfig(Section):
     snapshot_interval: Duration = timedelta(minutes=15)
     plan_interval: Duration = timedelta(hours=1)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
+    # how often the (pandas) price analysis is recomputed for planning; plans in between
+    # reuse the last result (per-epoch statistics move slowly)
+    analysis_interval: Duration = timedelta(hours=6)
 
 
 class MetricsConfig(Section):

@@ -138,6 +138,8 @@ class Cycle:
         self.next_snapshot: datetime | None = None  # None: due now
         self.next_plan: datetime | None = None
         self._announced: set[str] = set()
+        self._analysis: Any = None
+        self._analysis_at: datetime | None = None
 
     # -- scheduling ------------------------------------------------------------------
     def _jittered(self, interval: timedelta) -> timedelta:
@@ -194,6 +196,11 @@ class Cycle:
                 ):
                     self._stage(result, state, "execute", fleet, self._execute)
             self._stage(result, state, "alerts", None, self._alerts)
+            if self.rt.metrics is not None:
+                try:
+                    _integration.fleet_metrics(self.rt, state)
+                except OptimizerError as err:
+                    log.warning("could not update fleet metrics", error=str(err))
         finally:
             result.finished = self.rt.clock.now()
             result.wall_seconds = time.monotonic() - t0
@@ -260,8 +267,13 @@ class Cycle:
         return f"{len(offers)} offers, {len(vms)} VMs{stored}"
 
     def _analyze(self, state: _TickState, _fleet: FleetConfig | None) -> str:
+        every = self.rt.config.daemon.analysis_interval
+        if self._analysis_at is not None and state.now - self._analysis_at < every:
+            state.analysis = self._analysis  # recent enough: reuse
+            return ""
         state.analysis = _integration.analyze(self.rt, state.now)
-        return ""
+        self._analysis, self._analysis_at = state.analysis, state.now
+        return "trends refreshed"
 
     def _plan(self, state: _TickState, fleet: FleetConfig | None) -> str:
         assert fleet is not None
@@ -288,7 +300,7 @@ class Cycle:
         return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v)
 
     def _alerts(self, state: _TickState, _fleet: FleetConfig | None) -> str:
-        return _integration.alerts(self.rt, state.now, state.errors) or ""
+        return _integration.alerts(self.rt, state, bool(state.plans), state.errors) or ""
 
     def _record_metrics(self, result: TickResult) -> None:
         m = self.rt.metrics
@@ -415,8 +427,50 @@ class _Integration:
         return runner.execute(plan, state.vms)  # type: ignore[no-any-return]
 
     # -- alerts ----------------------------------------------------------------------
-    def alerts(self, rt: Runtime, now: datetime, errors: list[OptimizerError]) -> str | None:
-        raise _Unavailable("optimizer.alerts is not built yet")
+    def alerts(
+        self, rt: Runtime, state: _TickState, planned: bool, errors: list[OptimizerError]
+    ) -> str | None:
+        try:
+            from optimizer.alerts.tick import run_alerts
+        except ImportError as e:
+            raise _Unavailable(f"alerts: {e}") from None
+        result = run_alerts(
+            rt.engine, rt.config, state.now, plans=state.plans if planned else None, errors=errors
+        )
+        m = rt.metrics
+        budget = getattr(result, "budget", None)
+        if m is not None and budget is not None:
+            for scope in budget.scopes:
+                name = "" if scope.scope == "total" else scope.scope
+                if scope.actual_fraction is not None:
+                    m.budget_used.labels("month", name).set(float(scope.actual_fraction))
+                if scope.max_usd_per_epoch:
+                    m.budget_used.labels("epoch", name).set(
+                        float(scope.run_rate / scope.max_usd_per_epoch)
+                    )
+                if name:
+                    m.fleet_cost.labels(name).set(float(scope.run_rate))
+        return str(result.summary()) if hasattr(result, "summary") else None
+
+    # -- metrics that need the store ---------------------------------------------------
+    def fleet_metrics(self, rt: Runtime, state: _TickState) -> None:
+        """VMs by status per fleet (owned VMs only) and realized savings per fleet."""
+        m = rt.metrics
+        if m is None or state.vms is None:
+            return
+        try:
+            from optimizer.executor.journal import owned_ids, savings
+        except ImportError:
+            return
+        for fleet in rt.config.fleets:
+            owned = owned_ids(rt.engine, fleet.name)
+            mine = [v for v in state.vms if v.id in owned]
+            statuses = Counter(v.status for v in mine)
+            for status in ("New", "Launching", "Active", "SmallBalance", "InsufficientFunds",
+                           "Terminated", "Stopped"):  # fmt: skip
+                m.vms.labels(fleet.name, status).set(statuses.get(status, 0))
+        for name, fs in savings(rt.engine, state.now).items():
+            m.realized_savings.labels(name).set(float(fs.realized))
 
 
 _integration = _Integration()

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -125,14 +126,14 @@ def run_demo(
     )
     console.print(f"  working directory: {work}")
     actions: Counter[str] = Counter()
-    failures = 0
+    failures = acts = 0
     t0 = time.monotonic()
     with log_path.open("w", encoding="utf-8") as log_stream:
         bar = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
             TextColumn("day {task.completed:.1f}/{task.total:g}"),
-            TextColumn("{task.fields[acts]} actions"),
+            TextColumn("{task.fields[acts]} actions done"),
             TimeElapsedColumn(),
             console=console,
             disable=not progress,
@@ -142,11 +143,11 @@ def run_demo(
             task = bar.add_task("simulating", total=days, acts=0)
 
             def on_tick(result: TickResult) -> None:
-                nonlocal failures
-                actions.update(result.actions)
+                nonlocal failures, acts
                 failures += len(result.failures)
                 elapsed = (clock.now() - start).total_seconds() / EPOCH_SECONDS
-                bar.update(task, completed=min(elapsed, days), acts=sum(actions.values()))
+                acts += sum(n for k, n in result.actions.items() if k.endswith(":done"))
+                bar.update(task, completed=min(elapsed, days), acts=acts)
 
             with open_daemon(
                 config,
@@ -163,6 +164,7 @@ def run_demo(
                 engine = daemon.rt.engine
                 end = clock.now()
                 fleets = fleet_costs(engine, config, end)
+                actions = journal_actions(engine)
                 report, note = _write_report(engine, config, report_path, start, end)
             bar.update(task, completed=days)
     summary = DemoSummary(
@@ -199,6 +201,7 @@ def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetC
             vm_t.c.vm_id,
             vm_t.c.name,
             vm_t.c.first_seen,
+            vm_t.c.last_seen,
             obs_t.c.status,
             obs_t.c.price_micros,
             obs_t.c.spent_micros,
@@ -209,12 +212,13 @@ def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetC
     )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
+        latest = conn.execute(sa.select(sa.func.max(vm_t.c.last_seen))).scalar()
     per_vm: dict[str, dict[str, Any]] = {}
     for r in rows:
         vm = per_vm.setdefault(
             r.vm_id,
             {"name": r.name, "first_seen": utc(r.first_seen), "price": None, "spent": 0,
-             "status": r.status},
+             "status": r.status, "listed": r.last_seen == latest},
         )  # fmt: skip
         if vm["price"] is None and r.price_micros:
             vm["price"] = r.price_micros
@@ -230,9 +234,23 @@ def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetC
             epochs = Decimal((end - v["first_seen"]).total_seconds()) / EPOCH_SECONDS
             # charged one epoch up front, then once per started epoch
             baseline += from_micros(v["price"]) * max(Decimal(1), _ceil(epochs))
-        running = sum(1 for v in mine if v["status"] not in ("Terminated", "Stopped"))
+        running = sum(
+            1 for v in mine if v["listed"] and v["status"] not in ("Terminated", "Stopped")
+        )
         out.append(FleetCost(fleet.name, running, actual, baseline))
     return out
+
+
+def journal_actions(engine: sa.Engine) -> Counter[str]:
+    """Executor actions by kind and final state, e.g. `migrate done: 4` (from the journal)."""
+    from optimizer.store.tables.journal import JournalAction
+
+    t = JournalAction.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.kind, t.c.state, sa.func.count()).group_by(t.c.kind, t.c.state)
+        ).all()
+    return Counter({f"{kind} {state}": int(n) for kind, state, n in rows})
 
 
 def _ceil(d: Decimal) -> Decimal:
@@ -242,13 +260,79 @@ def _ceil(d: Decimal) -> Decimal:
 def _write_report(
     engine: sa.Engine, config: Config, path: Path, start: datetime, end: datetime
 ) -> tuple[Path | None, str | None]:
-    """Write the HTML report with optimizer.report; (None, why) when it is not available."""
+    """Write the HTML price report (optimizer.report) with the fleets' spend and savings
+    per epoch; (None, why) when it cannot be written."""
     try:
-        from optimizer.report import write_html_report  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "the HTML report module (optimizer.report) is not part of this build"
-    write_html_report(engine, path, config=config, since=start, until=end)
+        from optimizer.analysis import analyze_history
+        from optimizer.report import render_html
+        from optimizer.store.analysis_queries import market_history
+    except ImportError as e:
+        return None, f"the report modules are not part of this build ({e})"
+    history = market_history(engine, start, end)
+    if history.empty:
+        return None, "no price history was recorded"
+    analysis = analyze_history(history, now=end)
+    html = render_html(
+        analysis,
+        generated_at=end,
+        filters={"source": "demo (simulated marketplace)"},
+        fleet_spend=fleet_spend(engine, config),
+        savings=fleet_savings(engine, end),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
     return path, None
+
+
+def fleet_spend(engine: sa.Engine, config: Config) -> pd.DataFrame:
+    """Per epoch and fleet, what the fleet's VMs were charged (increments of totalSpent
+    between observations), as the report wants it: epoch, fleet, spend_usd."""
+    from optimizer.store.tables.market import VmObservation, VmRecord
+
+    vm_t, obs_t = VmRecord.__table__, VmObservation.__table__
+    q = (
+        sa.select(vm_t.c.name, obs_t.c.vm_ref, obs_t.c.from_at, obs_t.c.spent_micros)
+        .join(obs_t, obs_t.c.vm_ref == vm_t.c.id)
+        .order_by(obs_t.c.vm_ref, obs_t.c.from_at)
+    )
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=["name", "vm", "at", "spent"])
+    cols = ["epoch", "fleet", "spend_usd"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    prefixes = {f.name: f"{f.name}-" for f in config.fleets}
+    df["fleet"] = df["name"].map(
+        lambda n: next((f for f, p in prefixes.items() if n.startswith(p)), None)
+    )
+    df = df.dropna(subset=["fleet"])
+    df["spent"] = df["spent"].fillna(0).astype("int64")
+    df["delta"] = df.groupby("vm")["spent"].diff().fillna(df["spent"]).clip(lower=0)
+    df["epoch"] = pd.to_datetime(df["at"], utc=True).dt.floor("D")
+    out = df.groupby(["epoch", "fleet"], as_index=False)["delta"].sum()
+    out["spend_usd"] = out.pop("delta") / 1e6
+    return out[cols]
+
+
+def fleet_savings(engine: sa.Engine, end: datetime) -> pd.DataFrame:
+    """Per epoch and fleet, the saving of completed migrations (old − new price for each
+    epoch the new VM ran), from the executor's savings ledger: epoch, fleet, savings_usd."""
+    from optimizer.store.tables.journal import SavingsEntry
+
+    t = SavingsEntry.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t)).mappings().all()
+    cols = ["epoch", "fleet", "savings_usd"]
+    recs = []
+    for r in rows:
+        first = pd.Timestamp(utc(r["completed_at"])).floor("D")
+        last = pd.Timestamp(utc(r["ended_at"] or end)).floor("D")
+        per = (r["old_price_micros"] - r["new_price_micros"]) / 1e6
+        for day in pd.date_range(first, last, freq="D"):
+            recs.append((day, r["fleet"], per))
+    if not recs:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(recs, columns=cols)
+    return df.groupby(["epoch", "fleet"], as_index=False)["savings_usd"].sum()
 
 
 def print_summary(s: DemoSummary, console: Console) -> None:
@@ -261,7 +345,7 @@ def print_summary(s: DemoSummary, console: Console) -> None:
     t.add_row("[bold]total", "", fmt_usd(s.actual), fmt_usd(s.without_migrations),
               _saving(s.saving, s.without_migrations), style="bold")  # fmt: skip
     console.print(t)
-    acts = ", ".join(f"{k} {v}" for k, v in sorted(s.actions.items())) or "none"
+    acts = ", ".join(f"{k}: {v}" for k, v in sorted(s.actions.items())) or "none"
     console.print(f"actions taken: {acts}")
     console.print(
         f"{s.ticks} daemon ticks in {s.wall_seconds:.1f} s wall"

@@ -30,8 +30,8 @@ class Metrics:
             registry=r,
         )
         self.realized_savings = Gauge(
-            f"{PREFIX}_realized_savings_usd_per_epoch",
-            "Per-epoch saving of completed migrations (old price - new price), summed.",
+            f"{PREFIX}_realized_savings_usd",
+            "Savings realized so far by completed migrations: (old - new price) x epochs since.",
             ["fleet"],
             registry=r,
         )
