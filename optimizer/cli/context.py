@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +35,22 @@ class AppContext:
 
     def client(self) -> FluenceClient:
         if "client" not in self._cache:
+            from optimizer.daemon.logging import (
+                configure_logging,
+                is_configured,
+                register_secret,
+            )
             from optimizer.fluence.client import build_client
 
-            self._cache["client"] = build_client(self.config().api)
+            client = build_client(self.config().api)
+            # CLI commands log (e.g. API retries) to stderr, never into stdout where
+            # `--json` output goes; the key is registered for redaction either way
+            secret = client.secret.reveal() if client.secret is not None else None
+            if not is_configured():
+                configure_logging(level="warning", stream=_Stderr(), json=False, secrets=[secret])
+            else:
+                register_secret(secret)
+            self._cache["client"] = client
         return self._cache["client"]
 
     def close(self) -> None:
@@ -55,3 +69,17 @@ class AppContext:
 
             self._cache["engine"] = open_store(self.config().database.url)
         return self._cache["engine"]
+
+
+class _Stderr:
+    """Writes to whatever `sys.stderr` is at write time (so output capture keeps working
+    when logging was configured earlier in the same process)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()

@@ -260,3 +260,20 @@ def test_done_when_offers_json_from_sim_serve_subprocess(tmp_path: Path) -> None
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_retry_logs_go_to_stderr_never_into_json_stdout(
+    server: SimServer, sim: Simulator, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from optimizer.daemon.logging import is_configured
+
+    fresh = not is_configured()  # the CLI configures logging only when nobody did before
+    cfg = tmp_path / "optimizer.toml"
+    cfg.write_text('[api]\nmax_retries = 2\ntimeout = "5s"\n')
+    sim.faults.force_next("offers", "server_error")
+    code, out, err = run(server, capsys, "--config", str(cfg), "market", "offers", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)) == len(sim.offers(None))
+    assert "fluence.retry" not in out
+    if fresh:
+        assert "fluence.retry" in err and sim.api_key not in err
