@@ -88,10 +88,16 @@ class Optimum:
 
 
 def hindsight_optimum(
-    market: Market, match: FleetMatch, model: BillingModel, end: int | None = None
+    market: Market,
+    match: FleetMatch,
+    model: BillingModel,
+    end: int | None = None,
+    forbid: frozenset[tuple[int, int, int]] = frozenset(),
 ) -> Optimum:
     """The cheapest make-before-break schedule for `match.instances` VMs over the whole
-    history (see the module docstring). Decisions are on snapshot steps before `end`."""
+    history (see the module docstring). Decisions are on snapshot steps before `end`.
+    `forbid`: (vm slot, step, offer) deploys the program must not use (see
+    `ScheduledPolicy.failed`)."""
     end = int(market.times[-1]) if end is None else end
     steps = int(np.searchsorted(market.times, end, side="left"))
     times = market.times[:steps]
@@ -124,6 +130,9 @@ def hindsight_optimum(
             if match.max_price_micros is not None:
                 avail &= price <= match.max_price_micros
             block = None
+            for f_slot, f_step, f_offer in forbid:
+                if f_slot == slot and f_step < steps:
+                    avail[f_step, f_offer] = False
             if has_cap:
                 avail &= (capacity < 0) | (usage + 1 <= capacity)
                 # a VM alive on o when another VM deploys there must leave it room
@@ -300,6 +309,13 @@ class ScheduledPolicy:
                 self.starts.setdefault(seg.step, []).append((slot, i))
         self.optimum = optimum
         self.n = market.n_offers
+        self.issued: dict[int, tuple[int, int, int]] = {}  # id(action) → (slot, step, offer)
+        self.keep: list[Action] = []
+
+    def failed(self, aborted: set[int]) -> frozenset[tuple[int, int, int]]:
+        """The (slot, step, offer) deploys the executor could not make (capacity taken by
+        the VM's own predecessor on the same offer, or by another VM)."""
+        return frozenset(v for k, v in self.issued.items() if k in aborted)
 
     def decide(self, view: StepView) -> list[Action]:
         acts: list[Action] = []
@@ -308,8 +324,14 @@ class ScheduledPolicy:
             seg = self.optimum.schedules[slot][i]
             only = np.zeros(self.n, dtype=bool)
             only[seg.offer] = True
+            a: Action
             if i == 0:
-                acts.append(Deploy(1, offers=only, tag=slot, reason="optimum"))
+                a = Deploy(1, offers=only, tag=slot, reason="optimum")
             elif slot in current:
-                acts.append(Migrate(current[slot].id, offers=only, reason="optimum"))
+                a = Migrate(current[slot].id, offers=only, reason="optimum")
+            else:
+                continue
+            self.issued[id(a)] = (slot, seg.step, seg.offer)
+            self.keep.append(a)
+            acts.append(a)
         return acts

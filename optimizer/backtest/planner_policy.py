@@ -1,16 +1,239 @@
-"""The real planner (optimizer.planner) as a backtest policy — a thin adapter, no second
-policy. Filled in when the planner lands; until then backtests run the baselines only."""
+"""The real planner (`optimizer.planner.plan_fleet`) as a backtest policy.
+
+A thin adapter, not a second policy: at each step it turns what the replay knows
+(the snapshot's offers, the simulated VMs, the simulated journal) into the planner's
+inputs, calls `plan_fleet` exactly as the daemon does (mode "act"), and turns the Plan's
+actions back into replay actions:
+
+- market: the offers listed at this snapshot in the fleet's (configuration, country)
+  groups, as `MarketOffer`s. Capacity is the recorded capacity minus the simulated VMs
+  already on the offer (recorded history has none of ours); unknown capacity is
+  unlimited. `listed_since` is the first snapshot (so far) that listed the offer.
+- VMs: each simulated VM as an `OwnedVm` (status Launching until its lead time has
+  passed, its price per epoch, next billing time, datacenter, country).
+- in flight: what the journal would hold — migrations waiting for `not_before`, or
+  launching, or waiting for cutover; deploys still launching; migrations started in the
+  last epoch.
+- trends: none (the analysis of history is not replayed; reliability tie-breaks are
+  therefore off in backtests). Budget: the fleet's own `budget.max_usd_per_epoch`.
+"""
 
 from __future__ import annotations
 
-from optimizer.backtest.prices import Market
-from optimizer.backtest.replay import Policy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+
+from optimizer.backtest.prices import Market, micros_to_usd
+from optimizer.backtest.replay import Action, Delete, Deploy, Migrate, Policy, StepView
 from optimizer.config import FleetConfig, FleetPolicy
+from optimizer.money import to_micros
+
+_UNLIMITED = 1_000_000
+
+
+def _dt(t: int) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _ts(d: datetime | None) -> int | None:
+    return None if d is None else int(d.timestamp())
+
+
+@dataclass
+class PlannerPolicy:
+    """`plan_fleet` driven step by step over recorded history (see the module docstring)."""
+
+    name: str
+    fleet: FleetConfig
+    market: Market
+    recent: list[tuple[int, object]] = field(default_factory=list)  # (planned at, action)
+    _cache: dict[tuple[int, int, int], object] = field(default_factory=dict)
+    last_plan: object = None
+
+    def __post_init__(self) -> None:
+        c = self.fleet.constraints
+        m = self.market
+        group = np.ones(m.n_offers, dtype=bool)
+        if c.configurations:
+            group &= np.isin(m.configuration, c.configurations)
+        if c.countries:
+            group &= np.isin(m.country, c.countries)
+        self.group = group
+        listed = m.price >= 0
+        self.first_seen = np.where(listed.any(axis=0), np.argmax(listed, axis=0), -1)
+        self.offer_index = {str(k): i for i, k in enumerate(m.keys)}
+
+    def _offer(self, o: int, price: int, capacity: int, step: int) -> object:
+        from optimizer.planner import MarketOffer
+
+        key = (o, price, capacity)
+        hit = self._cache.get(key)
+        if hit is None:
+            m = self.market
+            tier = int(m.tier[o])
+            first = int(self.first_seen[o])
+            hit = MarketOffer(
+                offer_key=str(m.keys[o]),
+                configuration=str(m.configuration[o]),
+                vcpu=max(int(m.vcpu[o]), 0),
+                ram_gb=max(int(m.ram_gb[o]), 0),
+                country=str(m.country[o]),
+                datacenter=str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
+                price=micros_to_usd(price),
+                capacity=capacity,
+                tier=tier if tier >= 0 else None,
+                listed_since=_dt(int(m.times[first])) if 0 <= first <= step else None,
+            )
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+    def decide(self, view: StepView) -> list[Action]:
+        from optimizer.planner import (
+            BudgetState,
+            InFlight,
+            LaunchStats,
+            MarketView,
+            OwnedVm,
+            plan_fleet,
+        )
+
+        m = self.market
+        now = view.now
+        price = view.market.now_price
+        cap = view.market.now_capacity
+        idx = np.flatnonzero(self.group & (price >= 0))
+        offers = []
+        for o in idx:
+            o = int(o)
+            c = int(cap[o])
+            eff = _UNLIMITED if c < 0 else max(c - view.usage.get(o, 0), 0)
+            offers.append(self._offer(o, int(price[o]), eff, view.step))
+        offers.sort(key=lambda x: x.offer_key)  # type: ignore[attr-defined]
+        market = MarketView(offers=tuple(offers), taken_at=_dt(now))  # type: ignore[arg-type]
+
+        # what the journal would hold
+        busy: set[str] = set()
+        new_ids: set[str] = set()
+        migrations = scaling = 0
+        for a in view.pending:
+            if isinstance(a, Migrate):
+                busy.add(a.vm_id)
+                migrations += 1
+            else:
+                scaling += 1
+        for v in view.vms:
+            if v.replacing is not None:  # launched by a migration not yet cut over
+                new_ids.add(v.id)
+                busy.add(v.replacing)
+                migrations += 1
+            elif v.status == "Launching":  # launched by a deploy, not yet Active
+                new_ids.add(v.id)
+                scaling += 1
+            elif v.being_replaced:
+                busy.add(v.id)
+        # the journal's recent migrations: planned in the last epoch and not aborted
+        self.recent = [
+            (t, a) for t, a in self.recent if now - t < 86_400 and id(a) not in view.aborted
+        ]
+        in_flight = InFlight(
+            busy=frozenset(busy),
+            new_vm_ids=frozenset(new_ids),
+            scaling=scaling,
+            migrations=migrations,
+            recent_migrations=tuple(_dt(t) for t, _ in self.recent),
+        )
+
+        vms = []
+        for v in view.vms:
+            if v.being_replaced and v.replacing is None and v.id not in busy:
+                continue  # scheduled for deletion: gone as far as the fleet is concerned
+            o = v.offer
+            vms.append(
+                OwnedVm(
+                    id=v.id,
+                    name=f"{self.fleet.name}-{v.id}",
+                    status=v.status,
+                    price=micros_to_usd(v.price_micros),
+                    next_billing_at=_dt(v.next_billing_at),
+                    created_at=_dt(v.deployed_at),
+                    datacenter=str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
+                    country=str(m.country[o]),
+                    vcpu=int(m.vcpu[o]) if m.vcpu[o] > 0 else None,
+                    ram_gb=int(m.ram_gb[o]) if m.ram_gb[o] > 0 else None,
+                    reserved_balance=micros_to_usd(v.price_micros * view.model.reserve_epochs),
+                )
+            )
+        spend = sum((x.price or Decimal(0) for x in vms), Decimal(0))
+        budget = BudgetState(
+            cap_per_epoch=self.fleet.budget.max_usd_per_epoch, spend_per_epoch=spend
+        )
+        plan = plan_fleet(
+            self.fleet,
+            vms,
+            market,
+            None,
+            budget,
+            LaunchStats(lead_time=timedelta(seconds=view.model.lead_time_s)),
+            now=_dt(now),
+            mode="act",
+            in_flight=in_flight,
+        )
+        self.last_plan = plan
+        return self._translate(plan.actions, now)
+
+    def _target(self, action: object) -> np.ndarray | None:
+        """The offers the action's constraints allow (configuration and country; the
+        planner narrows to one group; the price cap is applied separately)."""
+        c = getattr(action, "constraints", None)
+        if c is None:
+            return None
+        m = self.market
+        mask = np.ones(m.n_offers, dtype=bool)
+        if c.basic_configuration:
+            mask &= m.configuration == c.basic_configuration
+        if c.datacenter is not None and c.datacenter.countries:
+            mask &= np.isin(m.country, c.datacenter.countries)
+        return mask
+
+    def _translate(self, actions: tuple, now: int) -> list[Action]:  # type: ignore[type-arg]
+        out: list[Action] = []
+        for a in actions:
+            cap = to_micros(a.cap) if a.cap is not None else None
+            if a.kind == "deploy":
+                out.append(
+                    Deploy(1, self._target(a), cap, reason=a.reason, not_before=_ts(a.not_before))
+                )
+            elif a.kind == "migrate" and a.vm_id is not None:
+                mig = Migrate(
+                    a.vm_id,
+                    self._target(a),
+                    cap,
+                    cutover_at=_ts(a.cutover_at),
+                    reason=a.reason,
+                    not_before=_ts(a.not_before),
+                )
+                self.recent.append((now, mig))
+                out.append(mig)
+            elif a.kind in ("delete", "finalize") and a.vm_id is not None:
+                out.append(Delete(a.vm_id, reason=a.reason))
+            elif a.kind == "replace_stuck" and a.vm_id is not None:
+                out.append(Delete(a.vm_id, reason=a.reason))
+                out.append(Deploy(1, self._target(a), cap, reason=a.reason))
+        return out
 
 
 def planner_policies(
     fleet: FleetConfig, market: Market, policy_sets: dict[str, FleetPolicy]
 ) -> tuple[dict[str, Policy], list[str]]:
     """(name → policy, notes): the planner with the fleet's own policy as "planner", plus
-    one per policy set."""
-    return {}, ["the planner is not available yet: only the baselines were run"]
+    one planner per policy set (the fleet with that `[policy]`)."""
+    pols: dict[str, Policy] = {"planner": PlannerPolicy("planner", fleet, market)}
+    for name, pol in policy_sets.items():
+        pols[name] = PlannerPolicy(name, fleet.model_copy(update={"policy": pol}), market)
+    notes = ["trends are not replayed: the planner ran without reliability scores"]
+    return pols, notes

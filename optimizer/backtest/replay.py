@@ -72,6 +72,8 @@ class StepView:
     instances: int
     model: BillingModel
     usage: dict[int, int]  # our VMs per offer (capacity accounting)
+    pending: tuple[Action, ...] = ()  # journaled actions waiting for their not_before
+    aborted: frozenset[int] = frozenset()  # id() of actions the executor had to abort
 
     def eligible(self, mask: np.ndarray | None = None, cap: int | None = None) -> np.ndarray:
         """Offers a deploy could land on now: matching, listed, under caps, with capacity."""
@@ -108,6 +110,7 @@ class Deploy:
     max_price_micros: int | None = None
     tag: object = None
     reason: str = ""
+    not_before: int | None = None  # journaled now, deployed at this time (as-of prices)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Migrate:
     max_price_micros: int | None = None
     cutover_at: int | None = None  # delete the old VM no earlier than this (aligned cutover)
     reason: str = ""
+    not_before: int | None = None  # journaled now, the replacement deployed at this time
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,13 @@ class RunStats:
 
 @dataclass
 class Replay:
-    """One policy's run over one market."""
+    """One policy's run over one market: its simulated account, executor and journal.
+
+    The executor mirrors the live one: an action with a future `not_before` is journaled
+    and started at that time (using the prices known then); a migration deploys the
+    replacement and deletes the old VM once the replacement is Active and the cutover
+    time has come; a deploy that finds no offer under its cap is aborted (counted in
+    `stats.failed`)."""
 
     market: Market
     match: FleetMatch
@@ -209,6 +219,8 @@ class Replay:
     account: Account = field(init=False)
     stats: RunStats = field(default_factory=RunStats)
     tags: dict[str, object] = field(default_factory=dict)
+    pending: list[tuple[int, int, Action]] = field(default_factory=list)
+    aborted: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.account = Account(self.market, self.model)
@@ -253,11 +265,14 @@ class Replay:
             instances=self.match.instances,
             model=self.model,
             usage={o: n for o, n in self.account.usage.items() if n},
+            pending=tuple(a for _, _, a in self.pending),
+            aborted=frozenset(self.aborted),
         )
 
-    def _place(self, view: StepView, mask: np.ndarray | None, cap: int | None) -> int | None:
-        # the view's usage is a snapshot; recompute from the account for same-step deploys
-        price = self.market.price[view.step]
+    def _place(self, row: int, mask: np.ndarray | None, cap: int | None) -> int | None:
+        """Where a deploy lands at snapshot `row`: the cheapest matching listed offer under
+        the caps that has capacity left for one more of our VMs (lowest index on ties)."""
+        price = self.market.price[row]
         ok = self.match.mask & (price >= 0)
         if mask is not None:
             ok = ok & mask
@@ -269,42 +284,64 @@ class Replay:
         order = np.flatnonzero(ok)
         order = order[np.argsort(price[order], kind="stable")]
         for o in order:
-            if self.account.can_deploy(int(o), view.step):
+            if self.account.can_deploy(int(o), row):
                 return int(o)
         return None
 
     def apply(self, view: StepView, actions: list[Action]) -> None:
-        acct, t, step = self.account, view.now, view.step
+        """Execute `actions` now, or journal those whose `not_before` is later."""
         for a in actions:
-            if isinstance(a, Deploy):
-                for _ in range(a.count):
-                    o = self._place(view, a.offers, a.max_price_micros)
-                    if o is None:
-                        self.stats.failed["deploy: no offer"] += 1
-                        break
-                    vm = acct.deploy(o, step, t)
-                    self.tags[vm.id] = a.tag
-                    self.stats.deploys += 1
-            elif isinstance(a, Migrate):
-                old = acct.vms.get(a.vm_id)
-                if old is None or old.deleted_at is not None:
-                    self.stats.failed["migrate: no such VM"] += 1
-                    continue
-                o = self._place(view, a.offers, a.max_price_micros)
+            nb = getattr(a, "not_before", None)
+            if nb is not None and nb > view.now:
+                self.pending.append((nb, len(self.pending), a))
+            else:
+                self._execute(a, view.now, view.step)
+
+    def fire_pending(self, upto: int) -> None:
+        """Run journaled actions due at or before `upto`, each at its own time with the
+        prices known then (the last snapshot at or before it)."""
+        due = sorted((p for p in self.pending if p[0] <= upto), key=lambda p: p[:2])
+        if not due:
+            return
+        self.pending = [p for p in self.pending if p[0] > upto]
+        for nb, _, a in due:
+            self.account.advance(nb)
+            self._execute(a, nb, self.market.step_at(nb))
+
+    def _execute(self, a: Action, t: int, row: int) -> None:
+        acct = self.account
+        if isinstance(a, Deploy):
+            for _ in range(a.count):
+                o = self._place(row, a.offers, a.max_price_micros)
                 if o is None:
-                    self.stats.failed["migrate: no offer"] += 1
-                    continue
-                new = acct.deploy(o, step, t, replaces=old.id)
-                self.tags[new.id] = self.tags.get(old.id)
-                acct.schedule_delete(old.id, max(new.active_at, a.cutover_at or 0))
-                self.stats.migrations += 1
+                    self.stats.failed["deploy: no offer"] += 1
+                    self.aborted.add(id(a))
+                    break
+                vm = acct.deploy(o, row, t)
+                self.tags[vm.id] = a.tag
                 self.stats.deploys += 1
-            elif isinstance(a, Delete):
-                if a.vm_id not in acct.vms or acct.vms[a.vm_id].deleted_at is not None:
-                    self.stats.failed["delete: no such VM"] += 1
-                    continue
-                acct.schedule_delete(a.vm_id, a.at if a.at is not None else t)
-                self.stats.deletes += 1
+        elif isinstance(a, Migrate):
+            old = acct.vms.get(a.vm_id)
+            if old is None or old.deleted_at is not None or old.delete_at is not None:
+                self.stats.failed["migrate: VM gone"] += 1
+                self.aborted.add(id(a))
+                return
+            o = self._place(row, a.offers, a.max_price_micros)
+            if o is None:
+                self.stats.failed["migrate: no offer under the cap"] += 1
+                self.aborted.add(id(a))
+                return
+            new = acct.deploy(o, row, t, replaces=old.id)
+            self.tags[new.id] = self.tags.get(old.id)
+            acct.schedule_delete(old.id, max(new.active_at, a.cutover_at or 0))
+            self.stats.migrations += 1
+            self.stats.deploys += 1
+        elif isinstance(a, Delete):
+            if a.vm_id not in acct.vms or acct.vms[a.vm_id].deleted_at is not None:
+                self.stats.failed["delete: VM gone"] += 1
+                return
+            acct.schedule_delete(a.vm_id, a.at if a.at is not None else t)
+            self.stats.deletes += 1
 
 
 def replay(
@@ -322,11 +359,13 @@ def replay(
         t = int(market.times[step])
         if t >= end:
             break
+        run.fire_pending(t)
         run.account.advance(t)
         view = run.view(step)
         actions = policy.decide(view)
         if actions:
             run.apply(view, actions)
+    run.fire_pending(end - 1)
     run.account.finish(end)
     return run
 

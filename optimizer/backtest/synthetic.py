@@ -67,3 +67,33 @@ def synthetic_history(
         }
     )
     return from_frame(frame, "synthetic")
+
+
+def simulator_history(
+    *, seed: int = 7, offers: int = 80, days: int = 90, interval_hours: int = 1
+) -> PriceHistory:
+    """The simulator's market (optimizer.sim, same seed and size as `Simulator(seed)`)
+    observed every `interval_hours` for `days`: the offers the API would list (live, with
+    free capacity), their prices and capacities. Reads the market model directly — the
+    same numbers `POST /marketplace/offers` returns — so 90 days take seconds."""
+    from optimizer.sim.market import Market as SimMarket
+
+    m = SimMarket(seed, offers)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    names = "ts offer_key configuration country datacenter vcpu ram_gb tier price_usd capacity"
+    cols: dict[str, list] = {k: [] for k in names.split()}
+    for h in range(0, days * 24 + 1, interval_hours):
+        m.advance_to(h)
+        ts = start + timedelta(hours=h)
+        for o in m.listed():
+            cols["ts"].append(ts)
+            cols["offer_key"].append(o.key)
+            cols["configuration"].append(o.slug)
+            cols["country"].append(o.datacenter.country)
+            cols["datacenter"].append(o.datacenter.label)
+            cols["vcpu"].append(o.vcpu)
+            cols["ram_gb"].append(o.ram_gb)
+            cols["tier"].append(o.datacenter.tier)
+            cols["price_usd"].append(float(m.price_str(o)))
+            cols["capacity"].append(o.capacity)
+    return from_frame(pd.DataFrame(cols), f"simulator seed {seed}")
