@@ -11,9 +11,11 @@ so per VM
 
     spend(period) = totalSpent(now) − totalSpent(period start)
 
-where `totalSpent(T)` is the value of the latest observation that began at or before T
-(an interval covering T gives the exact value at T; if polls left a gap around T, a
-charge inside the gap counts in the new period — at most one charge per poll gap).
+where `totalSpent(start)` is the value of the latest observation that began strictly
+before the start (an interval spanning the start gives the exact value there). A charge
+due exactly at the start belongs to the new period, like a ledger would put it; if polls
+left a gap around the start, a charge inside the gap also counts in the new period (at
+most one charge per VM per poll gap — poll every few minutes and this never matters).
 A VM first seen after the period started:
 
 - created during the period (`createdAt` ≥ start): everything it spent is in the period
@@ -222,10 +224,11 @@ def billings_between(next_billing_at: datetime | None, after: datetime, before: 
     return int((before - first - timedelta(microseconds=1)) // EPOCH) + 1
 
 
-def _value_at(points: Sequence[VmPoint], t: datetime) -> VmPoint | None:
+def _value_before(points: Sequence[VmPoint], t: datetime) -> VmPoint | None:
+    """The latest observation that began strictly before `t`."""
     best = None
     for p in points:  # sorted by from_at
-        if p.from_at <= t:
+        if p.from_at < t:
             best = p
         else:
             break
@@ -234,16 +237,15 @@ def _value_at(points: Sequence[VmPoint], t: datetime) -> VmPoint | None:
 
 def _baseline(points: Sequence[VmPoint], start: datetime) -> tuple[Decimal, bool]:
     """totalSpent at `start` and whether it had to be reconstructed."""
-    before = _value_at(points, start)
+    before = _value_before(points, start)
     if before is not None:
         return before.total_spent or ZERO, False
     first = points[0]
     created = first.created_at or first.from_at
     if utc(created) >= start:
         return ZERO, False
-    charges = billings_between(
-        first.next_billing_at, start, first.from_at + timedelta(microseconds=1)
-    )
+    us = timedelta(microseconds=1)
+    charges = billings_between(first.next_billing_at, start - us, first.from_at + us)
     price = first.price_per_epoch or ZERO
     base = (first.total_spent or ZERO) - price * charges
     return max(base, ZERO), True

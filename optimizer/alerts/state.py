@@ -130,7 +130,14 @@ def reconcile(
             conn.execute(state_t.update().where(state_t.c.key == key).values(resolved_at=now))
             if not row.event:
                 prev = _row_alert(row)
-                out.append(replace(prev, status="resolved", fired_at=row.first_fired_at))
+                out.append(
+                    replace(
+                        prev,
+                        status="resolved",
+                        fired_at=row.first_fired_at,
+                        text=f"condition cleared (last seen: {prev.text})",
+                    )
+                )
     return out
 
 
