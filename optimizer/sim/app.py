@@ -145,7 +145,7 @@ def _constraints(data: Any) -> Constraints | None:
 
 def _dispatch(sim: Simulator, endpoint: str, query: str, body: bytes) -> SimResponse:
     if endpoint == "offers":
-        return _json(200, sim.offers(_constraints(_obj(body))))
+        return SimResponse(200, sim.offers_json(_constraints(_obj(body))), dict(JSON))
     if endpoint == "basic_configurations":
         return _json(200, sim.market.configurations())
     if endpoint == "countries":

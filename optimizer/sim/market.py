@@ -46,6 +46,7 @@ CONFIGURATIONS: tuple[tuple[str, int, int, int], ...] = (
 )
 #: relative share of offers per configuration (small ones are most common)
 CONFIG_WEIGHTS = (30, 24, 8, 16, 6, 10, 6)
+_CONFIG_CUM = tuple(sum(CONFIG_WEIGHTS[: i + 1]) for i in range(len(CONFIG_WEIGHTS)))
 
 #: country → (price factor, cities)
 COUNTRIES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -170,6 +171,9 @@ class SimOffer:
     pinned: Decimal | None = None
     resources_wire: list[dict[str, Any]] = field(default_factory=list)
     datacenter_wire: dict[str, Any] = field(default_factory=dict)
+    _json_cache: tuple[str, str, tuple[tuple[int, int], ...] | None, str] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def capacity(self) -> int:
@@ -183,6 +187,24 @@ class SimOffer:
             "supply": supply,
             "perVmLimit": self.per_vm_limit,
         }
+
+    def wire_json(self, price: str) -> str:
+        """`json.dumps(self.wire(price))` (compact), from cached fragments: fast for big
+        markets. Static parts are serialized once; servers only when capacity changed."""
+        state = tuple((s.available, s.storage_free) for s in self.servers)
+        if self._json_cache is None:
+            d = self.wire("0")
+            head = '{"configuration":{"slug":' + _compact(self.slug) + ',"price":"'
+            mid = '"},"resources":' + _compact(d["resources"])
+            mid += ',"datacenter":' + _compact(d["datacenter"]) + ',"servers":'
+            self._json_cache = (head, mid, None, "")
+        head, mid, cached_state, tail = self._json_cache
+        if cached_state != state:
+            d = self.wire("0")
+            tail = _compact(d["servers"]) + ',"maxAdditionalSupply":'
+            tail += _compact(d["maxAdditionalSupply"]) + "}"
+            self._json_cache = (head, mid, state, tail)
+        return head + price + mid + tail
 
     def wire(self, price: str) -> dict[str, Any]:
         """The documented offer JSON (see fluence-api.md) at the given price string."""
@@ -314,11 +336,12 @@ class Market:
 
     def _key(self, slug: str, dc: SimDatacenter, cpu: int, ram: int, storage: str) -> str:
         """Same value as `offer_key(Offer)` for the offer built from these parts (tested),
-        computed without building models so large markets stay fast."""
+        computed from cached JSON fragments so large markets stay fast."""
         self._resources_wire(cpu, ram, storage)
-        metas = self._res_cache[(cpu, ram, storage)][1]
-        ident = [slug, dc.country, dc.city, dc.index, metas]
-        return hashlib.sha256(json.dumps(ident, separators=(",", ":")).encode()).hexdigest()[:16]
+        metas = _compact(self._res_cache[(cpu, ram, storage)][1])
+        where = _compact([dc.country, dc.city, dc.index])[1:-1]
+        ident = "[" + _compact(slug) + "," + where + "," + metas + "]"
+        return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
     def _build(
         self,
@@ -369,7 +392,7 @@ class Market:
     ) -> tuple[float, float, float, int] | None:
         """Draw one random offer; register it; return (base, x0, drift, segment) for vectors."""
         for _ in range(20):
-            slug, vcpu, ram_gb, _disk = rng.choices(CONFIGURATIONS, weights=CONFIG_WEIGHTS)[0]
+            slug, vcpu, ram_gb, _disk = rng.choices(CONFIGURATIONS, cum_weights=_CONFIG_CUM)[0]
             dc = rng.choice(self.datacenters)
             cpu = rng.choice(dc.cpu_models)
             ram = rng.choice(dc.ram_models)
@@ -492,6 +515,14 @@ class Market:
             if fit is not None:
                 out.append(o.wire(self.price_str(o)))
         return out
+
+    def offers_json(self, c: Constraints | None = None) -> bytes:
+        """`offers_wire(c)` serialized (compact JSON), assembled from cached fragments."""
+        if c is None or c == Constraints():
+            chosen = self.listed()
+        else:
+            chosen = [o for o in self.listed() if self._fit(o, c) is not None]
+        return ("[" + ",".join(o.wire_json(self.price_str(o)) for o in chosen) + "]").encode()
 
     def _fit(self, o: SimOffer, c: Constraints) -> tuple[Decimal, int] | None:
         """(per-instance total price, extra GiB) when `o` satisfies `c`, else None."""
@@ -652,6 +683,10 @@ class Market:
     def datacenters_wire(self) -> list[dict[str, Any]]:
         seen = {id(o.datacenter): o.datacenter for o in self.live()}
         return [dc.wire(with_id=True) for dc in sorted(seen.values(), key=lambda d: d.id)]
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def storage_additional(o: SimOffer, supply: int) -> AdditionalResource:

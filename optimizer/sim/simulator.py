@@ -264,8 +264,14 @@ class Simulator:
     # --- marketplace -------------------------------------------------------------------------
 
     def offers(self, constraints: Constraints | None) -> list[dict[str, Any]]:
+        """The offers matching `constraints` as JSON-ready dicts."""
         self._check_constraints(constraints)
         return self.market.offers_wire(constraints)
+
+    def offers_json(self, constraints: Constraints | None) -> bytes:
+        """The body of POST /marketplace/offers for `constraints` (fast path)."""
+        self._check_constraints(constraints)
+        return self.market.offers_json(constraints)
 
     @staticmethod
     def _check_constraints(c: Constraints | None) -> None:

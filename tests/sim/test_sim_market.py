@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from optimizer.fluence.models import Hardware, Offer, offer_key, parse_slug
+from optimizer.fluence.models import Constraints, Hardware, Offer, offer_key, parse_slug
 from optimizer.sim import SimClock, Simulator
 from optimizer.sim.market import COUNTRIES, Market
 
@@ -192,3 +192,13 @@ def test_large_market_builds_and_lists_all_offers() -> None:
     sim = Simulator(seed=1, offers=3000, clock=SimClock.stepped())
     data = json.loads(raw_offers(sim))
     assert len(data) == 3000
+
+
+def test_fast_json_path_equals_the_dict_path_as_capacity_changes() -> None:
+    sim = Simulator(seed=3, offers=200)
+    c = Constraints.model_validate({"datacenter": {"countries": ["DE", "US"]}})
+    for _ in range(3):
+        assert json.loads(sim.market.offers_json()) == sim.market.offers_wire()
+        assert json.loads(sim.market.offers_json(c)) == sim.market.offers_wire(c)
+        sim.add_foreign_vm()
+        sim.advance(timedelta(hours=7))
