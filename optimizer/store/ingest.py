@@ -112,12 +112,43 @@ def parse_offers(raw: bytes | str | Sequence[Any]) -> list[Offer]:
         raise MalformedSnapshot(f"offers[{where}]: {first['msg']}") from None
 
 
+_KEY_CACHE: dict[tuple[Any, ...], str] = {}
+_KEY_CACHE_MAX = 200_000
+
+
+def cached_offer_key(o: Offer) -> str:
+    """`offer_key(o)`, memoized on the identity fields: a tuple of the slug, datacenter
+    and each resource's type and metadata `repr` (which tells 1, 1.0, true and "1" apart
+    as JSON does) is much cheaper than canonical JSON + SHA-256, and a 15-minute poll sees
+    the same offers again and again. A different field order only adds a cache entry
+    mapping to the same key."""
+    dc = o.datacenter
+    ident = (
+        o.configuration.slug,
+        dc.country_code,
+        dc.city_code,
+        dc.city_index,
+        *[(r.type, repr(r.metadata)) for r in o.resources],
+    )
+    key = _KEY_CACHE.get(ident)
+    if key is None:
+        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+            _KEY_CACHE.clear()
+        key = _KEY_CACHE[ident] = offer_key(o)
+    return key
+
+
 def offer_rows(offers: Sequence[Offer]) -> tuple[list[dict[str, Any]], int]:
-    """Flatten offers to column dicts (attributes, `price_micros`, `capacity`) with unique
-    keys; return (rows, number of duplicate listings that got a suffix)."""
+    """Listings with unique keys: dicts with `key`, `offer` (the model), `price_micros`,
+    `capacity`, `tier`, `certifications`; return (rows, number of duplicate listings that
+    got a suffix). `offer_attributes(row)` gives the full column set for a new offer."""
     by_key: dict[str, list[tuple[Offer, int, int]]] = {}
     for o in offers:
-        by_key.setdefault(offer_key(o), []).append((o, to_micros(o.price), o.capacity))
+        price = to_micros(o.price)
+        if price < 0:
+            raise MalformedSnapshot(f"offer {o.configuration.slug} in {o.datacenter.label}: "
+                                    "negative price")  # fmt: skip
+        by_key.setdefault(cached_offer_key(o), []).append((o, price, o.capacity))
     rows: list[dict[str, Any]] = []
     duplicates = 0
     for key, group in by_key.items():
@@ -125,8 +156,22 @@ def offer_rows(offers: Sequence[Offer]) -> tuple[list[dict[str, Any]], int]:
             duplicates += len(group) - 1
             group.sort(key=lambda g: (g[1], g[2], json.dumps(g[0].wire(), sort_keys=True)))
         for n, (o, price, cap) in enumerate(group, start=1):
-            rows.append(_attributes(o, key if n == 1 else f"{key}~{n}", price, cap))
+            rows.append({
+                "key": key if n == 1 else f"{key}~{n}",
+                "offer": o,
+                "price_micros": price,
+                "capacity": cap,
+                "tier": o.datacenter.tier,
+                "certifications": "; ".join(sorted(o.datacenter.certifications)),
+            })  # fmt: skip
     return rows, duplicates
+
+
+def offer_attributes(row: dict[str, Any]) -> dict[str, Any]:
+    """The `offer` table columns (but id, first/last seen) of a listing from `offer_rows`.
+
+    Raise MalformedSnapshot when a value does not fit its column."""
+    return _attributes(row["offer"], row["key"], row["price_micros"], row["capacity"])
 
 
 def _attributes(o: Offer, key: str, price: int, capacity: int) -> dict[str, Any]:
@@ -156,8 +201,6 @@ def _attributes(o: Offer, key: str, price: int, capacity: int) -> dict[str, Any]
     for col, limit in _LIMITS.items():
         if row[col] is not None and len(row[col]) > limit:
             raise MalformedSnapshot(f"offer {key}: {col} longer than {limit} characters")
-    if price < 0:
-        raise MalformedSnapshot(f"offer {key}: negative price")
     return row
 
 
@@ -185,8 +228,11 @@ def ingest_snapshot(
         rows, duplicates = offer_rows(parsed)
     except MalformedSnapshot as err:
         return record_failed_snapshot(engine, taken_at, ms, str(err))
-    with store_errors(engine), engine.begin() as conn:
-        return _ingest(conn, rows, duplicates, taken_at, ms)
+    try:
+        with store_errors(engine), engine.begin() as conn:
+            return _ingest(conn, rows, duplicates, taken_at, ms)
+    except MalformedSnapshot as err:  # raised before anything was committed
+        return record_failed_snapshot(engine, taken_at, ms, str(err))
 
 
 def record_failed_snapshot(
@@ -232,10 +278,11 @@ def _ingest(
     ids: dict[str, int] = {k: v[0] for k, v in known.items()}
     if fresh:
         attr_cols = [c.name for c in offer_t.columns if c.name != "id"]
-        payload = [
-            {**{c: r.get(c) for c in attr_cols}, "first_seen": taken_at, "last_seen": taken_at}
-            for r in fresh
-        ]
+        payload = []
+        for r in fresh:
+            attrs = offer_attributes(r)
+            attrs.update(first_seen=taken_at, last_seen=taken_at)
+            payload.append({c: attrs.get(c) for c in attr_cols})
         for oid, key in conn.execute(
             sa.insert(offer_t).returning(offer_t.c.id, offer_t.c.key), payload
         ):
@@ -261,8 +308,8 @@ def _ingest(
             ).where(price_t.c.to_snapshot_id.is_(None))
         )
     }
-    close: list[dict[str, int]] = []
-    opened: list[dict[str, int | None]] = []
+    close: list[int] = []
+    opened: list[tuple[int, int, int, int]] = []
     changed = reappeared = 0
     listed: set[int] = set()
     for r in rows:
@@ -273,25 +320,29 @@ def _ingest(
             continue
         if cur is not None:
             changed += 1
-            close.append({"b_id": cur[0]})
+            close.append(cur[0])
         elif r["key"] in known:
             reappeared += 1
-        opened.append({"offer_id": oid, "price_micros": r["price_micros"],
-                       "capacity": r["capacity"], "from_snapshot_id": sid,
-                       "to_snapshot_id": None})  # fmt: skip
-    vanished = [{"b_id": iv[0]} for oid, iv in open_rows.items() if oid not in listed]
+        opened.append((oid, r["price_micros"], r["capacity"], sid))
+    vanished = [iv[0] for oid, iv in open_rows.items() if oid not in listed]
     close.extend(vanished)
     if close:
         if prev is None:  # open intervals without a previous ok snapshot: impossible
             raise StoreError("store is inconsistent: open price intervals but no ok snapshot")
-        conn.execute(
-            price_t.update()
-            .where(price_t.c.id == sa.bindparam("b_id"))
-            .values(to_snapshot_id=prev.id),
-            close,
-        )
+        for i in range(0, len(close), 5000):
+            conn.execute(
+                price_t.update()
+                .where(price_t.c.id.in_(close[i : i + 5000]))
+                .values(to_snapshot_id=prev.id)
+            )
     if opened:
-        conn.execute(sa.insert(price_t), opened)
+        # straight to the driver's executemany: no per-row parameter processing
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            "INSERT INTO offer_price (offer_id, price_micros, capacity, from_snapshot_id) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark})",
+            opened,
+        )
     conn.execute(
         offer_t.update()
         .where(
