@@ -91,7 +91,7 @@ def read_key_file(path: Path | str, *, check_mode: bool = True) -> Secret:
         raise ConfigError(f"api.key_file: {p}: not a regular file")
     if check_mode and (st.st_mode & 0o077) and not _under(p, _credentials_dir()):
         raise ConfigError(
-            f"api.key_file: {p} is readable by group or others "
+            f"api.key_file: {p} is accessible by group or others "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {p}"
         )
     try:
