@@ -46,7 +46,7 @@ def list_cmd(
         )
         return
     print_table(
-        ["State", "Severity", "Key", "Title", "Fired", "Notified", "Resolved"],
+        ["State", "Severity", "Key", "Title", "Fired", "Resolved"],
         (
             [
                 "active" if r.active else "resolved",
@@ -54,7 +54,6 @@ def list_cmd(
                 r.key,
                 r.title,
                 r.first_fired_at,
-                r.last_notified_at,
                 r.resolved_at,
             ]
             for r in rows
