@@ -44,8 +44,22 @@ def _style() -> Iterator[None]:
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
+
+
+def _grid_margins(fig: Figure, rows: int, row_inches: float, left: float = 0.07) -> None:
+    """Fixed margins for a grid of panels: cheaper than a layout engine (which draws the
+    figure twice) and stable enough for our fixed label sizes."""
+    height = rows * row_inches
+    fig.subplots_adjust(
+        left=left,
+        right=0.98,
+        wspace=0.22,
+        top=1 - 0.3 / height,
+        bottom=0.55 / height,
+        hspace=1.0 / (row_inches - 1.0),  # ~1 inch between panels for label + title
+    )
 
 
 def _dates(ax: Axes) -> None:
@@ -69,7 +83,8 @@ def price_bands(a: MarketAnalysis) -> bytes | None:
     cols = 2 if len(configs) > 1 else 1
     rows = (len(configs) + cols - 1) // cols
     with _style():
-        fig = Figure(figsize=(6.2 * cols, 2.8 * rows), layout="constrained")
+        fig = Figure(figsize=(6.2 * cols, 2.9 * rows))
+        _grid_margins(fig, rows, 2.9)
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         x = _x(grid)
         for ax, cfg in zip(axes, configs, strict=False):
@@ -88,7 +103,7 @@ def price_bands(a: MarketAnalysis) -> bytes | None:
             ax.set_title(str(cfg))
             ax.set_ylabel(USD_EPOCH)
             _dates(ax)
-            ax.legend(loc="best", fontsize=7, framealpha=0.7)
+            ax.legend(loc="upper left", fontsize=7, framealpha=0.6)
         for ax in axes[len(configs) :]:
             ax.set_visible(False)
         return _png(fig)
@@ -100,7 +115,8 @@ def _lines(table: pd.DataFrame, ylabel: str, title: str, grid: pd.DatetimeIndex)
     order = sorted(table.columns, key=natural_key)[:MAX_LINES]
     table = table.loc[:, order]
     with _style():
-        fig = Figure(figsize=(10, 3.6), layout="constrained")
+        fig = Figure(figsize=(10, 3.6))
+        fig.subplots_adjust(left=0.08, right=0.74, top=0.91, bottom=0.15)
         ax = fig.subplots()
         x = _x(grid)
         for col in table.columns:
@@ -142,13 +158,14 @@ def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:
     cols = 2 if len(configs) > 1 else 1
     rows = (len(configs) + cols - 1) // cols
     with _style():
-        fig = Figure(figsize=(6.2 * cols, 2.4 * rows), layout="constrained")
+        fig = Figure(figsize=(6.2 * cols, 2.5 * rows))
+        _grid_margins(fig, rows, 2.5, left=0.09)
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax, cfg in zip(axes, configs, strict=False):
             part = now.loc[now["configuration"] == cfg].sort_values("median").head(MAX_LINES)
             labels = [str(v) for v in part[level]]
             ax.barh(labels[::-1], part["median"].to_numpy()[::-1], color="tab:blue")
-            ax.set_title(f"{cfg} — median now")
+            ax.set_title(f"{cfg} — median, latest epoch")
             ax.set_xlabel(USD_EPOCH)
             ax.grid(axis="y", visible=False)
         for ax in axes[len(configs) :]:
