@@ -1,9 +1,262 @@
-"""CLI commands: fleets (not built yet)."""
+"""CLI: `plan` (dry run), `apply` (one round of execution), `check-config`, and
+`fleets status|adopt|release`. Thin: fetch once, call the planner/executor, render."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+
 import typer
+
+from optimizer.cli.render import print_json, print_line, print_table
+from optimizer.clock import SystemClock
+from optimizer.config import Config, FleetConfig
+from optimizer.errors import ExecutionError, OptimizerError
+from optimizer.executor import FleetRunner
+from optimizer.executor import journal as jr
+from optimizer.money import fmt_usd
+from optimizer.planner import Plan
+from optimizer.planner.report import plan_dict
+
+fleets = typer.Typer(
+    name="fleets", help="Fleet ownership and status (adopt or release VMs).", no_args_is_help=True
+)
+
+
+def _select(cfg: Config, fleet: str | None) -> list[FleetConfig]:
+    if fleet is not None:
+        return [cfg.fleet(fleet)]
+    if not cfg.fleets:
+        raise ExecutionError("no [[fleets]] in the configuration: nothing to plan")
+    return list(cfg.fleets)
+
+
+def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list, FleetRunner]:
+    app = ctx.obj
+    cfg = app.config()
+    specs = _select(cfg, fleet)
+    client, engine, clock = app.client(), app.engine(), SystemClock()
+    ctx.call_on_close(client.close)
+    ctx.call_on_close(engine.dispose)
+    offers = client.list_offers(None)  # one offers call
+    vms = client.list_vms()  # one VM list
+    now = clock.now()
+    runner = FleetRunner(client, engine, clock, cfg)
+    plans = [runner.plan(spec, offers=offers, vms=vms, now=now) for spec in specs]
+    return plans, vms, runner
+
+
+def _usd(d: Decimal | None) -> str:
+    return "" if d is None else fmt_usd(d, 4)
+
+
+def _render(plan: Plan) -> None:
+    print_line(
+        f"fleet {plan.fleet} ({plan.mode}): {plan.healthy_instances} healthy of "
+        f"{plan.target_instances}, {_usd(plan.cost_per_epoch_now)}/epoch now → "
+        f"{_usd(plan.cost_per_epoch_planned)}/epoch planned; cash needed "
+        f"{_usd(plan.cash_needed)} in deposits (reserves held {_usd(plan.reserves_held)})"
+    )
+    print_table(
+        [
+            "#",
+            "Action",
+            "VM",
+            "Target",
+            ("USD/epoch", "right"),
+            ("Saves/epoch", "right"),
+            ("Saves (horizon)", "right"),
+            "When",
+        ],
+        (
+            [
+                i,
+                a.kind,
+                a.vm_id or "",
+                a.offer.datacenter if a.offer else "",
+                _usd(a.expected_price),
+                _usd(a.saving_per_epoch) if a.saving_per_epoch else "",
+                _usd(a.saving_over_horizon) if a.saving_over_horizon else "",
+                f"{a.not_before:%m-%d %H:%M}" if a.not_before else "now",
+            ]
+            for i, a in enumerate(plan.actions, 1)
+        ),
+        empty="no actions: the fleet is where it should be",
+    )
+    for i, a in enumerate(plan.actions, 1):
+        print_line(f"  #{i} {a.kind}: {a.reason}")
+    for v in plan.verdicts:
+        print_line(f"  VM {v.name or v.vm_id} ({v.vm_id}): {v.decision} — {v.reason}")
+    for note in plan.notes:
+        print_line(f"note: {note}")
+
+
+def plan_cmd(
+    ctx: typer.Context,
+    fleet: str | None = typer.Option(None, "--fleet", "-f", help="Only this fleet."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plans as JSON."),
+) -> None:
+    """Dry run: what each fleet would do now, and why each VM stays or moves. Changes nothing."""
+    plans, _vms, _runner = _plans(ctx, fleet)
+    if as_json:
+        print_json([plan_dict(p) for p in plans])
+        return
+    for p in plans:
+        _render(p)
+    print_line("(dry run: nothing was changed)")
+
+
+def apply_cmd(
+    ctx: typer.Context,
+    fleet: str | None = typer.Option(None, "--fleet", "-f", help="Only this fleet."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """One round of execution: journal the plan's actions and advance every open action one
+    step (act mode only). Launches and billing-aligned cutovers finish in later rounds."""
+    cfg = ctx.obj.config()
+    if cfg.mode != "act":
+        raise ExecutionError(
+            f'mode is "{cfg.mode}": apply changes nothing; set mode = "act" in the '
+            "configuration to let the optimizer deploy and delete VMs (see `plan` for a dry run)"
+        )
+    plans, vms, runner = _plans(ctx, fleet)
+    for p in plans:
+        _render(p)
+    pending = sum(len(p.actions) for p in plans) + len(jr.open_actions(ctx.obj.engine(), fleet))
+    if pending == 0:
+        print_line("nothing to do")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ExecutionError("not a terminal: pass --yes to apply without confirmation")
+        if not typer.confirm("Apply these actions?", default=False):
+            print_line("aborted: nothing was changed")
+            raise typer.Exit(1)
+    failed = 0
+    for p in plans:
+        try:
+            counts = runner.execute(p, vms)
+        except OptimizerError as err:  # one fleet's failure does not stop the others
+            failed += 1
+            print_line(f"fleet {p.fleet}: failed: {err}")
+            continue
+        summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing advanced"
+        print_line(f"fleet {p.fleet}: {summary}")
+    if failed:
+        raise ExecutionError(f"{failed} fleet(s) failed; see above")
+
+
+def check_config_cmd(ctx: typer.Context) -> None:
+    """Validate the configuration; print a short summary (exit 2 with every error)."""
+    cfg = ctx.obj.config()
+    print_line(f"ok: mode {cfg.mode}, {len(cfg.fleets)} fleet(s)")
+    for f in cfg.fleets:
+        size = (
+            f"{f.instances} instances"
+            if f.instances is not None
+            else (
+                f"capacity {f.capacity.vcpu or '-'} vCPU / {f.capacity.ram_gb or '-'} GB"  # type: ignore[union-attr]
+            )
+        )
+        print_line(
+            f"  {f.name}: {size}, {len(f.constraints.configurations) or 'any'} "
+            f"configuration(s), countries {','.join(f.constraints.countries) or 'any'}"
+        )
+
+
+@fleets.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    fleet: str | None = typer.Option(None, "--fleet", "-f", help="Only this fleet."),
+) -> None:
+    """Owned VMs, unfinished actions and realized savings per fleet."""
+    app = ctx.obj
+    cfg = app.config()
+    specs = _select(cfg, fleet)
+    engine, client = app.engine(), app.client()
+    ctx.call_on_close(client.close)
+    ctx.call_on_close(engine.dispose)
+    vms = {v.id: v for v in client.list_vms()}
+    now = SystemClock().now()
+    saved = jr.savings(engine, now)
+    for spec in specs:
+        owned = jr.owned_ids(engine, spec.name)
+        s = saved.get(spec.name)
+        print_line(
+            f"fleet {spec.name}: {len(owned)} owned VM(s); "
+            + (
+                f"{s.migrations} migration(s), saving {_usd(s.saving_per_epoch)}/epoch, "
+                f"realized {_usd(s.realized)}"
+                if s
+                else "no completed migrations"
+            )
+        )
+        print_table(
+            ["VM", "Name", "Status", ("USD/epoch", "right"), "Datacenter", "Owned as"],
+            (
+                [
+                    vm_id,
+                    row.vm_name,
+                    vms[vm_id].status if vm_id in vms else "(gone)",
+                    _usd(vms[vm_id].price_per_epoch) if vm_id in vms else "",
+                    vms[vm_id].datacenter.label if vm_id in vms and vms[vm_id].datacenter else "",
+                    row.source,
+                ]
+                for vm_id, row in sorted(owned.items())
+            ),
+            empty="no owned VMs",
+        )
+        open_rows = jr.open_actions(engine, spec.name)
+        if open_rows:
+            print_table(
+                ["Action", "Kind", "State", "VM", "New VM", "Error"],
+                (
+                    [r.id, r.kind, r.state, r.old_vm_id or "", r.new_vm_ids, r.error or ""]
+                    for r in open_rows
+                ),
+            )
+
+
+def _ids(ids: Sequence[str]) -> list[str]:
+    out = [i.strip() for i in ids]
+    if not all(out):
+        raise ExecutionError("a VM id must not be empty")
+    return out
+
+
+@fleets.command("adopt")
+def adopt_cmd(
+    ctx: typer.Context,
+    fleet: str = typer.Argument(..., help="Fleet name from the configuration."),
+    vm_ids: list[str] = typer.Argument(..., help="VM ids (0x...) to put under the fleet."),
+) -> None:
+    """Let the optimizer manage existing VMs (migrate, resize, delete) as part of FLEET."""
+    app = ctx.obj
+    app.config().fleet(fleet)
+    engine, client = app.engine(), app.client()
+    ctx.call_on_close(client.close)
+    ctx.call_on_close(engine.dispose)
+    done = jr.adopt(engine, fleet, client.list_vms(), _ids(vm_ids), SystemClock().now())
+    print_line(f"fleet {fleet} adopted {len(done)} VM(s): {', '.join(done)}")
+
+
+@fleets.command("release")
+def release_cmd(
+    ctx: typer.Context,
+    fleet: str = typer.Argument(..., help="Fleet name."),
+    vm_ids: list[str] = typer.Argument(..., help="VM ids (0x...) to stop managing."),
+) -> None:
+    """Stop managing VMs: they keep running and the optimizer never touches them again."""
+    engine = ctx.obj.engine()
+    ctx.call_on_close(engine.dispose)
+    done = jr.release_vms(engine, fleet, _ids(vm_ids), SystemClock().now())
+    print_line(f"fleet {fleet} released {len(done)} VM(s): {', '.join(done)}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main app."""
+    """Add `plan`, `apply`, `check-config` and the `fleets` group to the main app."""
+    app.command("plan")(plan_cmd)
+    app.command("apply")(apply_cmd)
+    app.command("check-config")(check_config_cmd)
+    app.add_typer(fleets)
