@@ -1,0 +1,164 @@
+"""`fluence-optimizer backtest` end to end: CSV in → table, JSON, self-contained HTML;
+bad input → one `error:` line and exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+FLEET = """
+[[fleets]]
+name = "web"
+instances = 2
+os_image = "https://example.com/ubuntu.img"
+ssh_keys = ["ops"]
+[fleets.constraints]
+configurations = ["box-small"]
+[fleets.policy]
+cooldown_epochs = 0
+"""
+
+
+@dataclass
+class Out:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `fluence-optimizer ARGS` in-process (the real entry point, exit code included)."""
+
+    def go(*args: str) -> Out:
+        from optimizer.cli.main import main
+
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        cap = capsys.readouterr()
+        return Out(code, cap.out, cap.err)
+
+    return go
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """5 days, hourly: 'cheap' drops from 1.00 to 0.40 after day 1; 'steady' stays 0.80;
+    'other' is another configuration the fleet may not use."""
+    t0 = datetime(2026, 2, 1, tzinfo=UTC)
+    lines = ["timestamp,offer_key,configuration,country,price_per_epoch_usd,capacity"]
+    for h in range(5 * 24):
+        ts = (t0 + timedelta(hours=h)).isoformat()
+        lines.append(f"{ts},cheap,box-small,DE,{1.0 if h < 24 else 0.4},5")
+        lines.append(f"{ts},steady,box-small,FR,0.80,5")
+        lines.append(f"{ts},other,box-big,DE,0.10,5")
+    csv = tmp_path / "prices.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET)
+    return csv, fleet
+
+
+def test_json_output_has_every_policy_with_its_figures(files, run_cli) -> None:  # type: ignore[no-untyped-def]
+    csv, fleet = files
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    names = [p["policy"] for p in doc["policies"]]
+    assert names == ["static", "greedy", "optimum", "planner"]
+    by = {p["policy"]: p for p in doc["policies"]}
+    # static: 2 VMs on 'steady' (0.80) for the whole run; never 'other' (wrong configuration)
+    assert by["static"]["vm_epochs_per_offer"] == {"steady": 10}
+    assert by["static"]["total_usd"] == "8.000000"
+    assert "other" not in json.dumps(by)
+    assert by["optimum"]["share_of_optimum_saving"] == 1.0
+    opt, planner = by["optimum"], by["planner"]
+    assert float(opt["total_usd"]) <= float(planner["total_usd"]) <= 8.0
+    assert planner["migrations"] >= 1  # the 50 % drop clears the default thresholds
+
+
+def test_table_and_self_contained_html(files, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv, fleet = files
+    report = tmp_path / "bt.html"
+    out = run_cli(
+        "backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--out", str(report)
+    )
+    assert out.returncode == 0, out.stderr
+    assert "share of optimum's saving" in out.stdout
+    assert f"report written to {report}" in out.stdout
+    page = report.read_text()
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "data:image/png;base64," in page
+    assert 'src="http' not in page and "<script" not in page  # nothing fetched to view it
+    for name in ("static", "greedy", "optimum", "planner"):
+        assert f"<td>{name}</td>" in page
+
+
+def test_policy_sets_run_the_planner_with_another_policy(files, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv, fleet = files
+    eager = tmp_path / "eager.toml"
+    eager.write_text(
+        "[policy]\nmin_savings_pct = 1\ncooldown_epochs = 0\nalign_to_billing = false\n"
+    )
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--json",
+               "--policy-set", f"eager={eager}")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert [p["policy"] for p in json.loads(out.stdout)["policies"]][-1] == "eager"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prices", "{csv}", "--from-db"], "give exactly one of --from-db or --prices"),
+        (["--prices", "{bad}"], "bad.csv:3: price_per_epoch_usd 'abc' is not a number"),
+        (["--prices", "{csv}", "--since", "soon"], "is not a duration"),
+        (["--prices", "{csv}", "--policy-set", "x"], "write it as NAME=FILE"),
+        (["--prices", "{csv}", "--price-model", "spot"], "use deal or market"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(files, run_cli, tmp_path, args, message) -> None:  # type: ignore[no-untyped-def]
+    csv, fleet = files
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "timestamp,offer_key,configuration,country,price_per_epoch_usd\n"
+        "2026-01-01T00:00:00Z,a,box-small,DE,0.5\n"
+        "2026-01-01T01:00:00Z,a,box-small,DE,abc\n"
+    )
+    args = [a.format(csv=csv, bad=bad) for a in args]
+    out = run_cli("backtest", "--fleet-config", str(fleet), *args)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert message in out.stderr
+    assert all(line.startswith("error: ") for line in out.stderr.strip().splitlines())
+
+
+def test_history_from_the_database(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """--from-db reads what snapshots stored (the simulator's offers, three hours)."""
+    from optimizer.fluence.models import Offer
+    from optimizer.sim import Simulator
+    from optimizer.store.engine import open_store
+    from optimizer.store.ingest import ingest_snapshot
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    engine = open_store(url)
+    sim = Simulator(seed=5, offers=30)
+    for _ in range(4):
+        ingest_snapshot(engine, [Offer.model_validate(o) for o in sim.offers(None)], sim.now())
+        sim.advance(timedelta(hours=1))
+    engine.dispose()
+    fleet = tmp_path / "one.toml"
+    fleet.write_text(
+        'name = "api"\ninstances = 1\nos_image = "https://example.com/a.img"\nssh_keys = ["k"]\n'
+    )
+    out = run_cli("--database", url, "backtest", "--fleet-config", str(fleet), "--from-db",
+                  "--since", "3650d", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["snapshots"] == 3 and doc["fleet"] == "api"
