@@ -10,7 +10,9 @@ from optimizer.config import Config, parse_config
 
 _BLOB = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes(range(32))
 SSH_KEY = "ssh-ed25519 " + base64.b64encode(_BLOB).decode() + " test@example"
-IMAGE = "https://cloud-images.ubuntu.com/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img"
+IMAGE = (
+    "https://cloud-images.ubuntu.com/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img"
+)
 
 
 def fleet(name: str = "web", instances: int = 2, **extra: Any) -> dict[str, Any]:

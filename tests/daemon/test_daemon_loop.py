@@ -4,6 +4,7 @@ reload, metrics. Real simulator (in-process transport), real database, real cycl
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_jitter_stays_within_bounds_and_a_seed_repeats_the_schedule(tmp_path: Pa
 
     a, b = schedule(1), schedule(2)
     assert a == b  # same seed, same jittered schedule
-    gaps = [y - x for x, y in zip(a, a[1:], strict=False)]
+    gaps = [y - x for x, y in itertools.pairwise(a)]
     assert all(12 <= g <= 18 for g in gaps), gaps
     assert len(set(gaps)) > 1  # jitter really varies the intervals
 
@@ -89,7 +90,7 @@ def test_api_outage_degrades_backs_off_and_recovers(tmp_path: Path) -> None:
         assert all(t.api_down and t.degraded for t in ticks)
         # the wait from the end of one tick to the start of the next (the client's own
         # retries inside a tick also take simulated time)
-        gaps = [(b.started - a.finished).total_seconds() for a, b in zip(ticks, ticks[1:])]
+        gaps = [(b.started - a.finished).total_seconds() for a, b in itertools.pairwise(ticks)]
         assert gaps == [30, 60, 120, 240, 480, 900]
         assert ticks[0].started == start
         sim.faults.config.per_endpoint.clear()
