@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from datetime import timedelta
 
 
@@ -31,6 +32,7 @@ class Notifier:
             self.watchdog = timedelta(microseconds=int(usec))
         self._sock: socket.socket | None = None
         self.ready_sent = False
+        self._last_ping: float | None = None
 
     @property
     def enabled(self) -> bool:
@@ -63,9 +65,17 @@ class Notifier:
         self._send(f"STATUS={_one_line(text)}")
 
     def ping(self) -> None:
-        """`WATCHDOG=1` when the watchdog is enabled."""
-        if self.watchdog is not None:
-            self._send("WATCHDOG=1")
+        """`WATCHDOG=1` when the watchdog is enabled, at most every quarter of its period."""
+        if self.watchdog is None:
+            return
+        now = time.monotonic()
+        if (
+            self._last_ping is not None
+            and now - self._last_ping < self.watchdog.total_seconds() / 4
+        ):
+            return
+        self._last_ping = now
+        self._send("WATCHDOG=1")
 
     def reloading(self) -> None:
         """`RELOADING=1`; follow with `reloaded()` once the new config is in place."""

@@ -95,3 +95,13 @@ def test_unreachable_socket_never_raises(tmp_path: Path) -> None:
     n.ready("x")  # the service manager is a listener, never a dependency
     n.status("y")
     n.close()
+
+
+def test_watchdog_pings_are_throttled_to_a_quarter_of_the_period(notify_socket) -> None:
+    """The loop may call ping() every second; systemd needs one per WatchdogSec/2 at most."""
+    path, sock = notify_socket
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "600000000"})  # 10 min
+    for _ in range(5):
+        n.ping()
+    n.close()
+    assert _recv_all(sock) == ["WATCHDOG=1"]
