@@ -20,6 +20,7 @@ from optimizer.errors import ExecutionError
 from optimizer.fluence.models import Vm
 from optimizer.money import from_micros, to_micros
 from optimizer.planner.inputs import EPOCH, Action, InFlight, Plan
+from optimizer.store import fencing
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.journal import FleetVm, JournalAction, SavingsEntry
 
@@ -37,7 +38,10 @@ def new_token() -> str:
 
 
 def session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False)
+    """A journal session. When a leader elector registered a fence for `engine`
+    (optimizer.store.fencing), every commit first checks the leader term (raising
+    LeadershipLost, nothing written) and stamps it on the journal rows."""
+    return fencing.apply(Session(engine, expire_on_commit=False), engine)
 
 
 # -- ownership --------------------------------------------------------------------------

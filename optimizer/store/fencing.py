@@ -1,0 +1,60 @@
+"""Fencing of journal writes: a registry engine → fence, applied to journal sessions.
+
+A fence is `Callable[[Connection], int]`: called inside a write transaction before it
+commits, it checks that this process may still write (e.g. the leader term did not move
+on, see `optimizer.daemon.leader`) and returns the fencing token, or raises (for
+example `LeadershipLost`), which aborts the commit — nothing of the transaction is
+written. The token is stamped on every `JournalAction` row the transaction writes.
+
+Without a registered fence (the CLI, tests, a single SQLite daemon before election)
+sessions behave exactly as plain sessions.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import event
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.orm import Session
+
+Fence = Callable[["Connection"], int]
+
+_fences: weakref.WeakKeyDictionary[Engine, Fence] = weakref.WeakKeyDictionary()
+
+
+def set_fence(engine: Engine, fence: Fence | None) -> None:
+    """Fence every journal write made through `engine` (None: stop fencing)."""
+    if fence is None:
+        _fences.pop(engine, None)
+    else:
+        _fences[engine] = fence
+
+
+def get_fence(engine: Engine) -> Fence | None:
+    return _fences.get(engine)
+
+
+def apply(session: Session, engine: Engine) -> Session:
+    """Make `session`'s commits run `engine`'s fence first (when one is registered)."""
+    fence = _fences.get(engine)
+    if fence is None:
+        return session
+
+    def _before_commit(s: Session) -> None:
+        from optimizer.store.tables.journal import JournalAction
+
+        token = fence(s.connection())
+        for obj in list(s.new) + list(s.dirty):
+            if isinstance(obj, JournalAction):
+                obj.fencing_token = token
+
+    event.listen(session, "before_commit", _before_commit)
+    return session
+
+
+__all__ = ["Fence", "apply", "get_fence", "set_fence"]
