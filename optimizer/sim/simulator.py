@@ -62,6 +62,24 @@ class SimConfig:
     stopped_visible: timedelta = timedelta(minutes=10)  # Stopped VMs stay listed this long
     balance: Decimal = Decimal("1000")
     max_instances: int = 100
+    #: "creation": each VM is billed every 24 h from its creation (newer docs);
+    #: "daily": all VMs are billed at 17:55 UTC every day (older docs). `nextBillingAt` says.
+    billing: str = "creation"
+
+    def __post_init__(self) -> None:
+        if self.billing not in ("creation", "daily"):
+            raise ValueError(f"billing must be 'creation' or 'daily', got {self.billing!r}")
+        if not 0 <= self.launch_jitter < 1:
+            raise ValueError("launch_jitter must be within [0, 1)")
+        if self.termination_rate < 0:
+            raise ValueError("termination_rate must be >= 0")
+
+    def first_billing(self, created: datetime) -> datetime:
+        """When a VM created at `created` is charged for the first time after deploy."""
+        if self.billing == "creation":
+            return created + EPOCH
+        at = created.replace(hour=17, minute=55, second=0, microsecond=0)
+        return at if at > created else at + EPOCH
 
 
 @dataclass
@@ -392,7 +410,7 @@ class Simulator:
             created_at=now,
             launching_at=now + d1,
             active_at=now + d1 + d2,
-            next_billing_at=now + EPOCH,
+            next_billing_at=self.config.first_billing(now),
             os_image=os_image,
             ports=[p.model_copy() for p in ports],
             hostname=hostname,
