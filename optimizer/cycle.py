@@ -8,9 +8,11 @@ Each stage is an error boundary (per fleet where it is per fleet): an expected f
 handed to the alerts stage, and the next stage / fleet / cycle carries on. Anything else
 is a bug and propagates: the daemon exits non-zero and systemd restarts it.
 
-Snapshots run every `daemon.snapshot_interval`, planning and execution every
-`daemon.plan_interval` (the daemon loop decides when to call `Cycle.run`; the cycle
-decides which stages are due). One summary line is logged per cycle.
+Snapshots run every `daemon.snapshot_interval`; planning runs on the first snapshot tick
+once `daemon.plan_interval` has passed since the last plan (so its granularity is the
+snapshot interval); open executor actions advance every tick in act mode. The daemon loop
+decides when to call `Cycle.run`, the cycle decides which stages are due. One summary
+line is logged per cycle.
 
 The cycle knows nothing about where its client talks to: production passes the real
 API client, the demo passes one built on the simulator's transport and clock.
@@ -56,6 +58,7 @@ class StageOutcome:
     status: str  # "ok" | "failed" | "skipped" | "unavailable"
     detail: str = ""
     error: OptimizerError | None = None
+    seconds: float = 0.0
 
 
 @dataclass
@@ -88,6 +91,13 @@ class TickResult:
     def outcome(self) -> str:
         return "degraded" if self.degraded else "ok"
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Wall seconds spent per stage in this tick (summed over fleets)."""
+        out: dict[str, float] = {}
+        for o in self.outcomes:
+            out[o.stage] = round(out.get(o.stage, 0.0) + o.seconds, 3)
+        return out
+
     def summary(self) -> dict[str, Any]:
         """The fields of the one summary log line."""
         return {
@@ -99,6 +109,7 @@ class TickResult:
                 f"{o.stage}{'/' + o.fleet if o.fleet else ''}: {o.detail}" for o in self.failures
             ],
             "unavailable": sorted({o.stage for o in self.outcomes if o.status == "unavailable"}),
+            "stage_s": self.stage_seconds(),
             "wall_s": round(self.wall_seconds, 3),
         }
 
@@ -147,12 +158,12 @@ class Cycle:
         return interval * (1 + self.rng.uniform(-j, j)) if j else interval
 
     def next_due(self) -> datetime:
-        """When the next stage is due (now when something never ran or is overdue)."""
-        now = self.rt.clock.now()
-        dues = [self.next_snapshot or now]
-        if self.rt.config.mode != "observe":
-            dues.append(self.next_plan or now)
-        return min(dues)
+        """When the next tick is due: the next snapshot (now when none succeeded yet).
+
+        Planning rides on snapshot ticks: a tick plans when `plan_interval` has passed
+        since the last plan, so every plan sees a fresh snapshot and ticks never double up.
+        """
+        return self.next_snapshot or self.rt.clock.now()
 
     def _plan_due(self, now: datetime) -> bool:
         if self.rt.config.mode == "observe":
@@ -220,6 +231,8 @@ class Cycle:
         name = fleet.name if fleet else None
         if name:
             structlog.contextvars.bind_contextvars(fleet=name)
+        t0 = time.monotonic()
+        n_before = len(result.outcomes)
         try:
             detail = fn(state, fleet)
         except _Unavailable as u:
@@ -241,6 +254,8 @@ class Cycle:
             if detail:
                 log.info("stage done", stage=stage, detail=detail)
         finally:
+            if len(result.outcomes) > n_before:
+                result.outcomes[-1].seconds = time.monotonic() - t0
             if name:
                 structlog.contextvars.unbind_contextvars("fleet", "action")
 
