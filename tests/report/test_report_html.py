@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from optimizer.analysis import analyze, analyze_history
+from optimizer.analysis.synthetic import synthetic_observations
 from optimizer.report import SECTIONS, render_html, render_markdown, to_csv, to_json
 from optimizer.store.analysis_queries import market_history
 from optimizer.store.engine import open_store
@@ -111,7 +112,13 @@ def test_report_from_simulated_history_has_every_section_and_valid_html(
     assert sim_analysis.history.observed_epochs == 30
 
 
-def test_fleet_section_charts_spend_and_savings_when_given(sim_analysis) -> None:
+def test_fleet_section_charts_spend_and_savings_when_given() -> None:
+    small = analyze(
+        synthetic_observations(start=datetime(2026, 3, 1, tzinfo=UTC), snapshots=40, offers=6,
+                               interval=timedelta(hours=6)),
+        since=datetime(2026, 3, 1, tzinfo=UTC), until=datetime(2026, 3, 11, tzinfo=UTC),
+    )  # fmt: skip
+    sim_analysis = small
     grid = sim_analysis.history.grid
     spend = pd.DataFrame({"epoch": grid[:10], "fleet": "web", "spend_usd": [1.5] * 10})
     saved = pd.DataFrame({"epoch": grid[3:5], "fleet": "web", "savings_usd": [0.2, 0.3]})
