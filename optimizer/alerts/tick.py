@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -34,14 +35,6 @@ TREND_EPOCHS = 7  # epochs of segment medians used for the forecast's price tren
 
 
 # --- store → budget inputs -----------------------------------------------------------------
-def _table(engine: Engine, name: str) -> sa.Table | None:
-    md = sa.MetaData()
-    try:
-        return sa.Table(name, md, autoload_with=engine)
-    except sa.exc.NoSuchTableError:
-        return None
-
-
 def load_vm_points(engine: Engine, now: datetime) -> tuple[list[VmPoint], set[str]]:
     """Every VM's observations that matter for `now`: per VM the latest interval before
     the month start, before the epoch start, and all from the month start on (for the
@@ -98,9 +91,9 @@ def load_vm_points(engine: Engine, now: datetime) -> tuple[list[VmPoint], set[st
 
 def load_vm_fleets(engine: Engine) -> dict[str, str]:
     """VM id → fleet for VMs the daemon owns (created or adopted, not released)."""
-    t = _table(engine, "fleet_vm")
-    if t is None:
-        return {}
+    from optimizer.store.tables.journal import FleetVm
+
+    t: sa.Table = FleetVm.__table__  # type: ignore[assignment]
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.vm_id, t.c.fleet).where(t.c.released_at.is_(None)))
         return {r.vm_id: r.fleet for r in rows}
@@ -135,13 +128,21 @@ def segment_medians(
     from optimizer.store.queries import epoch_stats
 
     since = utc(now) - EPOCH * epochs
-    stats = epoch_stats(engine, since, until=now)
+    cache: dict[tuple[str | None, str | None], pd.DataFrame] = {}
     out: dict[str, list[tuple[datetime, float]]] = {}
-    if stats.empty:
-        return {f.name: [] for f in config.fleets}
     for f in config.fleets:
-        df = stats
         c = f.constraints
+        # let the store filter when the fleet names one configuration / country
+        conf = c.configurations[0] if len(c.configurations) == 1 else None
+        country = c.countries[0] if len(c.countries) == 1 else None
+        if (conf, country) not in cache:
+            cache[conf, country] = epoch_stats(
+                engine, since, until=now, configuration=conf, country=country
+            )
+        df = cache[conf, country]
+        if df.empty:
+            out[f.name] = []
+            continue
         if c.configurations:
             df = df[df["configuration"].isin(c.configurations)]
         if c.countries:
@@ -194,9 +195,9 @@ def snapshot_failures(engine: Engine) -> tuple[int, str | None]:
 
 def failed_actions(engine: Engine, now: datetime) -> list[FailedAction]:
     """Journal actions that failed within the last epoch."""
-    t = _table(engine, "journal_action")
-    if t is None:
-        return []
+    from optimizer.store.tables.journal import JournalAction
+
+    t: sa.Table = JournalAction.__table__  # type: ignore[assignment]
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(
             sa.select(t).where(t.c.state == "failed", t.c.updated_at >= utc(now) - EPOCH)

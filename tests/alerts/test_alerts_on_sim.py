@@ -25,7 +25,7 @@ from tests.alerts.helpers import Recorder
 
 START = datetime(2026, 3, 3, tzinfo=UTC)
 SLUG = "cpu-2-ram-4gb-storage-25gb"
-TICK = timedelta(hours=6)
+TICK = timedelta(hours=12)
 
 
 def config(db_url: str) -> object:
