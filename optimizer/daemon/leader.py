@@ -37,13 +37,14 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
 
 from optimizer.clock import Clock, SystemClock
+from optimizer.config import Config
 from optimizer.errors import LeadershipLost
 from optimizer.store.engine import store_errors
 
@@ -63,6 +64,18 @@ KEEPALIVES = {
     "keepalives_interval": 5,
     "keepalives_count": 3,
 }
+
+
+#: a follower tries to acquire at least this often (and at least once per snapshot tick)
+FOLLOWER_POLL = timedelta(seconds=5)
+
+
+def follower_poll(config: Config) -> timedelta:
+    """How long a follower waits between acquisition attempts: the shortest tick interval,
+    at most FOLLOWER_POLL — so a takeover happens within one leader tick interval of the
+    old leader's session ending."""
+    d = config.daemon
+    return min(d.snapshot_interval, d.plan_interval, FOLLOWER_POLL)
 
 
 def default_holder() -> str:
@@ -265,15 +278,13 @@ class LeaderElector:
         self._changed()
 
     def close(self) -> None:
-        """Release leadership (on shutdown): a follower can take over at once."""
-        was = self.term
+        """Release leadership (on shutdown): a follower can take over at once. Silent:
+        the daemon's own "daemon stopped" line is the last one it logs."""
         self.term = None
         self._release()
         if self._lock_engine is not None:
             self._lock_engine.dispose()
             self._lock_engine = None
-        if was is not None:
-            log.info("released leadership", term=was)
 
     def _release(self) -> None:
         if self._conn is None:
@@ -327,9 +338,11 @@ def _line(err: BaseException) -> str:
 
 
 __all__ = [
+    "FOLLOWER_POLL",
     "LeaderElector",
     "LeaderInfo",
     "default_holder",
+    "follower_poll",
     "lock_key",
     "read_leader",
 ]

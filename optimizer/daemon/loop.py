@@ -31,7 +31,8 @@ import structlog
 
 from optimizer.clock import SystemClock
 from optimizer.config import Config
-from optimizer.cycle import Cycle, Runtime, TickResult
+from optimizer.cycle import Cycle, Runtime, StageOutcome, TickResult
+from optimizer.daemon.leader import LeaderElector, follower_poll
 from optimizer.daemon.notify import Notifier
 from optimizer.daemon.signals import Controller
 from optimizer.errors import ConfigError
@@ -64,13 +65,15 @@ class Daemon:
         notifier: Notifier | None = None,
         reload: Callable[[], Config] | None = None,
         rng: random.Random | None = None,
+        elector: LeaderElector | None = None,
     ) -> None:
         self.rt = runtime
         self.controller = controller or Controller()
         self.notifier = notifier or Notifier(environ={})
         self._reload = reload
         self.rng = rng or random.Random()
-        runtime.should_stop = self.controller.should_stop
+        self.elector = elector
+        runtime.should_stop = self._stop_fleets
         self.cycle = Cycle(runtime, rng=self.rng)
         self.ticks = 0
         self.api_failures = 0
@@ -78,11 +81,28 @@ class Daemon:
     # -- one cycle -------------------------------------------------------------------
     def tick(self, *, force: bool = False) -> TickResult:
         self.ticks += 1
+        if self.elector is not None and not self.elector.tick():
+            return self._follow()
         self.notifier.status(f"tick {self.ticks}: running")
         result = self.cycle.run(self.ticks, force=force)
         self.api_failures = self.api_failures + 1 if result.api_down else 0
         self.notifier.ping()
         return result
+
+    def _follow(self) -> TickResult:
+        """A follower's tick: no stage runs (the leader snapshots, plans and executes)."""
+        now = self.rt.clock.now()
+        result = TickResult(tick=self.ticks, started=now, finished=now)
+        result.outcomes.append(StageOutcome("leader", None, "skipped", "another replica leads"))
+        log.debug("follower: another replica leads")
+        self.notifier.status(f"tick {self.ticks}: follower (another replica leads)")
+        self.notifier.ping()
+        return result
+
+    def _stop_fleets(self) -> bool:
+        """Stop between fleets on a signal, or once this replica lost leadership mid-tick."""
+        lost = self.elector is not None and not self.elector.is_leader
+        return self.controller.should_stop() or lost
 
     def once(self) -> TickResult:
         """Run every stage once (forced) and return the result."""
@@ -126,6 +146,8 @@ class Daemon:
 
     def _next_wait(self, result: TickResult) -> float:
         """Seconds until the next tick: backoff after an API outage, else until due ± jitter."""
+        if self.elector is not None and not self.elector.is_leader:
+            return follower_poll(self.rt.config).total_seconds()
         snapshot_s = self.rt.config.daemon.snapshot_interval.total_seconds()
         if result.api_down or any(o.stage == "snapshot" for o in result.failures):
             n = max(self.api_failures, 1)

@@ -75,6 +75,14 @@ class Metrics:
         self.tick_duration = Gauge(
             f"{PREFIX}_tick_duration_seconds", "Wall time of the last cycle.", registry=r
         )
+        self.leader = Gauge(
+            f"{PREFIX}_leader", "1 while this replica is the leader, else 0.", registry=r
+        )
+        self.leader_term = Gauge(
+            f"{PREFIX}_leader_term",
+            "The leader term (fencing token) this replica last won; 0 before any.",
+            registry=r,
+        )
         self._server: Any = None
         self._thread: Any = None
 
@@ -91,6 +99,12 @@ class Metrics:
 
     def action(self, kind: str, outcome: str) -> None:
         self.actions.labels(kind, outcome).inc()
+
+    def set_leader(self, leading: bool, term: int | None) -> None:
+        """Leadership changed (called by the leader elector)."""
+        self.leader.set(1 if leading else 0)
+        if term is not None:
+            self.leader_term.set(term)
 
     # -- endpoint --------------------------------------------------------------------
     def serve(self, listen: str) -> tuple[str, int]:

@@ -16,12 +16,14 @@ import structlog
 from optimizer.clock import Clock, SystemClock
 from optimizer.config import Config
 from optimizer.cycle import Runtime
+from optimizer.daemon.leader import LeaderElector
 from optimizer.daemon.lock import InstanceLock
 from optimizer.daemon.logging import configure_logging, register_secret
 from optimizer.daemon.loop import Daemon
 from optimizer.daemon.metrics import Metrics
 from optimizer.daemon.notify import Notifier
 from optimizer.daemon.signals import Controller
+from optimizer.store.fencing import set_fence
 
 if TYPE_CHECKING:
     import httpx
@@ -48,8 +50,10 @@ def open_daemon(
     """Build a ready-to-run Daemon and clean it up afterwards.
 
     Order: logging (with the API key registered for redaction) → API client → database
-    (`open_store`) → single-instance lock (raises InstanceLocked when another daemon
-    holds it) → metrics endpoint (when `metrics.listen` is set) → signal handlers.
+    (`open_store`) → single-instance lock on SQLite (raises InstanceLocked when another
+    daemon holds it) → leader elector (PostgreSQL replicas: only the leader plans and
+    executes; journal writes are fenced by its term) → metrics endpoint (when
+    `metrics.listen` is set) → signal handlers.
     """
     from optimizer.fluence.client import build_client
     from optimizer.store.engine import open_store
@@ -64,9 +68,16 @@ def open_daemon(
             register_secret(secret.reveal())
         engine = open_store(config.database.url)
         stack.callback(engine.dispose)
-        lock = InstanceLock(engine).acquire()
-        stack.callback(lock.release)
+        if engine.dialect.name != "postgresql":
+            # SQLite: one daemon per file; on PostgreSQL replicas elect a leader instead
+            lock = InstanceLock(engine).acquire()
+            stack.callback(lock.release)
+        elector = LeaderElector(engine, clock=clock)
+        stack.callback(elector.close)
+        set_fence(engine, elector.fence)  # every journal write checks the leader term
+        stack.callback(set_fence, engine, None)
         m = Metrics()
+        elector.on_change = m.set_leader
         if metrics and config.metrics.listen:
             host, port = m.serve(config.metrics.listen)
             stack.callback(m.close)
@@ -84,4 +95,5 @@ def open_daemon(
             notifier=note,
             reload=reload,
             rng=random.Random(seed),
+            elector=elector,
         )
