@@ -8,7 +8,7 @@ sim.advance(timedelta(hours=1))               # prices move, VMs launch, billing
 
 from optimizer.sim.clock import DEFAULT_START, SimClock
 from optimizer.sim.faults import FaultConfig, FaultInjector
-from optimizer.sim.market import Market, SimOffer
+from optimizer.sim.market import Dynamics, Market, SimOffer
 from optimizer.sim.server import SimServer, serve, start_server
 from optimizer.sim.simulator import SimConfig, SimError, Simulator
 from optimizer.sim.transport import SimTransport
@@ -17,6 +17,7 @@ from optimizer.sim.vms import Account, LedgerEntry, SimVm
 __all__ = [
     "DEFAULT_START",
     "Account",
+    "Dynamics",
     "FaultConfig",
     "FaultInjector",
     "LedgerEntry",

@@ -93,18 +93,26 @@ CERTIFICATIONS = ("ISO/IEC 27001:2022", "SOC 2 Type II", "PCI DSS", "ISO 9001:20
 VCPU_PRICE = 0.125  # USD per vCPU per epoch at the reference point
 RAM_GB_PRICE = 0.0125  # USD per GB RAM per epoch
 
-# dynamics (per hour)
-THETA = 0.03
-SIGMA = 0.012
-JUMP_PROB = 0.0012
-JUMP_SIGMA = 0.12
-DRIFT_SIGMA_PER_DAY = 0.004
-DRIFT_CLIP = 0.25
-SEG_THETA = 0.01
-SEG_SIGMA = 0.006
-X_CLIP = 0.8
-MEAN_LIFETIME_HOURS = 40 * 24
-CAPACITY_CHURN = 0.004  # per offer per hour: one free instance more or less
+
+@dataclass(frozen=True)
+class Dynamics:
+    """Price and offer dynamics, per simulated hour. The defaults give typical swings of
+    about ±5 % around each offer's level, a jump every ~35 days per offer, drifts of a
+    few % per month, and offers that live 40 days on average."""
+
+    theta: float = 0.03  # mean reversion speed of an offer's log price
+    sigma: float = 0.012  # hourly noise of an offer's log price
+    jump_prob: float = 0.0012  # chance per offer per hour of a jump
+    jump_sigma: float = 0.12  # size (sd, log) of a jump
+    drift_sigma_per_day: float = 0.004  # sd of an offer's slow drift per day
+    drift_clip: float = 0.25  # the drift never moves an offer's level more than this
+    seg_theta: float = 0.01  # mean reversion of the configuration × country factor
+    seg_sigma: float = 0.006  # hourly noise of that factor
+    x_clip: float = 0.8  # bound on an offer's log deviation
+    mean_lifetime_hours: float = 40 * 24  # offers vanish and arrive at this pace
+    capacity_churn: float = 0.004  # chance per offer per hour that other tenants move one
+
+
 MAX_FREE_PER_SERVER = 8
 
 
@@ -251,10 +259,11 @@ def _eq(a: object, b: object) -> bool:
 class Market:
     """The seeded market. Not thread-safe on its own: the Simulator holds the lock."""
 
-    def __init__(self, seed: int = 7, offers: int = 80) -> None:
+    def __init__(self, seed: int = 7, offers: int = 80, dynamics: Dynamics | None = None) -> None:
         if offers < 1:
             raise ValueError("a market needs at least one offer")
         self.seed = seed
+        self.dynamics = dynamics or Dynamics()
         self.target_offers = offers
         self.hour = 0
         self.offers: list[SimOffer] = []
@@ -391,6 +400,7 @@ class Market:
         self, rng: random.Random, appear_hour: int
     ) -> tuple[float, float, float, int] | None:
         """Draw one random offer; register it; return (base, x0, drift, segment) for vectors."""
+        d = self.dynamics
         for _ in range(20):
             slug, vcpu, ram_gb, _disk = rng.choices(CONFIGURATIONS, cum_weights=_CONFIG_CUM)[0]
             dc = rng.choice(self.datacenters)
@@ -404,7 +414,7 @@ class Market:
             )
             if o.key in self.by_key:
                 continue
-            life = rng.expovariate(1.0 / MEAN_LIFETIME_HOURS)
+            life = rng.expovariate(1.0 / d.mean_lifetime_hours)
             o.vanish_hour = appear_hour + max(1, int(life))
             base = (
                 (vcpu * VCPU_PRICE + ram_gb * RAM_GB_PRICE)
@@ -415,7 +425,7 @@ class Market:
                 * math.exp(rng.gauss(0.0, 0.08))
             )
             x0 = rng.gauss(0.0, 0.05)
-            drift = rng.gauss(0.0, DRIFT_SIGMA_PER_DAY)
+            drift = rng.gauss(0.0, d.drift_sigma_per_day)
             self._register(o)
             o.vec = len(self._vec_offers)
             self._vec_offers.append(o)
@@ -440,21 +450,23 @@ class Market:
 
     def advance_to(self, hour: int) -> None:
         """Evolve the market hour by hour up to `hour` (no-op if already there)."""
+        d = self.dynamics
         while self.hour < hour:
             self.hour += 1
             h = self.hour
             n = len(self._x)
             z = self._np.standard_normal(n)
-            jumps = self._np.random(n) < JUMP_PROB
-            jump_size = self._np.standard_normal(n) * JUMP_SIGMA
-            mu = np.clip(self._drift * (h / 24.0), -DRIFT_CLIP, DRIFT_CLIP)
-            self._x = self._x + THETA * (mu - self._x) + SIGMA * z + np.where(jumps, jump_size, 0)
-            np.clip(self._x, -X_CLIP, X_CLIP, out=self._x)
+            jumps = self._np.random(n) < d.jump_prob
+            jump_size = self._np.standard_normal(n) * d.jump_sigma
+            mu = np.clip(self._drift * (h / 24.0), -d.drift_clip, d.drift_clip)
+            jump = np.where(jumps, jump_size, 0)
+            self._x = self._x + d.theta * (mu - self._x) + d.sigma * z + jump
+            np.clip(self._x, -d.x_clip, d.x_clip, out=self._x)
             zs = self._np_seg.standard_normal(len(self._seg))
-            self._seg = self._seg * (1 - SEG_THETA) + SEG_SIGMA * zs
+            self._seg = self._seg * (1 - d.seg_theta) + d.seg_sigma * zs
             np.clip(self._seg, -0.3, 0.3, out=self._seg)
             # arrivals keep the number of live offers roughly steady
-            k = _poisson(self._arrivals, self.target_offers / MEAN_LIFETIME_HOURS)
+            k = _poisson(self._arrivals, self.target_offers / d.mean_lifetime_hours)
             rows = [r for _ in range(k) if (r := self._make_offer(self._arrivals, h)) is not None]
             self._append_vectors(rows)
             self._churn_capacity(n)
@@ -462,7 +474,7 @@ class Market:
 
     def _churn_capacity(self, n: int) -> None:
         """Other tenants come and go: a few random offers gain or lose one free instance."""
-        k = int(self._np_cap.poisson(n * CAPACITY_CHURN))
+        k = int(self._np_cap.poisson(n * self.dynamics.capacity_churn))
         if k == 0:
             return
         idx = self._np_cap.integers(0, n, size=k).tolist()

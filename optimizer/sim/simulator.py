@@ -26,7 +26,7 @@ from optimizer.fluence.models import (
 )
 from optimizer.sim.clock import SimClock
 from optimizer.sim.faults import FaultConfig, FaultInjector
-from optimizer.sim.market import Market, Placement, SelectionError, SimOffer
+from optimizer.sim.market import Dynamics, Market, Placement, SelectionError, SimOffer
 from optimizer.sim.vms import ENDED, EPOCH, Account, LedgerEntry, SimVm
 
 if TYPE_CHECKING:
@@ -160,6 +160,7 @@ class Simulator:
         faults: FaultConfig | None = None,
         api_key: str | None = None,
         config: SimConfig | None = None,
+        dynamics: Dynamics | None = None,
     ) -> None:
         self.seed = seed
         self.clock = clock or SimClock.stepped()
@@ -167,7 +168,7 @@ class Simulator:
         self.api_key = (
             api_key or "sim-" + hashlib.sha256(f"fluence-sim:{seed}".encode()).hexdigest()[:32]
         )
-        self.market = Market(seed, offers)
+        self.market = Market(seed, offers, dynamics)
         self.faults = FaultInjector(faults, seed)
         self.account = Account(balance=Decimal(self.config.balance))
         self.vms: dict[str, SimVm] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from optimizer.fluence.models import Constraints, Hardware, Offer, offer_key, parse_slug
-from optimizer.sim import SimClock, Simulator
+from optimizer.sim import Dynamics, SimClock, Simulator
 from optimizer.sim.market import COUNTRIES, Market
 
 
@@ -202,3 +203,21 @@ def test_fast_json_path_equals_the_dict_path_as_capacity_changes() -> None:
         assert json.loads(sim.market.offers_json(c)) == sim.market.offers_wire(c)
         sim.add_foreign_vm()
         sim.advance(timedelta(hours=7))
+
+
+def test_dynamics_are_configurable_still_market_stays_still() -> None:
+    still = Dynamics(sigma=0, jump_prob=0, drift_sigma_per_day=0, seg_sigma=0, theta=0,
+                     capacity_churn=0, mean_lifetime_hours=1e9)  # fmt: skip
+    sim = Simulator(seed=4, dynamics=still)
+    before = raw_offers(sim)
+    sim.advance(timedelta(days=10))
+    assert raw_offers(sim) == before
+    wild = Simulator(seed=4, dynamics=Dynamics(sigma=0.05, jump_prob=0.02))
+    calm = Simulator(seed=4)
+    for s in (wild, calm):
+        s.advance(timedelta(days=5))
+
+    def spread(s: Simulator) -> float:
+        return statistics.pstdev(float(x) for x in s.market._x)
+
+    assert spread(wild) > 2 * spread(calm)
