@@ -12,8 +12,12 @@ Kinds:
     reset          the connection is dropped (httpx.ReadError / closed socket)
     malformed      200 with a body that is not JSON
     wrong_shape    200 with JSON of the wrong shape
-    lost_response  mutating endpoints only (deploy, delete_vms, patch_vms): the action
-                   takes effect, then the answer is lost like a timeout
+    lost_response  mutating endpoints only (deploy, delete_vms, patch_vms, ssh keys): the
+                   action takes effect, then the answer is lost like a timeout
+
+On mutating endpoints, malformed and wrong_shape answers also come after the action took
+effect (the server did the work; only its answer is garbage). timeout and reset happen
+before it: nothing changed.
 """
 
 from __future__ import annotations
