@@ -27,7 +27,9 @@ from optimizer.store.maintenance import db_stats, vacuum
 from optimizer.store.retention import roll_up
 
 db = typer.Typer(
-    name="db", help="Maintain the snapshot database: upgrade, stats, vacuum.", no_args_is_help=True
+    name="db",
+    help="Maintain the snapshot database: upgrade, stats, vacuum, copy.",
+    no_args_is_help=True,
 )
 
 
@@ -104,6 +106,24 @@ def prune_cmd(ctx: typer.Context) -> None:
         f"{s.snapshots_deleted} snapshots, {s.intervals_deleted} price intervals, "
         f"{s.epoch_rows_deleted} expired epoch rows, {s.offers_deleted} offers"
     )
+
+
+@db.command("copy")
+def copy_cmd(
+    ctx: typer.Context,
+    to: str = typer.Option(..., "--to", help="Target database URL (must be empty)."),
+) -> None:
+    """Copy every table into a fresh database at URL (e.g. SQLite → PostgreSQL).
+
+    The target is migrated to the current schema first and must hold no rows; stop the
+    daemon while copying, then point `database.url` at the target.
+    """
+    from optimizer.store.copy import copy_store
+
+    app: AppContext = ctx.obj
+    with store(app) as engine:
+        result = copy_store(engine, to)
+    print_line(f"copied {result.total:,} rows in {len(result.rows)} tables to {result.target}")
 
 
 def register(app: typer.Typer) -> None:
