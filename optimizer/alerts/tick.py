@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from optimizer.alerts.sinks import Sink, build_sinks
 from optimizer.alerts.state import reconcile
 from optimizer.budget import EPOCH, BudgetReport, VmPoint, compute_budget, month_bounds
 from optimizer.clock import utc
-from optimizer.config import Config
+from optimizer.config import Config, FleetConfig
 from optimizer.errors import ExecutionError, NoMatchingOffers, OptimizerError
 from optimizer.money import from_micros, to_micros
 from optimizer.store.engine import store_errors
@@ -120,40 +120,75 @@ def save_plan_cash(engine: Engine, plans: Mapping[str, PlanSummary], now: dateti
             )
 
 
+# Medians of complete epochs never change: computed once per process, per database,
+# fleet constraints and epoch (None = no offer of the fleet listed in that epoch).
+_PAST_MEDIANS: dict[tuple[str, str, datetime], float | None] = {}
+
+
+def _fleet_filter(df: pd.DataFrame, fleet: FleetConfig, price_col: str) -> pd.DataFrame:
+    c = fleet.constraints
+    if df.empty:
+        return df
+    if c.configurations:
+        df = df[df["configuration"].isin(c.configurations)]
+    if c.countries:
+        df = df[df["country"].isin(c.countries)]
+    if c.max_price_per_epoch_usd is not None:
+        df = df[df[price_col] <= float(c.max_price_per_epoch_usd)]
+    return df
+
+
+def _store_filter(fleet: FleetConfig) -> tuple[str | None, str | None]:
+    """Let the store filter when the fleet names one configuration / one country."""
+    c = fleet.constraints
+    return (
+        c.configurations[0] if len(c.configurations) == 1 else None,
+        c.countries[0] if len(c.countries) == 1 else None,
+    )
+
+
 def segment_medians(
     engine: Engine, config: Config, now: datetime, epochs: int
 ) -> dict[str, list[tuple[datetime, float]]]:
-    """Per fleet: the median over the fleet's allowed offers (configurations × countries)
-    of each offer's per-epoch median price, for the last `epochs` epochs, oldest first."""
-    from optimizer.store.queries import epoch_stats
+    """Per fleet, oldest first: for each of the last `epochs` complete epochs, the median
+    over the fleet's allowed offers (configurations × countries × price cap) of each
+    offer's epoch median price; then, for the current epoch, the median price of those
+    offers in the latest snapshot (the market now)."""
+    from optimizer.store.queries import epoch_stats, latest_market
 
-    since = utc(now) - EPOCH * epochs
-    cache: dict[tuple[str | None, str | None], pd.DataFrame] = {}
+    now = utc(now)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = [today - EPOCH * k for k in range(epochs, 0, -1)]
+    db = engine.url.render_as_string(hide_password=True)
+    fkey = {f.name: f.constraints.model_dump_json() for f in config.fleets}
+    missing = [f for f in config.fleets if any((db, fkey[f.name], d) not in _PAST_MEDIANS
+                                               for d in days)]  # fmt: skip
+    stats: dict[tuple[str | None, str | None], pd.DataFrame] = {}
+    for f in missing:
+        flt = _store_filter(f)
+        if flt not in stats:
+            first = min(d for d in days if (db, fkey[f.name], d) not in _PAST_MEDIANS)
+            stats[flt] = epoch_stats(
+                engine, first, until=today - timedelta(microseconds=1),
+                configuration=flt[0], country=flt[1],
+            )  # fmt: skip
+        df = _fleet_filter(stats[flt], f, "price_median_usd")
+        med = df.groupby("epoch_start")["price_median_usd"].median() if not df.empty else {}
+        for d in days:  # every missing day lies in the range just queried
+            if (db, fkey[f.name], d) not in _PAST_MEDIANS:
+                v = med.get(pd.Timestamp(d)) if len(med) else None
+                _PAST_MEDIANS[db, fkey[f.name], d] = None if v is None or pd.isna(v) else float(v)
+    markets: dict[tuple[str | None, str | None], pd.DataFrame] = {}
     out: dict[str, list[tuple[datetime, float]]] = {}
     for f in config.fleets:
-        c = f.constraints
-        # let the store filter when the fleet names one configuration / country
-        conf = c.configurations[0] if len(c.configurations) == 1 else None
-        country = c.countries[0] if len(c.countries) == 1 else None
-        if (conf, country) not in cache:
-            cache[conf, country] = epoch_stats(
-                engine, since, until=now, configuration=conf, country=country
-            )
-        df = cache[conf, country]
-        if df.empty:
-            out[f.name] = []
-            continue
-        if c.configurations:
-            df = df[df["configuration"].isin(c.configurations)]
-        if c.countries:
-            df = df[df["country"].isin(c.countries)]
-        if c.max_price_per_epoch_usd is not None:
-            df = df[df["price_median_usd"] <= float(c.max_price_per_epoch_usd)]
-        if df.empty:
-            out[f.name] = []
-            continue
-        s = df.groupby("epoch_start")["price_median_usd"].median().sort_index()
-        out[f.name] = [(t.to_pydatetime(), float(v)) for t, v in s.items()]
+        series = [(d, v) for d in days if (v := _PAST_MEDIANS.get((db, fkey[f.name], d)))]
+        flt = _store_filter(f)
+        if flt not in markets:
+            markets[flt] = latest_market(engine, configuration=flt[0], country=flt[1])
+        cur = _fleet_filter(markets[flt], f, "price_usd")
+        if not cur.empty:
+            series.append((today, float(cur["price_usd"].median())))
+        out[f.name] = series
     return out
 
 
