@@ -86,6 +86,9 @@ class DaemonConfig(Section):
     # how often the (pandas) price analysis is recomputed for planning; plans in between
     # reuse the last result (per-epoch statistics move slowly)
     analysis_interval: Duration = timedelta(hours=6)
+    # how often the alerts stage (budget, spikes, VM statuses) runs; a tick with an
+    # expected failure always runs it. 0 = every tick
+    alerts_interval: Duration = timedelta(0)
 
 
 class MetricsConfig(Section):

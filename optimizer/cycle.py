@@ -151,6 +151,7 @@ class Cycle:
         self._announced: set[str] = set()
         self._analysis: Any = None
         self._analysis_at: datetime | None = None
+        self._alerts_at: datetime | None = None
 
     # -- scheduling ------------------------------------------------------------------
     def _jittered(self, interval: timedelta) -> timedelta:
@@ -169,6 +170,12 @@ class Cycle:
         if self.rt.config.mode == "observe":
             return False
         return self.next_plan is None or now >= self.next_plan
+
+    def _alerts_due(self, now: datetime, state: _TickState) -> bool:
+        every = self.rt.config.daemon.alerts_interval
+        if state.errors or state.plans or self._alerts_at is None or not every:
+            return True
+        return now - self._alerts_at >= every
 
     def _snapshot_due(self, now: datetime) -> bool:
         return self.next_snapshot is None or now >= self.next_snapshot
@@ -206,7 +213,9 @@ class Cycle:
                     fleet.name in state.plans or _integration.has_open_actions(self.rt, fleet)
                 ):
                     self._stage(result, state, "execute", fleet, self._execute)
-            self._stage(result, state, "alerts", None, self._alerts)
+            if self._alerts_due(now, state):
+                self._stage(result, state, "alerts", None, self._alerts)
+                self._alerts_at = now
             if self.rt.metrics is not None:
                 try:
                     _integration.fleet_metrics(self.rt, state)
