@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from optimizer.fluence.retry import NO_RETRIES
 from optimizer.sim import FaultConfig, SimServer, Simulator, start_server
 
 pytestmark = pytest.mark.http
+ROOT = Path(__file__).resolve().parents[2]
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl t@x"
 
@@ -108,7 +110,7 @@ def test_sim_serve_command_prints_key_and_stops_cleanly_on_sigterm() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "optimizer", "sim", "serve", "--port", "0", "--seed", "3",
          "--key", "k-test-1", "--speed", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
@@ -132,7 +134,7 @@ def test_sim_serve_rejects_a_non_loopback_host() -> None:
     t0 = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "optimizer", "sim", "serve", "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: --host")
