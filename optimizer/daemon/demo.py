@@ -54,6 +54,9 @@ class FleetCost:
     vms_now: int
     actual: Decimal
     without_migrations: Decimal
+    migrations: int = 0
+    realized: Decimal = Decimal(0)  # executor's savings ledger: (old - new) x epochs since
+    terminations: int = 0
 
     @property
     def saving(self) -> Decimal:
@@ -164,6 +167,7 @@ def run_demo(
                 engine = daemon.rt.engine
                 end = clock.now()
                 fleets = fleet_costs(engine, config, end)
+                _add_ledger(engine, fleets, end)
                 actions = journal_actions(engine)
                 report, note = _write_report(engine, config, report_path, start, end)
             bar.update(task, completed=days)
@@ -239,6 +243,29 @@ def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetC
         )
         out.append(FleetCost(fleet.name, running, actual, baseline))
     return out
+
+
+def _add_ledger(engine: sa.Engine, fleets: list[FleetCost], end: datetime) -> None:
+    """Per fleet: completed migrations and their realized saving (the executor's savings
+    ledger), and provider terminations finalized (replacements are part of the cost)."""
+    from optimizer.executor.journal import savings
+    from optimizer.store.tables.journal import JournalAction
+
+    ledger = savings(engine, end)
+    t = JournalAction.__table__
+    with engine.connect() as conn:
+        finals = dict(
+            conn.execute(
+                sa.select(t.c.fleet, sa.func.count())
+                .where(t.c.kind == "finalize", t.c.state == "done")
+                .group_by(t.c.fleet)
+            ).all()
+        )
+    for f in fleets:
+        if f.fleet in ledger:
+            f.migrations = ledger[f.fleet].migrations
+            f.realized = ledger[f.fleet].realized
+        f.terminations = int(finals.get(f.fleet, 0))
 
 
 def journal_actions(engine: sa.Engine) -> Counter[str]:
@@ -337,14 +364,26 @@ def fleet_savings(engine: sa.Engine, end: datetime) -> pd.DataFrame:
 
 def print_summary(s: DemoSummary, console: Console) -> None:
     t = Table(title=f"{s.days:g} simulated days, seed {s.seed}", show_edge=False)
-    for col in ("fleet", "VMs now", "cost", "without migrations", "saving"):
+    cols = ("fleet", "VMs now", "cost", "without migrations", "saving", "migrations",
+            "saved by them", "terminated")  # fmt: skip
+    for col in cols:
         t.add_column(col, justify="left" if col == "fleet" else "right")
     for f in s.fleets:
         t.add_row(f.fleet, str(f.vms_now), fmt_usd(f.actual), fmt_usd(f.without_migrations),
-                  _saving(f.saving, f.without_migrations))  # fmt: skip
+                  _saving(f.saving, f.without_migrations), str(f.migrations),
+                  fmt_usd(f.realized), str(f.terminations))  # fmt: skip
     t.add_row("[bold]total", "", fmt_usd(s.actual), fmt_usd(s.without_migrations),
-              _saving(s.saving, s.without_migrations), style="bold")  # fmt: skip
+              _saving(s.saving, s.without_migrations),
+              str(sum(f.migrations for f in s.fleets)),
+              fmt_usd(sum((f.realized for f in s.fleets), Decimal(0))),
+              str(sum(f.terminations for f in s.fleets)), style="bold")  # fmt: skip
     console.print(t)
+    console.print(
+        "[dim]cost: what the fleets' VMs were charged (totalSpent). without migrations: the "
+        "first VMs at their first prices for the whole period. saved by them: (old − new "
+        "price) × epochs since each migration, from the executor's ledger. VMs the provider "
+        "terminated were replaced; those replacements are part of the cost.[/]"
+    )
     acts = ", ".join(f"{k}: {v}" for k, v in sorted(s.actions.items())) or "none"
     console.print(f"actions taken: {acts}")
     console.print(

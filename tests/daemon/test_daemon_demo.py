@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     out = tmp_path / "r" / "demo-report.html"
     proc = subprocess.run(
-        [sys.executable, "-m", "optimizer", "demo", "--days", "3", "--seed", "5",
+        [sys.executable, "-m", "optimizer", "demo", "--days", "2", "--seed", "5",
          "--dir", str(tmp_path / "a"), "--out", str(out), "--no-progress"],
         cwd=ROOT,
         capture_output=True,
@@ -40,7 +40,7 @@ def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) ->
     # the same seed in-process gives the same totals as the CLI run
     buf = io.StringIO()
     summary = run_demo(
-        seed=5, days=3, workdir=tmp_path / "b", progress=False,
+        seed=5, days=2, workdir=tmp_path / "b", progress=False,
         console=Console(file=buf, width=120),
     )  # fmt: skip
     total = re.search(r"total\s*│\s*│\s*(\$[\d,.]+)\s*│\s*(\$[\d,.]+)", text)
