@@ -35,6 +35,9 @@ from optimizer.backtest.replay import (
 )
 
 _INF = float("inf")
+#: passes over the VMs when capacity binds (a second one re-plans each VM around the
+#: others; it found nothing better on the benchmark markets, so one is the default)
+CAPACITY_ROUNDS = 1
 
 
 class StaticPolicy:
@@ -101,10 +104,12 @@ def hindsight_optimum(
     end = int(market.times[-1]) if end is None else end
     steps = int(np.searchsorted(market.times, end, side="left"))
     times = market.times[:steps]
-    price = market.price[:steps]
-    capacity = market.capacity[:steps]
-    usage = np.zeros((steps, market.n_offers), dtype=np.int64)
-    deploys = np.zeros((steps, market.n_offers), dtype=np.int64)
+    cols = np.flatnonzero(match.mask)  # work on the fleet's offers only
+    local = {int(o): i for i, o in enumerate(cols)}
+    price = market.price[:steps, cols]
+    capacity = market.capacity[:steps, cols]
+    usage = np.zeros((steps, len(cols)), dtype=np.int64)
+    deploys = np.zeros((steps, len(cols)), dtype=np.int64)
     has_cap = bool((capacity >= 0).any())
     n = match.instances
     chains: list[list[Segment] | None] = [None] * n
@@ -122,17 +127,17 @@ def hindsight_optimum(
             deploys[seg.step, seg.offer] += sign
 
     # VM by VM; when capacity binds, a second round re-plans each VM around the others
-    rounds = 2 if has_cap and n > 1 else 1
+    rounds = CAPACITY_ROUNDS if has_cap and n > 1 else 1
     for rnd in range(rounds):
         for slot in range(n):
             mark(chains[slot], -1)
-            avail = match.mask[None, :] & (price >= 0)
+            avail = price >= 0
             if match.max_price_micros is not None:
                 avail &= price <= match.max_price_micros
             block = None
             for f_slot, f_step, f_offer in forbid:
-                if f_slot == slot and f_step < steps:
-                    avail[f_step, f_offer] = False
+                if f_slot == slot and f_step < steps and f_offer in local:
+                    avail[f_step, local[f_offer]] = False
             if has_cap:
                 avail &= (capacity < 0) | (usage + 1 <= capacity)
                 # a VM alive on o when another VM deploys there must leave it room
@@ -140,11 +145,14 @@ def hindsight_optimum(
             if model.price_model == "deal":
                 cost, chain = _dp_deal(times, price, avail, model, end, block)
             else:
-                cost, chain = _dp_market(market, times, avail, model, end)
+                ff = market.ffill_price[:, cols]
+                cost, chain = _dp_market(market.times, ff, times, avail, model, end)
             if rnd == 0 or (chain is not None and cost < costs[slot]):
                 chains[slot], costs[slot] = chain, cost
             mark(chains[slot], +1)
-    schedules = [tuple(c) if c else () for c in chains]
+    schedules = [
+        tuple(Segment(sg.step, int(cols[sg.offer])) for sg in c) if c else () for c in chains
+    ]
     total = sum(costs)
     return Optimum(int(total), tuple(schedules))
 
@@ -250,10 +258,14 @@ def _dp_deal(
 
 
 def _dp_market(
-    market: Market, times: np.ndarray, avail: np.ndarray, model: BillingModel, end: int
+    all_times: np.ndarray,
+    ff: np.ndarray,
+    times: np.ndarray,
+    avail: np.ndarray,
+    model: BillingModel,
+    end: int,
 ) -> tuple[int, list[Segment] | None]:
     S = len(times)
-    ff = market.ffill_price
     any_avail = avail.any(axis=1)
     if not any_avail.any():
         return 0, None
@@ -272,7 +284,7 @@ def _dp_market(
         m_max = model.charges_between(t0, end, end)
         offers = np.flatnonzero(avail[j])
         charge_t = t0 + model.epoch_s * np.arange(m_max, dtype=np.int64)
-        rows = np.searchsorted(market.times, charge_t, side="right") - 1
+        rows = np.searchsorted(all_times, charge_t, side="right") - 1
         rows[0] = j  # the first charge is the deploy price
         cum = np.cumsum(ff[np.ix_(rows, offers)].astype(np.float64), axis=0)  # (m, offers)
         arg = np.argmin(cum, axis=1)

@@ -30,6 +30,15 @@ from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.backtest.replay import Action, Delete, Deploy, Migrate, Policy, StepView
 from optimizer.config import FleetConfig, FleetPolicy
 from optimizer.money import to_micros
+from optimizer.planner import (
+    BudgetState,
+    InFlight,
+    LaunchStats,
+    MarketOffer,
+    MarketView,
+    OwnedVm,
+    plan_fleet,
+)
 
 _UNLIMITED = 1_000_000
 
@@ -50,8 +59,9 @@ class PlannerPolicy:
     fleet: FleetConfig
     market: Market
     recent: list[tuple[int, object]] = field(default_factory=list)  # (planned at, action)
-    _cache: dict[tuple[int, int, int], object] = field(default_factory=dict)
+    _cache: dict[tuple[int, int, int], MarketOffer] = field(default_factory=dict)
     last_plan: object = None
+    prune: bool = True  # leave out offers that cannot matter (see `decide`)
 
     def __post_init__(self) -> None:
         c = self.fleet.constraints
@@ -63,58 +73,55 @@ class PlannerPolicy:
             group &= np.isin(m.country, c.countries)
         self.group = group
         listed = m.price >= 0
-        self.first_seen = np.where(listed.any(axis=0), np.argmax(listed, axis=0), -1)
-        self.offer_index = {str(k): i for i, k in enumerate(m.keys)}
+        first = np.argmax(listed, axis=0)
+        # an offer listed at step s was first seen at or before s: no look-ahead
+        self.listed_since = [_dt(int(m.times[f])) for f in first]
+        self.static = [
+            {
+                "offer_key": str(m.keys[o]),
+                "configuration": str(m.configuration[o]),
+                "vcpu": max(int(m.vcpu[o]), 0),
+                "ram_gb": max(int(m.ram_gb[o]), 0),
+                "country": str(m.country[o]),
+                "datacenter": str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
+                "tier": int(m.tier[o]) if m.tier[o] >= 0 else None,
+                "listed_since": self.listed_since[o],
+            }
+            for o in range(m.n_offers)
+        ]
 
-    def _offer(self, o: int, price: int, capacity: int, step: int) -> object:
-        from optimizer.planner import MarketOffer
-
+    def _offer(self, o: int, price: int, capacity: int) -> MarketOffer:
         key = (o, price, capacity)
         hit = self._cache.get(key)
         if hit is None:
-            m = self.market
-            tier = int(m.tier[o])
-            first = int(self.first_seen[o])
-            hit = MarketOffer(
-                offer_key=str(m.keys[o]),
-                configuration=str(m.configuration[o]),
-                vcpu=max(int(m.vcpu[o]), 0),
-                ram_gb=max(int(m.ram_gb[o]), 0),
-                country=str(m.country[o]),
-                datacenter=str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
-                price=micros_to_usd(price),
-                capacity=capacity,
-                tier=tier if tier >= 0 else None,
-                listed_since=_dt(int(m.times[first])) if 0 <= first <= step else None,
-            )
+            hit = MarketOffer(price=micros_to_usd(price), capacity=capacity, **self.static[o])
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[key] = hit
-        return hit
+        return hit  # type: ignore[return-value]
 
     def decide(self, view: StepView) -> list[Action]:
-        from optimizer.planner import (
-            BudgetState,
-            InFlight,
-            LaunchStats,
-            MarketView,
-            OwnedVm,
-            plan_fleet,
-        )
-
         m = self.market
         now = view.now
         price = view.market.now_price
         cap = view.market.now_capacity
-        idx = np.flatnonzero(self.group & (price >= 0))
+        listed = self.group & (price >= 0)
+        # Offers dearer than every VM of a full, settled fleet can be neither a migration
+        # target (cap < the VM's price) nor shadow one (same group, price <= cap), and no
+        # deploy is due: leaving them out changes no decision, and saves most of the time.
+        settled = sum(1 for v in view.vms if not v.being_replaced) >= view.instances and all(
+            v.status == "Active" for v in view.vms
+        )
+        if self.prune and settled and view.vms:
+            listed &= price <= max(v.price_micros for v in view.vms)
         offers = []
-        for o in idx:
+        for o in np.flatnonzero(listed):
             o = int(o)
             c = int(cap[o])
             eff = _UNLIMITED if c < 0 else max(c - view.usage.get(o, 0), 0)
-            offers.append(self._offer(o, int(price[o]), eff, view.step))
-        offers.sort(key=lambda x: x.offer_key)  # type: ignore[attr-defined]
-        market = MarketView(offers=tuple(offers), taken_at=_dt(now))  # type: ignore[arg-type]
+            offers.append(self._offer(o, int(price[o]), eff))
+        offers.sort(key=lambda x: x.offer_key)
+        market = MarketView(offers=tuple(offers), taken_at=_dt(now))
 
         # what the journal would hold
         busy: set[str] = set()

@@ -104,3 +104,25 @@ def test_planner_migration_is_billing_aligned_and_make_before_break() -> None:
     for v in new:
         assert v.deployed_at == t0 + E - 300 - 600
         assert v.deal_micros == 500_000
+
+
+def test_leaving_out_dear_offers_changes_no_planner_decision() -> None:
+    """The adapter hands the planner only offers that could matter once the fleet is full
+    and settled; on the simulator's market (30 days, capacity binding at times) every
+    decision is the same as with the full offer list."""
+    from optimizer.backtest.prices import Market
+    from optimizer.backtest.synthetic import simulator_history
+
+    market = Market.build(simulator_history(days=30))
+    fleet = make_fleet(
+        4, cooldown_epochs=0.5, min_savings_pct=3, min_savings_usd_per_epoch="0.005",
+        max_migrations_per_epoch=3,
+    )  # fmt: skip
+    fleet.constraints.configurations = ["cpu-2-ram-4gb-storage-25gb"]
+    logs = []
+    for prune in (True, False):
+        rec = Recorder(PlannerPolicy("planner", fleet, market, prune=prune))
+        run = replay(market, match_fleet(market, fleet), rec, BillingModel(lead_time_s=600))
+        logs.append((rec.log, run.account.total_micros, run.stats.migrations))
+    assert logs[0] == logs[1]
+    assert logs[0][2] > 0
