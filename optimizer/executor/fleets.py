@@ -79,6 +79,8 @@ class FleetRunner:
         self.config = config
         self.clock = clock
         self.executor = Executor(client, engine, clock, config, fencing_token=fencing_token)
+        self._taken: Counter[str] = Counter()
+        self._taken_for: tuple[int, datetime] | None = None
 
     def plan(
         self,
@@ -90,10 +92,15 @@ class FleetRunner:
         trends: Trends | None = None,
         launch: LaunchStats | None = None,
     ) -> Plan:
-        """Plan `fleet` (pure planner fed from the journal's ownership and in-flight state)."""
+        """Plan `fleet` (pure planner fed from the journal's ownership and in-flight state).
+        Fleets planned with the same `offers` object and `now` share offer capacity: a
+        later fleet does not aim at slots an earlier fleet's plan already claims."""
+        key = (id(offers), now)
+        if key != self._taken_for:
+            self._taken, self._taken_for = Counter(), key
         market = offers if isinstance(offers, MarketView) else market_view(offers, taken_at=now)
         mine = owned_vms(self.engine, fleet.name, vms)
-        return _plan_fleet(
+        plan = _plan_fleet(
             fleet,
             mine,
             market,
@@ -103,7 +110,12 @@ class FleetRunner:
             now=now,
             mode=self.config.mode,
             in_flight=jr.in_flight(self.engine, fleet.name, vms, now),
+            taken=self._taken,
         )
+        for a in plan.actions:
+            if a.offer is not None and a.deploys:
+                self._taken[a.offer.offer_key] += 1
+        return plan
 
     def execute(self, plan: Plan, vms: Sequence[Vm] | None = None) -> Counter[str]:
         """Journal the plan (act mode only) and advance that fleet's actions one step."""

@@ -96,6 +96,21 @@ class MarketView:
             out.setdefault(o.group, []).append(o)
         return {k: tuple(sorted(v, key=lambda o: (o.price, o.offer_key))) for k, v in out.items()}
 
+    @cached_property
+    def by_configuration(self) -> Mapping[str, tuple[MarketOffer, ...]]:
+        """Offers per configuration slug, each tuple in the planner's default rank order
+        (price, then longer-listed, then offer key)."""
+        out: dict[str, list[MarketOffer]] = {}
+        for o in self.offers:
+            out.setdefault(o.configuration, []).append(o)
+        return {k: tuple(sorted(v, key=_default_rank)) for k, v in out.items()}
+
+
+def _default_rank(o: MarketOffer) -> tuple[object, ...]:
+    score = o.reliability
+    listed = o.listed_since.timestamp() if o.listed_since else float("inf")
+    return (o.price, -(score if score is not None else 0.5), listed, o.offer_key)
+
 
 @dataclass(frozen=True)
 class Trends:

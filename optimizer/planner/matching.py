@@ -5,6 +5,7 @@ Pure functions over `MarketOffer` and the fleet's config.
 
 from __future__ import annotations
 
+import heapq
 from decimal import Decimal
 
 from optimizer.config import FleetConfig
@@ -18,7 +19,7 @@ from optimizer.fluence.models import (
     StorageRequest,
     StorageSpec,
 )
-from optimizer.planner.inputs import MarketOffer, Trends
+from optimizer.planner.inputs import MarketOffer, MarketView, Trends
 
 
 def _in(value: str | None, allowed: list[str]) -> bool:
@@ -86,15 +87,80 @@ def rank_key(offer: MarketOffer, trends: Trends | None = None) -> tuple[object, 
     return (offer.price, -(score if score is not None else 0.5), listed, offer.offer_key)
 
 
+class _Filter:
+    """`why_not(...) is None` as a fast boolean, with the fleet's lists turned into sets."""
+
+    def __init__(self, fleet: FleetConfig, trends: Trends | None) -> None:
+        c = fleet.constraints
+        hw = c.hardware
+        self.configs = set(c.configurations)
+        self.countries = set(c.countries)
+        self.max_price = c.max_price_per_epoch_usd
+        low = lambda xs: {x.lower() for x in xs}  # noqa: E731
+        self.hw = [
+            low(hw.cpu_manufacturers),
+            low(hw.cpu_architectures),
+            low(hw.memory_types),
+            low(hw.memory_generations),
+            low(hw.storage_types),
+        ]
+        self.min_tier = c.min_tier
+        self.certs = low(c.certifications)
+        self.excluded = set(c.exclude_datacenters)
+        self.min_rel = fleet.policy.min_reliability
+        self.trends = trends
+
+    def ok(self, o: MarketOffer) -> bool:
+        if self.configs and o.configuration not in self.configs:
+            return False
+        if self.countries and o.country not in self.countries:
+            return False
+        if self.max_price is not None and o.price > self.max_price:
+            return False
+        if o.capacity <= 0 or o.datacenter in self.excluded:
+            return False
+        for allowed, value in zip(self.hw, o.hardware_key, strict=True):
+            if allowed and (value is None or value.lower() not in allowed):
+                return False
+        if self.min_tier is not None and (o.tier is None or o.tier < self.min_tier):
+            return False
+        if self.certs and not self.certs <= {x.lower() for x in o.certifications}:
+            return False
+        if self.min_rel > 0:
+            score = reliability_of(o, self.trends)
+            if score is not None and score < self.min_rel:
+                return False
+        return True
+
+
 def candidates(
     offers: tuple[MarketOffer, ...] | list[MarketOffer],
     fleet: FleetConfig,
     trends: Trends | None = None,
 ) -> list[MarketOffer]:
-    """Offers `fleet` may use, best first (see `rank_key`)."""
-    ok = [o for o in offers if why_not(o, fleet, trends) is None]
+    """Offers `fleet` may use (exactly those for which `why_not` is None), best first
+    (see `rank_key`)."""
+    f = _Filter(fleet, trends)
+    ok = [o for o in offers if f.ok(o)]
     ok.sort(key=lambda o: rank_key(o, trends))
     return ok
+
+
+def market_candidates(
+    market: MarketView, fleet: FleetConfig, trends: Trends | None = None
+) -> list[MarketOffer]:
+    """`candidates(market.offers, ...)`, faster: only the fleet's configurations are
+    scanned, and without datacenter scores in `trends` the market's own order is reused."""
+    f = _Filter(fleet, trends)
+    slugs = sorted(f.configs) if f.configs else sorted(market.by_configuration)
+    lists = [[o for o in market.by_configuration.get(s, ()) if f.ok(o)] for s in slugs]
+    if trends is not None and trends.reliability:
+        ok = [o for lst in lists for o in lst]
+        ok.sort(key=lambda o: rank_key(o, trends))
+        return ok
+    if len(lists) == 1:
+        return lists[0]
+    return list(heapq.merge(*lists, key=lambda o: rank_key(o, None)))
 
 
 def narrow(offer: MarketOffer, fleet: FleetConfig, cap: Decimal) -> Constraints:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,7 +41,7 @@ from optimizer.planner.inputs import (
     Trends,
     VmVerdict,
 )
-from optimizer.planner.matching import candidates, narrow, why_not
+from optimizer.planner.matching import market_candidates, narrow
 
 DEPOSIT_EPOCHS = 2
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -81,6 +81,21 @@ class _State:
     per_country: Counter[str] = field(default_factory=Counter)
     used: Counter[str] = field(default_factory=Counter)  # offer_key → instances planned
     budget_left: Decimal | None = None
+    allowed: frozenset[str] = frozenset()  # offer keys that pass every fleet constraint
+    _block: dict[tuple[object, ...], Decimal | None] = field(default_factory=dict)
+
+    def block_price(self, group: tuple[object, ...]) -> Decimal | None:
+        """Cheapest offer in `group` the fleet must not land on (None: there is none)."""
+        if group not in self._block:
+            self._block[group] = next(
+                (
+                    o.price
+                    for o in self.market.by_group.get(group, ())
+                    if o.offer_key not in self.allowed and o.capacity > 0
+                ),
+                None,
+            )
+        return self._block[group]
 
     def add(self, dc: str | None, country: str | None) -> None:
         if dc:
@@ -128,13 +143,18 @@ class _State:
         """True when deploy could land on another offer the fleet must not use: one in the
         same (configuration, country, hardware) group priced at or under `cap` that fails a
         client-side filter or a diversification limit."""
+        block = self.block_price(target.group)
+        if block is not None and block <= cap:
+            return True
+        if self.fleet.diversification.max_per_datacenter is None and not (
+            self.in_flight.avoid_datacenters
+        ):
+            return False
         for o in self.market.by_group.get(target.group, ()):
             if o.price > cap:
                 break
-            if o.offer_key == target.offer_key:
+            if o.offer_key == target.offer_key or o.offer_key not in self.allowed:
                 continue
-            if why_not(o, self.fleet, self.trends) is not None and o.capacity > 0:
-                return True
             if not self.dc_ok(o, leaving_dc) or o.datacenter in self.in_flight.avoid_datacenters:
                 return True
         return False
@@ -242,19 +262,24 @@ def plan_fleet(
     now: datetime,
     mode: Mode = "recommend",
     in_flight: InFlight | None = None,
+    taken: Mapping[str, int] | None = None,
 ) -> Plan:
     """Plan one fleet. `vms` must be the fleet's OWNED VMs only (created or adopted); the
     plan never names any other VM. `budget.spend_per_epoch` is the whole account's running
     cost; the cap is never exceeded by planned deploys (in every mode, so a recommendation
-    shows what `act` would do). Deterministic for equal inputs."""
+    shows what `act` would do). `taken`: offer key → instances other fleets' plans already
+    claim this tick (so fleets do not all aim at the last free slot). Deterministic for
+    equal inputs."""
     budget = budget or BudgetState()
     launch = launch or LaunchStats()
     in_flight = in_flight or InFlight()
     policy = fleet.policy
     st = _State(fleet=fleet, market=market, trends=trends, in_flight=in_flight)
+    st.used.update(taken or {})
     if budget.cap_per_epoch is not None:
         st.budget_left = budget.cap_per_epoch - budget.spend_per_epoch
-    cands = candidates(market.offers, fleet, trends)
+    cands = market_candidates(market, fleet, trends)
+    st.allowed = frozenset(o.offer_key for o in cands)
     actions: list[Action] = []
     verdicts: dict[str, VmVerdict] = {}
     notes: list[str] = []

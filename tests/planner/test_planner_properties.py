@@ -167,3 +167,12 @@ def test_plan_is_deterministic_and_order_independent(
         fleet, shuffled_vms, MarketView(tuple(shuffled_offers), NOW), None, budget, now=NOW
     )
     assert a == b
+
+
+@common
+@given(fleets(), offers())
+def test_fast_candidate_scan_equals_the_reference(fleet, market_offers) -> None:
+    from optimizer.planner.matching import candidates, market_candidates
+
+    view = MarketView(tuple(market_offers), NOW)
+    assert market_candidates(view, fleet) == candidates(market_offers, fleet)
