@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from optimizer.alerts.model import Alert
+from optimizer.alerts.model import Alert, Severity
 from optimizer.budget import TOTAL, BudgetReport, ScopeBudget
 from optimizer.config import Config
 from optimizer.money import fmt_usd
@@ -79,6 +79,11 @@ def _pct(x: Decimal | float) -> str:
     return f"{float(x) * 100:.0f} %"
 
 
+def _threshold_severity(t: float) -> Severity:
+    """Under 80 % of the budget is information, from 80 % a warning, from 100 % critical."""
+    return "critical" if t >= 1 else "warning" if t >= 0.8 else "info"
+
+
 def budget_alerts(report: BudgetReport) -> list[Alert]:
     """Threshold and cap alerts for every fleet and the total."""
     out: list[Alert] = []
@@ -99,7 +104,7 @@ def budget_alerts(report: BudgetReport) -> list[Alert]:
             out.append(
                 Alert(
                     key=f"budget.actual:{s.scope}",
-                    severity="critical" if t >= 1 else "warning",
+                    severity=_threshold_severity(t),
                     title=f"Budget {_pct(t)} spent ({who})",
                     text=(
                         f"{who} spent {fmt_usd(s.spend_month)} of {fmt_usd(s.monthly_usd)} "
@@ -116,7 +121,7 @@ def budget_alerts(report: BudgetReport) -> list[Alert]:
             out.append(
                 Alert(
                     key=f"budget.forecast:{s.scope}",
-                    severity="critical" if t >= 1 else "warning",
+                    severity=_threshold_severity(t),
                     title=f"Forecast at {_pct(t)} of the monthly budget ({who})",
                     text=(
                         f"{who} is on course to spend {fmt_usd(s.forecast_month)} this month "

@@ -1,4 +1,5 @@
-"""The email sink: SMTP with STARTTLS (on by default), optional login.
+"""The email sink: SMTP with STARTTLS (on by default; port 465 uses implicit TLS),
+optional login.
 
 The password comes from `password_file` (must not be readable by group or others,
 unless it lives under `$CREDENTIALS_DIRECTORY`), else from the systemd credential
@@ -112,12 +113,16 @@ class EmailSink:
         where = f"email {self.host}:{self.port}"
         password = read_password(self.password_file) if self.username else None
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            if self.port == 465:  # implicit TLS ("SMTPS")
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=ctx
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with smtp:
                 smtp.ehlo()
-                if self.starttls:
-                    ctx = ssl.create_default_context(
-                        cafile=str(self.ca_file) if self.ca_file else None
-                    )
+                if self.starttls and self.port != 465:
                     smtp.starttls(context=ctx)
                     smtp.ehlo()
                 if self.username and password is not None:
