@@ -41,7 +41,7 @@ def synthetic_observations(
     """`snapshots` snapshots, `interval` apart from `start`, of `offers` offers.
 
     Prices follow a slow random walk (a few percent per day, changing in a minority of
-    snapshots) around a per-configuration base scaled by a per-datacenter factor; each
+    snapshots) and capacity a small random walk around a per-configuration base scaled by a per-datacenter factor; each
     offer vanishes from a snapshot run with probability `vanish_rate` per snapshot and
     comes back after a few hours. Columns and dtypes follow the price_observations contract.
     """
@@ -57,7 +57,9 @@ def synthetic_observations(
     moves = rng.normal(0.0, 0.01, (snapshots, offers)) * (rng.random((snapshots, offers)) < 0.05)
     prices = level * np.exp(np.cumsum(moves, axis=0))
     prices = np.round(prices, 5)
-    capacity = rng.integers(0, 40, (snapshots, offers))
+    # capacity: piecewise constant too (a few % of snapshots rent or free an instance)
+    steps = rng.choice([-1, 0, 1], p=[0.02, 0.96, 0.02], size=(snapshots, offers))
+    capacity = np.clip(rng.integers(3, 30, offers) + np.cumsum(steps, axis=0), 0, None)
 
     # listing spells: an offer disappears and reappears 1..12 snapshots later
     gone = rng.random((snapshots, offers)) < vanish_rate
