@@ -106,7 +106,7 @@ class FleetRunner:
             market,
             trends if isinstance(trends, Trends) else None,
             budget_state(self.config, fleet, vms, mine),
-            launch,
+            launch or jr.launch_stats(self.engine, now),
             now=now,
             mode=self.config.mode,
             in_flight=jr.in_flight(self.engine, fleet.name, vms, now),

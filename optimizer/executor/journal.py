@@ -19,7 +19,14 @@ from sqlmodel import Session, select
 from optimizer.errors import ExecutionError
 from optimizer.fluence.models import Vm
 from optimizer.money import from_micros, to_micros
-from optimizer.planner.inputs import EPOCH, Action, InFlight, Plan
+from optimizer.planner.inputs import (
+    DEFAULT_LEAD_TIME,
+    EPOCH,
+    Action,
+    InFlight,
+    LaunchStats,
+    Plan,
+)
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.journal import FleetVm, JournalAction, SavingsEntry
@@ -236,6 +243,35 @@ def in_flight(engine: Engine, fleet: str, vms: Sequence[Vm], now: datetime) -> I
         recent_migrations=tuple(sorted(recent)),
         avoid_datacenters=frozenset(avoid),
     )
+
+
+def launch_stats(
+    engine: Engine,
+    now: datetime,
+    *,
+    window: timedelta = timedelta(days=30),
+    default: timedelta = DEFAULT_LEAD_TIME,
+) -> LaunchStats:
+    """Lead time for new VMs: the 80th percentile of observed deploy → Active durations
+    (finished deploys in `window`; seen at tick granularity, so slightly pessimistic),
+    plus a 2-minute margin; `default` when fewer than 3 launches were observed."""
+    with store_errors(engine), session(engine) as s:
+        rows = s.exec(
+            select(JournalAction).where(
+                JournalAction.kind.in_(("deploy", "replace_stuck")),  # type: ignore[attr-defined]
+                JournalAction.state == "done",
+                JournalAction.finished_at >= now - window,  # type: ignore[operator]
+            )
+        )
+        durations = sorted(
+            r.finished_at - r.deploy_started_at
+            for r in rows
+            if r.finished_at is not None and r.deploy_started_at is not None
+        )
+    if len(durations) < 3:
+        return LaunchStats(lead_time=default)
+    p80 = durations[min(len(durations) - 1, (len(durations) * 8) // 10)]
+    return LaunchStats(lead_time=p80 + timedelta(minutes=2))
 
 
 # -- savings ----------------------------------------------------------------------------

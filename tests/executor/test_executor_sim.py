@@ -180,3 +180,52 @@ def test_diversification_is_respected(tmp_path) -> None:
 
 def test_config_parse_for_world_is_valid() -> None:
     parse_config({"fleets": [fleet_cfg()]})
+
+
+def test_launch_lead_time_is_learned_from_observed_launches(tmp_path) -> None:
+    w = make_world(tmp_path, fleets=[fleet_cfg(instances=4, policy={"launch_timeout": "1h"})])
+    w.sim.config.launching_after = timedelta(minutes=10)
+    w.sim.config.active_after = timedelta(minutes=15)
+    w.sim.add_offer(country="DE", price="0.30", capacity=10)
+    assert jr.launch_stats(w.engine, w.sim.now()).lead_time == timedelta(minutes=10)  # default
+    w.run(hours=1)
+    lead = jr.launch_stats(w.engine, w.sim.now()).lead_time
+    assert timedelta(minutes=20) <= lead <= timedelta(minutes=40)
+
+
+def test_churny_prices_respect_cooldown_and_per_epoch_limit(tmp_path) -> None:
+    spec = fleet_cfg(
+        instances=3,
+        policy={
+            "cooldown_epochs": 1,
+            "max_migrations_per_epoch": 1,
+            "align_to_billing": False,
+            "payback_epochs": 10,
+        },
+    )
+    w = make_world(tmp_path, fleets=[spec])
+    a = w.sim.add_offer(country="DE", price="1.00", capacity=10)
+    b = w.sim.add_offer(country="FR", price="1.00", capacity=10)
+    w.run(hours=0.5)
+    for hour in range(72):  # the cheap side flips every 3 hours
+        if hour % 3 == 0:
+            cheap, dear = (a, b) if (hour // 3) % 2 else (b, a)
+            w.sim.set_offer_price(cheap.key, "0.40")
+            w.sim.set_offer_price(dear.key, "1.00")
+        w.run(hours=1, step=timedelta(minutes=20))
+    rows = [
+        r
+        for r in jr.recent_actions(w.engine, "web", w.sim.now() - timedelta(days=10))
+        if r.kind == "migrate" and r.state != "aborted"
+    ]
+    assert rows, "at least one migration happened"
+    starts = sorted(r.created_at for r in rows)
+    for i, t in enumerate(starts):  # never two migrations within one epoch
+        assert all(u - t >= timedelta(hours=24) for u in starts[i + 1 :])
+    new_vms = [r.new_vm_ids for r in rows]
+    olds = [r.old_vm_id for r in rows]
+    for r in rows:  # a VM created by a migration is not moved again within its cooldown
+        if r.old_vm_id in new_vms:
+            origin = next(x for x in rows if x.new_vm_ids == r.old_vm_id)
+            assert r.created_at - origin.finished_at >= timedelta(hours=24)
+    assert len(set(olds)) == len(olds)
