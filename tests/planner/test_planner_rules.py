@@ -215,3 +215,36 @@ def test_client_side_filters_and_shadowed_offers() -> None:
 def test_plan_is_deterministic() -> None:
     args = (fleet(instances=3), [vm("a", "1.00")], market(offer("x", "0.2"), offer("y", "0.2")))
     assert plan(*args) == plan(*args)
+
+
+def test_maintenance_window_gates_cutover_time() -> None:
+    # billing in 6 h → cutover 17:55 UTC; window 02:00-05:00 → the VM stays and says why
+    f = fleet(instances=1, policy={"maintenance_windows": [{"start": "02:00", "end": "05:00"}]})
+    p = plan(f, [vm("a", "1.00")], market(offer("x", "0.10")))
+    assert not p.actions and "maintenance windows" in p.verdicts[0].reason
+    # billing at 03:00 next day → cutover 02:55 is inside the window
+    p = plan(f, [vm("a", "1.00", billing_in_h=15)], market(offer("x", "0.10")))
+    assert [a.kind for a in p.actions] == ["migrate"]
+
+
+def test_in_flight_actions_block_their_vms_and_size_changes() -> None:
+    inf = InFlight(busy=frozenset({"a"}), new_vm_ids=frozenset({"n"}), migrations=1, scaling=0)
+    vms = [vm("a", "1.00"), vm("b", "1.00"), vm("n", "0.10", status="Launching", age_h=0.1)]
+    p = plan(fleet(policy={"max_surge": 1}), vms, market(offer("x", "0.10")), in_flight=inf)
+    assert not p.actions  # a is busy, surge used up by the running migration, size is 2
+    decisions = {v.vm_id: v.decision for v in p.verdicts}
+    assert decisions["a"] == "busy" and decisions["n"] == "busy"
+    assert "max_surge" in next(v.reason for v in p.verdicts if v.vm_id == "b")
+
+
+def test_min_reliability_avoids_flaky_datacenters_and_ties_go_to_reliable() -> None:
+    from optimizer.planner import Trends
+
+    t = Trends(reliability={"FR-PAR-1": 0.2, "DE-FRA-1": 0.9, "NL-AMS-1": 0.99})
+    m = market(
+        offer("fr", "0.10", dc="FR-PAR-1"),
+        offer("de", "0.20", dc="DE-FRA-1"),
+        offer("nl", "0.20", dc="NL-AMS-1"),
+    )
+    p = plan(fleet(instances=1, policy={"min_reliability": 0.5}), [], m, trends=t)
+    assert [a.offer.offer_key for a in p.actions] == ["nl"]
