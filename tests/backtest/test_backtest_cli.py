@@ -84,6 +84,20 @@ def test_json_output_has_every_policy_with_its_figures(files, run_cli) -> None: 
     assert planner["migrations"] >= 1  # the 50 % drop clears the default thresholds
 
 
+def test_epoch_steps_and_market_pricing(files, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """--step epoch keeps one snapshot per epoch (5 over 5 days; the last ends the run, so
+    4 decision steps); --price-model market
+    makes static's VMs follow 'steady' (flat 0.80), so static still costs 2 × 4 × 0.80."""
+    csv, fleet = files
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--json",
+                  "--step", "epoch", "--price-model", "market")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["snapshots"] == 4 and doc["price_model"] == "market"
+    by = {p["policy"]: p for p in doc["policies"]}
+    assert by["static"]["total_usd"] == "6.400000"
+
+
 def test_table_and_self_contained_html(files, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     csv, fleet = files
     report = tmp_path / "bt.html"

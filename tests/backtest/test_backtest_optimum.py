@@ -123,14 +123,14 @@ def test_with_tight_capacity_the_optimum_is_a_feasible_bound(seed: int) -> None:
     assert opt.total <= res.policy("static").total
 
 
+@pytest.mark.parametrize("price_model", ["deal", "market"])
 @pytest.mark.parametrize("seed", range(5))
-def test_no_baseline_beats_the_optimum(seed: int) -> None:
+def test_no_baseline_beats_the_optimum(seed: int, price_model: str) -> None:
     """Static and greedy, replayed under the same rules, never cost less than the optimum;
     the optimum's share of its own saving is 100 %."""
     market = _random_market(seed, n_steps=40, n_offers=5)
-    res = run_backtest(
-        market, match_fleet(market, make_fleet(3)), BillingModel(lead_time_s=1200), {}
-    )
+    model = BillingModel(price_model=price_model, lead_time_s=1200)  # type: ignore[arg-type]
+    res = run_backtest(market, match_fleet(market, make_fleet(3)), model, {})
     opt = res.policy("optimum").total
     assert res.policy("static").total >= opt
     assert res.policy("greedy").total >= opt
