@@ -4,10 +4,11 @@ window, so reports and trends never build per-snapshot frames with text columns.
 Same semantics as `queries.epoch_stats` (an epoch is either rolled up in `offer_epoch` or
 still raw, never both; min / median / max price, samples, first / last seen per offer and
 epoch), with the work pushed down:
-- rolled-up epochs: one SELECT joining `offer_epoch` to `offer` in SQL;
-- raw epochs: the price intervals are expanded on integer arrays only (offer id, snapshot
-  position, price, capacity) and grouped by an integer (epoch, offer) key; offer
-  attributes are joined once per offer at the end, not once per observation.
+- rolled-up epochs: one SELECT on `offer_epoch` (joined to `offer` in SQL when filtered);
+- raw epochs: the change-only price intervals are never expanded per snapshot: each is
+  cut at epoch boundaries into weighted pieces, grouped by an integer (epoch, offer)
+  key (weighted median = median of the expanded observations); offer attributes are
+  joined once per offer at the end, not once per observation.
 Rows are read as plain tuples (building DataFrames from SQLAlchemy Row objects is an
 order of magnitude slower). Epochs are the store's: UTC days.
 
@@ -29,14 +30,23 @@ from optimizer.analysis.epochs import epoch_grid
 from optimizer.analysis.stats import OFFER_EPOCH_COLUMNS, MarketHistory, history_from_offer_epochs
 from optimizer.clock import EPOCH_SECONDS, utc
 from optimizer.store.engine import store_errors
-from optimizer.store.queries import epoch_t, expand_intervals, offer_t, price_t, snapshot_t
+from optimizer.store.queries import epoch_t, offer_t, price_t, snapshot_t
 from optimizer.store.tables.market import OUTCOME_OK
 
 _ATTRS = ("configuration", "country", "city", "datacenter", "vcpu", "ram_gb")
 _NS = 1_000_000_000
 
 
-def _filtered(stmt: sa.Select, configuration: str | None, country: str | None) -> sa.Select:
+def _filtered(
+    stmt: sa.Select,
+    configuration: str | None,
+    country: str | None,
+    join_on: sa.ColumnElement[int] | None = None,
+) -> sa.Select:
+    """Add the offer filters; `join_on` (an offer id column) joins `offer` only when a
+    filter needs it."""
+    if join_on is not None and (configuration is not None or country is not None):
+        stmt = stmt.join(offer_t, offer_t.c.id == join_on)
     if configuration is not None:
         stmt = stmt.where(offer_t.c.configuration == configuration)
     if country is not None:
@@ -47,7 +57,8 @@ def _filtered(stmt: sa.Select, configuration: str | None, country: str | None) -
 def _frame(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
     result = conn.execute(stmt)
     cols = list(result.keys())
-    return pd.DataFrame.from_records([tuple(r) for r in result], columns=cols)
+    rows = result.fetchall()  # one C-level fetch; iterating would fetch row by row
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=cols)
 
 
 def _ns(values: pd.Series) -> np.ndarray:
@@ -71,11 +82,10 @@ def _rolled(conn: Connection, first: int, last: int, cfg: str | None, cc: str | 
             epoch_t.c.first_seen_s,
             epoch_t.c.last_seen_s,
             epoch_t.c.samples,
-        )
-        .join(offer_t, offer_t.c.id == epoch_t.c.offer_id)
-        .where(epoch_t.c.epoch >= first, epoch_t.c.epoch <= last),
+        ).where(epoch_t.c.epoch >= first, epoch_t.c.epoch <= last),
         cfg,
         cc,
+        join_on=epoch_t.c.offer_id,
     )
     df = _frame(conn, stmt)
     if df.empty:
@@ -130,11 +140,11 @@ def _raw(
                 price_t.c.from_snapshot_id,
                 price_t.c.to_snapshot_id,
             )
-            .join(offer_t, offer_t.c.id == price_t.c.offer_id)
             .where(price_t.c.from_snapshot_id <= hi)
             .where(sa.or_(price_t.c.to_snapshot_id.is_(None), price_t.c.to_snapshot_id >= lo)),
             cfg,
             cc,
+            join_on=price_t.c.offer_id,
         ),
     )
     if iv.empty:
@@ -142,34 +152,82 @@ def _raw(
     latest = conn.execute(
         sa.select(sa.func.max(snapshot_t.c.id)).where(snapshot_t.c.outcome == OUTCOME_OK)
     ).scalar()
-    row, pos = expand_intervals(snap_ids, iv, int(latest or hi))
-    k = snap_k[pos]
+    return _interval_epochs(iv, snap_ids, snap_ns, snap_k, int(latest or hi), skip_epochs)
+
+
+def _interval_epochs(
+    iv: pd.DataFrame,
+    snap_ids: np.ndarray,
+    snap_ns: np.ndarray,
+    snap_k: np.ndarray,
+    open_to: int,
+    skip_epochs: set[int],
+) -> pd.DataFrame:
+    """Aggregate price intervals per (epoch, offer) without expanding them per snapshot.
+
+    Each interval covers a run of snapshot positions; it is cut at epoch boundaries into
+    pieces (one per epoch it touches) weighted by how many snapshots they cover. Min and
+    max come from the pieces; the median is the weighted median, equal to the median of
+    the expanded observations (mean of the two middle values for an even count)."""
+    frm = iv["from_snapshot_id"].to_numpy(dtype="int64")
+    to = iv["to_snapshot_id"].fillna(open_to).to_numpy(dtype="int64")
+    start = np.searchsorted(snap_ids, frm, side="left")
+    end = np.searchsorted(snap_ids, to, side="right")
+    live = end > start
+    if not live.any():
+        return pd.DataFrame()
+    idx = np.flatnonzero(live)
+    start, end = start[live], end[live]
+    uk, ufirst = np.unique(snap_k, return_index=True)  # snapshots are in time order
+    uend = np.append(ufirst[1:], snap_k.size)
+    e_start = np.searchsorted(ufirst, start, side="right") - 1
+    e_end = np.searchsorted(ufirst, end - 1, side="right") - 1
+    n = e_end - e_start + 1
+    rep = np.repeat(np.arange(idx.size), n)
+    piece_e = e_start[rep] + (np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n))
+    lo = np.maximum(start[rep], ufirst[piece_e])
+    hi = np.minimum(end[rep], uend[piece_e])
+    k = uk[piece_e]
     if skip_epochs:
         keep = ~np.isin(k, np.fromiter(skip_epochs, dtype="int64"))
-        row, pos, k = row[keep], pos[keep], k[keep]
-    if row.size == 0:
+        rep, lo, hi, k = rep[keep], lo[keep], hi[keep], k[keep]
+    if rep.size == 0:
         return pd.DataFrame()
-    offer_id = iv["offer_id"].to_numpy(dtype="int64")[row]
-    price = iv["price_micros"].to_numpy(dtype="int64")[row]
-    cap = iv["capacity"].to_numpy(dtype="float64")[row]
-    ts = snap_ns[pos]
+    src = idx[rep]
+    offer_id = iv["offer_id"].to_numpy(dtype="int64")[src]
+    price = iv["price_micros"].to_numpy(dtype="int64")[src]
+    cap = iv["capacity"].to_numpy(dtype="float64")[src]
+    w = (hi - lo).astype("int64")
     width = int(offer_id.max()) + 1
     k0 = int(k.min())
     codes, pair = pd.factorize((k - k0) * width + offer_id, sort=True)
     g_price = pd.Series(price).groupby(codes, sort=True)
-    g_ts = pd.Series(ts).groupby(codes, sort=True)
+    total = np.bincount(codes, weights=w).astype("int64")
+
+    # weighted median: order pieces by (group, price), find the pieces holding the two
+    # middle observations of each group through the running count
+    order = np.lexsort((price, codes))
+    cum = np.cumsum(w[order])
+    base = np.cumsum(total) - total
+    pick_lo = np.searchsorted(cum, base + (total - 1) // 2, side="right")
+    pick_hi = np.searchsorted(cum, base + total // 2, side="right")
+    sorted_price = price[order].astype("float64")
+    median = (sorted_price[pick_lo] + sorted_price[pick_hi]) / 2.0
+
+    first = pd.Series(snap_ns[lo]).groupby(codes, sort=True).min().to_numpy()
+    last = pd.Series(snap_ns[hi - 1]).groupby(codes, sort=True).max().to_numpy()
     pair = np.asarray(pair, dtype="int64")
     return pd.DataFrame(
         {
             "k": pair // width + k0,
             "offer_id": pair % width,
             "price_min": g_price.min().to_numpy() / 1e6,
-            "price_median": g_price.median().to_numpy() / 1e6,
+            "price_median": median / 1e6,
             "price_max": g_price.max().to_numpy() / 1e6,
-            "capacity_sum": np.bincount(codes, weights=cap),
-            "n_obs": np.bincount(codes).astype("int64"),
-            "first_ns": g_ts.min().to_numpy(),
-            "last_ns": g_ts.max().to_numpy(),
+            "capacity_sum": np.bincount(codes, weights=cap * w),
+            "n_obs": total,
+            "first_ns": first,
+            "last_ns": last,
         }
     )
 
