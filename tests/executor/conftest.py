@@ -89,6 +89,7 @@ def make_world(
     http_base: str | None = None,
     transport=None,
     sim: Simulator | None = None,
+    db_url: str | None = None,
 ) -> World:
     if sim is None:
         sim = Simulator(
@@ -105,12 +106,13 @@ def make_world(
         api_key=sim.api_key,
         sleep=lambda s: None,
     )
-    engine = open_store(f"sqlite:///{tmp_path / 'opt.db'}")
+    engine = open_store(db_url or f"sqlite:///{tmp_path / 'opt.db'}")
     return World(sim, client, engine, cfg)
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[World]:
-    w = make_world(tmp_path)
+def world(tmp_path, db_url) -> Iterator[World]:
+    """On SQLite, and on PostgreSQL too when OPTIMIZER_TEST_POSTGRES_URL is set."""
+    w = make_world(tmp_path, db_url=db_url)
     yield w
     w.engine.dispose()
