@@ -3,14 +3,17 @@ fleet and in total (see `optimizer.budget` for how each number is derived)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import typer
+from sqlalchemy.engine import Engine
 
 from optimizer.budget import BudgetReport, ScopeBudget, points_from_vms
 from optimizer.cli.render import print_json, print_line, print_table
-from optimizer.clock import SystemClock
+from optimizer.clock import SystemClock, utc
+from optimizer.errors import ConfigError
 from optimizer.money import fmt_usd
 
 
@@ -112,6 +115,29 @@ def render(r: BudgetReport) -> None:
         print_line("* includes VMs first observed after the month began (reconstructed).")
 
 
+STALE = timedelta(hours=1)
+
+
+def _parse_at(value: str) -> datetime:
+    try:
+        return utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ConfigError(f"budget --at: {value!r} is not an ISO 8601 time") from None
+
+
+def last_poll(engine: Engine, now: datetime) -> datetime | None:
+    """When the VM list was last stored (at or before `now`)."""
+    import sqlalchemy as sa
+
+    from optimizer.store.engine import store_errors
+    from optimizer.store.tables.market import VmObservation
+
+    t: sa.Table = VmObservation.__table__  # type: ignore[assignment]
+    with store_errors(engine), engine.connect() as conn:
+        v = conn.execute(sa.select(sa.func.max(t.c.to_at)).where(t.c.from_at <= now)).scalar()
+    return None if v is None else utc(v)
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
 
@@ -122,6 +148,11 @@ def register(app: typer.Typer) -> None:
         live: bool = typer.Option(
             False, "--live", help="Poll the API's VM list now instead of using the last snapshot."
         ),
+        at: str | None = typer.Option(
+            None,
+            "--at",
+            help="Compute as of this UTC time (ISO 8601, e.g. 2026-01-31T12:00) instead of now.",
+        ),
     ) -> None:
         """Spend this epoch and month, forecast, thresholds, remaining budget, reserves and
         deposits needed, per fleet and in total."""
@@ -129,13 +160,20 @@ def register(app: typer.Typer) -> None:
 
         config = ctx.obj.config()
         engine = ctx.obj.engine()
-        now = SystemClock().now()
+        now = SystemClock().now() if at is None else _parse_at(at)
         extra = None
         if live:
             vms = ctx.obj.client().list_vms()
             extra = points_from_vms(vms, now)
         report, _ = load_budget(engine, config, now, extra_points=extra)
+        last = None if live else last_poll(engine, now)
         if as_json:
-            print_json(report_json(report))
-        else:
-            render(report)
+            print_json({**report_json(report), "vms_observed_at": last})
+            return
+        render(report)
+        if not live and (last is None or now - last > STALE):
+            print_line(
+                "VM data: none stored yet"
+                if last is None
+                else f"VM data is from {last:%Y-%m-%d %H:%M} UTC; run the daemon or use --live"
+            )

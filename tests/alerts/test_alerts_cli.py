@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from optimizer.alerts.model import Alert
 from optimizer.alerts.state import reconcile
 from optimizer.cli.main import app
+from optimizer.errors import ConfigError
 from tests.alerts.helpers import Recorder
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -55,3 +56,7 @@ def test_budget_table_on_an_empty_store(tmp_path: Path, db_url: str) -> None:
     out = CliRunner().invoke(app, ["-c", str(cfg), "budget"])
     assert out.exit_code == 0, out.output
     assert "Monthly budget" in out.output and "$50.00" in out.output
+    assert "VM data: none stored yet" in out.output
+    bad = CliRunner().invoke(app, ["-c", str(cfg), "budget", "--at", "soon"])
+    assert isinstance(bad.exception, ConfigError)  # main() prints it as one line, exit 2
+    assert str(bad.exception) == "budget --at: 'soon' is not an ISO 8601 time"
