@@ -92,10 +92,31 @@ def create_engine(url: str | None = None) -> Engine:
         raise StoreError(f"cannot use database {safe_url(parsed)}: {err}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
 
+def writing(engine: Engine) -> Engine:
+    """The engine for a write transaction: on SQLite it starts with `BEGIN IMMEDIATE`, so
+    the write lock is taken (waiting up to the busy timeout) before the first read and a
+    concurrent writer can't invalidate what the transaction read. Same engine elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    # pysqlite's own transaction handling skips DDL and starts transactions late; with
+    # isolation_level=None (set on connect) we emit BEGIN ourselves, so migrations are
+    # atomic and a transaction's reads and writes see one snapshot.
+    opts = conn.get_execution_options()
+    if opts.get("isolation_level") == "AUTOCOMMIT":
+        return
+    conn.exec_driver_sql(f"BEGIN {opts.get('sqlite_begin', 'DEFERRED')}")
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # transactions are begun by _sqlite_on_begin
     cur = dbapi_connection.cursor()
     try:
         # auto_vacuum only takes effect before the first table exists: new files get it,
@@ -114,7 +135,7 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
-        cfg.attributes["engine"] = engine
+        cfg.attributes["engine"] = writing(engine)  # migrations hold the write lock
     return cfg
 
 
@@ -175,8 +196,13 @@ def open_store(url: str | None = None) -> Engine:
         rev = current_revision(engine)
         head = head_revision()
         if rev is None:
-            with store_errors(engine):
-                command.upgrade(alembic_config(engine), "head")
+            try:
+                with store_errors(engine):
+                    command.upgrade(alembic_config(engine), "head")
+            except StoreError:
+                # another process may have created the schema at the same moment
+                if current_revision(engine) != head:
+                    raise
             rev = current_revision(engine)
         if rev == head:
             return engine

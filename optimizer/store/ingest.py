@@ -35,7 +35,7 @@ from optimizer.clock import Clock, utc
 from optimizer.errors import ApiError, StoreError
 from optimizer.fluence.models import Offer, Vm, offer_key, parse_slug
 from optimizer.money import to_micros
-from optimizer.store.engine import store_errors
+from optimizer.store.engine import store_errors, writing
 from optimizer.store.tables.market import (
     OUTCOME_FAILED,
     OUTCOME_OK,
@@ -229,7 +229,7 @@ def ingest_snapshot(
     except MalformedSnapshot as err:
         return record_failed_snapshot(engine, taken_at, ms, str(err))
     try:
-        with store_errors(engine), engine.begin() as conn:
+        with store_errors(engine), writing(engine).begin() as conn:
             return _ingest(conn, rows, duplicates, taken_at, ms)
     except MalformedSnapshot as err:  # raised before anything was committed
         return record_failed_snapshot(engine, taken_at, ms, str(err))
@@ -239,7 +239,7 @@ def record_failed_snapshot(
     engine: Engine, taken_at: datetime, duration_ms: int, error: str
 ) -> IngestSummary:
     """Record a poll that produced no usable answer (API down, malformed body)."""
-    with store_errors(engine), engine.begin() as conn:
+    with store_errors(engine), writing(engine).begin() as conn:
         sid = conn.execute(
             sa.insert(snapshot_t).returning(snapshot_t.c.id),
             {"taken_at": utc(taken_at), "duration_ms": duration_ms, "offer_count": 0,
@@ -386,7 +386,7 @@ def ingest_vms(engine: Engine, vms: Sequence[Vm], observed_at: datetime) -> VmIn
     Raise StoreError when the database fails (nothing is written then).
     """
     observed_at = utc(observed_at)
-    with store_errors(engine), engine.begin() as conn:
+    with store_errors(engine), writing(engine).begin() as conn:
         known = {
             r.vm_id: r
             for r in conn.execute(

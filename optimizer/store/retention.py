@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optimizer.clock import EPOCH_SECONDS, utc
-from optimizer.store.engine import store_errors
+from optimizer.store.engine import store_errors, writing
 from optimizer.store.queries import (
     _observations,
     aggregate_epochs,
@@ -54,7 +54,7 @@ def roll_up(
     cutoff_epoch = epoch_of(utc(now) - timedelta(days=raw_days))
     cutoff = datetime.fromtimestamp(cutoff_epoch * EPOCH_SECONDS, tz=utc(now).tzinfo)
     oldest_kept_epoch = epoch_of(utc(now)) - epoch_days
-    with store_errors(engine), engine.begin() as conn:
+    with store_errors(engine), writing(engine).begin() as conn:
         obs = _observations(
             conn, None, None, None, None, snap_filter=[snapshot_t.c.taken_at < cutoff]
         )
@@ -89,9 +89,14 @@ def roll_up(
             .where(offer_t.c.id.not_in(sa.select(epoch_t.c.offer_id)))
         ).rowcount
     if engine.dialect.name == "sqlite":
-        with store_errors(engine), engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA incremental_vacuum")
-            conn.commit()
+        # give freed pages back to the file system; executescript steps the pragma to
+        # completion (a plain execute frees one page only)
+        with store_errors(engine):
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.executescript("PRAGMA incremental_vacuum;")  # type: ignore[union-attr]
+            finally:
+                raw.close()
     return RetentionSummary(
         epochs_rolled=0 if agg.empty else int(agg["epoch"].nunique()),
         epoch_rows_written=len(agg),

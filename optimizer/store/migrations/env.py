@@ -39,7 +39,7 @@ def run_migrations_online() -> None:
                 connection=connection,
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
-                transaction_per_migration=True,
+                transaction_per_migration=False,  # all-or-nothing, never half-upgraded
             )
             with context.begin_transaction():
                 context.run_migrations()
