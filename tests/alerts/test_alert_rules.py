@@ -92,3 +92,16 @@ def test_snapshot_failures_over_the_limit_and_failed_migrations() -> None:
 def test_families_only_for_inputs_given() -> None:
     _, fams = evaluate_rules(RuleInputs(snapshot_failures=0), cfg())
     assert fams == {"snapshot.failing"}
+
+
+def test_summarize_plan_of_a_real_plan_with_no_offers_is_unsatisfiable() -> None:
+    from optimizer.alerts.tick import summarize_plan
+    from optimizer.planner import MarketView, plan_fleet
+
+    config = cfg()
+    plan = plan_fleet(config.fleets[0], [], MarketView(offers=(), taken_at=NOW), now=NOW)
+    s = summarize_plan(plan)
+    assert s.fleet == "web" and s.unsatisfiable and "no allowed offer" in s.unsatisfiable
+    assert s.savings_per_epoch == 0 and s.deposit_needed == 0
+    got = keys(RuleInputs(plans={"web": s}), config)
+    assert got["fleet.unsatisfiable:web"].fleet == "web"
