@@ -47,7 +47,7 @@ class StaticPolicy:
 
     def decide(self, view: StepView) -> list[Action]:
         n = shortfall(view)
-        return [Deploy(n, reason="fleet below its size")] if n else []
+        return [Deploy(n, reason="fleet below its size", diversify=True)] if n else []
 
 
 class GreedyPolicy:
@@ -59,7 +59,7 @@ class GreedyPolicy:
         acts: list[Action] = []
         n = shortfall(view)
         if n:
-            acts.append(Deploy(n, reason="fleet below its size"))
+            acts.append(Deploy(n, reason="fleet below its size", diversify=True))
         best = view.cheapest()
         if best is None:
             return acts
@@ -69,7 +69,12 @@ class GreedyPolicy:
                 continue
             if best_price < v.price_micros:
                 acts.append(
-                    Migrate(v.id, max_price_micros=v.price_micros - 1, reason="cheaper offer")
+                    Migrate(
+                        v.id,
+                        max_price_micros=v.price_micros - 1,
+                        reason="cheaper offer",
+                        diversify=True,
+                    )
                 )
         return acts
 
@@ -110,6 +115,13 @@ def hindsight_optimum(
     capacity = market.capacity[:steps, cols]
     usage = np.zeros((steps, len(cols)), dtype=np.int64)
     deploys = np.zeros((steps, len(cols)), dtype=np.int64)
+    limit = match.max_per_datacenter
+    dc = (
+        np.unique(match.dc[cols], return_inverse=True)[1]
+        if limit is not None and match.dc is not None
+        else None
+    )
+    dc_usage = np.zeros((steps, int(dc.max()) + 1 if dc is not None else 0), dtype=np.int64)
     has_cap = bool((capacity >= 0).any())
     n = match.instances
     chains: list[list[Segment] | None] = [None] * n
@@ -125,9 +137,11 @@ def hindsight_optimum(
             live = (times >= times[seg.step]) & (times < stop)
             usage[live, seg.offer] += sign
             deploys[seg.step, seg.offer] += sign
+            if dc is not None:
+                dc_usage[live, dc[seg.offer]] += sign
 
     # VM by VM; when capacity binds, a second round re-plans each VM around the others
-    rounds = CAPACITY_ROUNDS if has_cap and n > 1 else 1
+    rounds = CAPACITY_ROUNDS if (has_cap or dc is not None) and n > 1 else 1
     for rnd in range(rounds):
         for slot in range(n):
             mark(chains[slot], -1)
@@ -135,6 +149,8 @@ def hindsight_optimum(
             if match.max_price_micros is not None:
                 avail &= price <= match.max_price_micros
             block = None
+            if dc is not None and limit is not None:
+                avail &= dc_usage[:, dc] + 1 <= limit
             for f_slot, f_step, f_offer in forbid:
                 if f_slot == slot and f_step < steps and f_offer in local:
                     avail[f_step, local[f_offer]] = False
@@ -338,9 +354,9 @@ class ScheduledPolicy:
             only[seg.offer] = True
             a: Action
             if i == 0:
-                a = Deploy(1, offers=only, tag=slot, reason="optimum")
+                a = Deploy(1, offers=only, tag=slot, reason="optimum", diversify=True)
             elif slot in current:
-                a = Migrate(current[slot].id, offers=only, reason="optimum")
+                a = Migrate(current[slot].id, offers=only, reason="optimum", diversify=True)
             else:
                 continue
             self.issued[id(a)] = (slot, seg.step, seg.offer)

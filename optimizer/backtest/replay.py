@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from optimizer.backtest.billing import Account, BillingModel
 from optimizer.backtest.prices import Market
@@ -105,12 +106,17 @@ class StepView:
 
 @dataclass(frozen=True)
 class Deploy:
+    """Deploy `count` VMs, each on the cheapest eligible offer. `diversify`: also keep at
+    most the fleet's `max_per_datacenter` of our VMs per datacenter (the baselines ask
+    for it; the planner chooses its targets itself)."""
+
     count: int = 1
     offers: np.ndarray | None = None  # bool mask narrowing the fleet's offers
     max_price_micros: int | None = None
     tag: object = None
     reason: str = ""
     not_before: int | None = None  # journaled now, deployed at this time (as-of prices)
+    diversify: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class Migrate:
     cutover_at: int | None = None  # delete the old VM no earlier than this (aligned cutover)
     reason: str = ""
     not_before: int | None = None  # journaled now, the replacement deployed at this time
+    diversify: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class FleetMatch:
     max_price_micros: int | None
     instances: int
     notes: tuple[str, ...] = ()
+    max_per_datacenter: int | None = None  # the fleet's diversification limit
+    dc: np.ndarray | None = None  # datacenter code per offer (for that limit)
 
 
 def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
@@ -189,7 +198,21 @@ def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
             f"fleet {fleet.name!r}: no offer in the price history matches its constraints "
             f"(configurations {c.configurations or 'any'}, countries {c.countries or 'any'})"
         )
-    return FleetMatch(mask, cap, fleet.instances, tuple(notes))
+    dc = pd.factorize(
+        pd.Series(market.datacenter, dtype=object).where(
+            market.datacenter != "", pd.Series(market.keys, dtype=object)
+        )
+    )[0]
+    if fleet.diversification.min_countries is not None:
+        notes.append("min_countries is not applied to the baselines (static, greedy, optimum)")
+    return FleetMatch(
+        mask,
+        cap,
+        fleet.instances,
+        tuple(notes),
+        max_per_datacenter=fleet.diversification.max_per_datacenter,
+        dc=np.asarray(dc, dtype=np.int64),
+    )
 
 
 # --- the simulated executor and the replay loop -------------------------------------------
@@ -269,13 +292,31 @@ class Replay:
             aborted=frozenset(self.aborted),
         )
 
-    def _place(self, row: int, mask: np.ndarray | None, cap: int | None) -> int | None:
+    def _place(
+        self,
+        row: int,
+        mask: np.ndarray | None,
+        cap: int | None,
+        diversify: bool = False,
+        leaving: int | None = None,
+    ) -> int | None:
         """Where a deploy lands at snapshot `row`: the cheapest matching listed offer under
-        the caps that has capacity left for one more of our VMs (lowest index on ties)."""
+        the caps that has capacity left for one more of our VMs (lowest index on ties).
+        With `diversify`, datacenters already holding `max_per_datacenter` of our VMs are
+        skipped (a VM `leaving` offer o does not count against o's datacenter)."""
         price = self.market.price[row]
         ok = self.match.mask & (price >= 0)
         if mask is not None:
             ok = ok & mask
+        limit, dc = self.match.max_per_datacenter, self.match.dc
+        if diversify and limit is not None and dc is not None:
+            per_dc = np.zeros(int(dc.max()) + 1, dtype=np.int64)
+            for v in self.account.vms.values():
+                if v.deleted_at is None and v.delete_at is None:
+                    per_dc[dc[v.offer]] += 1
+            if leaving is not None:
+                per_dc[dc[leaving]] -= 1
+            ok = ok & (per_dc[dc] < limit)
         for c in (cap, self.match.max_price_micros):
             if c is not None:
                 ok = ok & (price <= c)
@@ -312,7 +353,7 @@ class Replay:
         acct = self.account
         if isinstance(a, Deploy):
             for _ in range(a.count):
-                o = self._place(row, a.offers, a.max_price_micros)
+                o = self._place(row, a.offers, a.max_price_micros, a.diversify)
                 if o is None:
                     self.stats.failed["deploy: no offer"] += 1
                     self.aborted.add(id(a))
@@ -326,7 +367,7 @@ class Replay:
                 self.stats.failed["migrate: VM gone"] += 1
                 self.aborted.add(id(a))
                 return
-            o = self._place(row, a.offers, a.max_price_micros)
+            o = self._place(row, a.offers, a.max_price_micros, a.diversify, old.offer)
             if o is None:
                 self.stats.failed["migrate: no offer under the cap"] += 1
                 self.aborted.add(id(a))

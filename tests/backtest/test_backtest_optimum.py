@@ -136,3 +136,22 @@ def test_no_baseline_beats_the_optimum(seed: int, price_model: str) -> None:
     assert res.policy("greedy").total >= opt
     if res.policy("optimum").share_of_optimum is not None:
         assert res.policy("optimum").share_of_optimum == 1.0
+
+
+def test_baselines_respect_max_per_datacenter() -> None:
+    """max_per_datacenter = 1 and 2 VMs: static and the optimum never put both VMs in the
+    cheap datacenter, though it has room for both; without the limit they do."""
+    market = make_market(
+        {"a": [0.2] * 12, "b": [0.5] * 12, "c": [0.6] * 6 + [0.3] * 6},
+        step=timedelta(hours=12),
+    )
+    model = BillingModel(lead_time_s=600)
+    fleet = make_fleet(2)
+    fleet.diversification.max_per_datacenter = 1
+    res = run_backtest(market, match_fleet(market, fleet), model, {})
+    assert res.policy("static").vm_epochs == {"a": 6, "b": 6}
+    opt = res.policy("optimum")
+    assert opt.failed_actions == {} and opt.vm_epochs["a"] == 6
+    assert opt.total < res.policy("static").total  # it moves the second VM from b to c
+    free = run_backtest(market, match_fleet(market, make_fleet(2)), model, {})
+    assert free.policy("static").vm_epochs == {"a": 12}
