@@ -136,6 +136,7 @@ class _TickState:
     analysis: Any = None
     plans: dict[str, Any] = field(default_factory=dict)
     errors: list[OptimizerError] = field(default_factory=list)
+    api_down: str | None = None  # why the snapshot could not reach the API
 
 
 class Cycle:
@@ -275,6 +276,7 @@ class Cycle:
             offers = self.rt.client.list_offers(None)
             vms = self.rt.client.list_vms()
         except ApiError as err:
+            state.api_down = type(err).__name__
             try:
                 _integration.failed_snapshot(self.rt, state.now, time.monotonic() - t0, str(err))
             except OptimizerError as store_err:
@@ -301,6 +303,7 @@ class Cycle:
 
     def _plan(self, state: _TickState, fleet: FleetConfig | None) -> str:
         assert fleet is not None
+        _skip_if_api_down(state)
         if state.vms is None:
             # the snapshot did not run or failed this tick: read the VM list now
             state.vms = self.rt.client.list_vms()
@@ -310,6 +313,7 @@ class Cycle:
 
     def _execute(self, state: _TickState, fleet: FleetConfig | None) -> str:
         assert fleet is not None
+        _skip_if_api_down(state)
         if self.rt.config.mode != "act":  # decided here and only here
             raise _Skipped(f"mode is {self.rt.config.mode}: dry run")
         if state.vms is None:
@@ -334,6 +338,13 @@ class Cycle:
         m.tick_duration.set(result.wall_seconds)
         if self.last_snapshot is not None and result.finished is not None:
             m.snapshot_age.set((result.finished - self.last_snapshot).total_seconds())
+
+
+def _skip_if_api_down(state: _TickState) -> None:
+    """After the snapshot found the API unreachable this tick, don't pile more retries on
+    it: planning and execution wait for the next tick (open actions stay journaled)."""
+    if state.api_down is not None:
+        raise _Skipped(f"API unavailable this tick ({state.api_down})")
 
 
 class _Unavailable(Exception):

@@ -132,6 +132,9 @@ class _StdlibRedactor(logging.Filter):
 
 
 def _colors(out: IO[str]) -> bool:
+    """Colors only on a terminal (and on Windows only with colorama)."""
+    if not (hasattr(out, "isatty") and out.isatty()):
+        return False
     try:
         import colorama  # noqa: F401
     except ImportError:

@@ -167,3 +167,21 @@ def test_nothing_is_executed_outside_act_mode(tmp_path: Path, mode: str) -> None
     assert not sim.vms
     assert all(o.stage != "execute" for t in ticks for o in t.outcomes)
     assert any(t.planned for t in ticks) == (mode == "recommend")
+
+
+def test_when_the_snapshot_finds_the_api_down_plan_and_execute_wait(tmp_path: Path) -> None:
+    """No pile-up of retries in an outage: plan/execute are skipped (not failed) that tick,
+    the alerts stage still runs with the error, and nothing is deployed."""
+    sim = Simulator(
+        seed=3,
+        clock=SimClock.stepped(),
+        faults=FaultConfig(per_endpoint={"offers": 1.0}, weights={"server_error": 1.0}),
+    )
+    cfg = make_config(f"sqlite:///{tmp_path / 'd.db'}", fleets=2)
+    with daemon_for(sim, cfg) as (d, _):
+        result = d.once()
+    status = {(o.stage, o.fleet): o.status for o in result.outcomes}
+    assert status[("snapshot", None)] == "failed"
+    assert status[("plan", "web")] == status[("plan", "batch")] == "skipped"
+    assert status[("alerts", None)] == "ok"
+    assert result.api_down and not sim.vms
