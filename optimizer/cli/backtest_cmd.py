@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         fleet_config: Path = typer.Option(
             ...,
             "--fleet-config",
-            help="TOML with the fleet(s) to test: an optimizer config with [[fleets]], "
+            help="TOML with the fleet(s) to test: an optimizer config with \\[\\[fleets]], "
             "or one fleet at the top level.",
         ),
         from_db: bool = typer.Option(
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         policy_set: list[str] = typer.Option(
             [],
             "--policy-set",
-            help="NAME=FILE: also run the planner with the [policy] in FILE (repeatable).",
+            help="NAME=FILE: also run the planner with the \\[policy] table in FILE (repeatable).",
         ),
         price_model: str = typer.Option(
             "deal",
