@@ -105,32 +105,40 @@ def bench_ingest(tmp: Path, sizes: list[int], runs: int) -> None:
         naive_engine.dispose()
 
 
-def bench_month(tmp: Path, days: int, offers: int) -> tuple[Path, sa.Engine, float, int]:
+def bench_month(
+    tmp: Path, days: int, offers: int, naive_days: int
+) -> tuple[Path, sa.Engine, float, int]:
     n_snaps = int(timedelta(days=days) / STEP)
+    naive_snaps = int(timedelta(days=naive_days) / STEP)
     print(f"\n== {days} days × 15 min = {n_snaps} snapshots, {offers} offers (simulator) ==")
     sim = Simulator(seed=7, offers=offers)
     path = tmp / "month.db"
     naive_path = tmp / "month-naive.db"
     engine = open_store(f"sqlite:///{path}")
     naive_engine = sa.create_engine(f"sqlite:///{naive_path}")
-    ours_t = naive_t = 0.0
-    listed = changed = 0
+    ours_t = naive_t = ours_at_naive = 0.0
+    listed = changed = naive_listed = 0
+    naive = ours_at = 0
     for i in range(n_snaps):
         wire = sim.offers(None)
         parsed = [Offer.model_validate(o) for o in wire]
         t = time.perf_counter()
         s = ingest_snapshot(engine, parsed, sim.now())
         ours_t += time.perf_counter() - t
-        t = time.perf_counter()
-        naive_write(naive_engine, wire, sim.now())
-        naive_t += time.perf_counter() - t
         listed += s.seen
         changed += s.changed
+        if i < naive_snaps:
+            t = time.perf_counter()
+            naive_write(naive_engine, wire, sim.now())
+            naive_t += time.perf_counter() - t
+            naive_listed = listed
+            if i == naive_snaps - 1:  # same span, both stores compacted
+                ours_at_naive, ours_at = ours_t, compact(engine, path)
+                naive = naive_compact(naive_engine, naive_path)
         sim.advance(STEP)
         if (i + 1) % 480 == 0:
             print(f"  day {(i + 1) // 96}: {listed:,} offer-snapshots so far", flush=True)
     ours = compact(engine, path)
-    naive = naive_compact(naive_engine, naive_path)
     with engine.connect() as conn:
         intervals = conn.execute(sa.text("SELECT count(*) FROM offer_price")).scalar_one()
         n_offers = conn.execute(sa.text("SELECT count(*) FROM offer")).scalar_one()
@@ -138,9 +146,16 @@ def bench_month(tmp: Path, days: int, offers: int) -> tuple[Path, sa.Engine, flo
           f"{intervals:,} intervals, {n_offers:,} distinct offers)")  # fmt: skip
     print(f"ours : {ours:>13,} bytes = {ours / listed:6.1f} bytes per offer-snapshot, "
           f"ingest total {ours_t:7.1f}s")  # fmt: skip
-    print(f"naive: {naive:>13,} bytes = {naive / listed:6.1f} bytes per offer-snapshot, "
-          f"write  total {naive_t:7.1f}s")  # fmt: skip
-    print(f"ratio: naive is {naive / ours:.1f}× bigger and {naive_t / ours_t:.1f}× slower")
+    if naive_listed:
+        print(f"side by side over the first {naive_days} day(s), {naive_listed:,} "
+              "offer-snapshots (the naive store grows linearly: no dedupe):")  # fmt: skip
+        print(f"  ours : {ours_at:>13,} bytes = {ours_at / naive_listed:6.1f} B/offer-snapshot,"
+              f" ingest {ours_at_naive:6.1f}s")  # fmt: skip
+        print(f"  naive: {naive:>13,} bytes = {naive / naive_listed:6.1f} B/offer-snapshot,"
+              f" write  {naive_t:6.1f}s")  # fmt: skip
+        print(f"  ratio: naive is {naive / ours_at:.1f}× bigger and "
+              f"{naive_t / ours_at_naive:.1f}× slower; after {days} days naive would be "
+              f"≈{naive / naive_listed * listed / ours:.0f}× bigger")  # fmt: skip
     naive_engine.dispose()
     return path, engine, ours / listed, n_offers
 
@@ -225,6 +240,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--offers", type=int, default=2000)
+    ap.add_argument("--naive-days", type=int, default=2, help="days the naive store runs too")
     ap.add_argument("--sizes", default="1000,10000,50000")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-ingest", action="store_true")
@@ -233,7 +249,9 @@ def main() -> None:
     try:
         if not args.skip_ingest:
             bench_ingest(tmp, [int(s) for s in args.sizes.split(",")], args.runs)
-        path, engine, per_snapshot, n_offers = bench_month(tmp, args.days, args.offers)
+        path, engine, per_snapshot, n_offers = bench_month(
+            tmp, args.days, args.offers, min(args.naive_days, args.days)
+        )
         bench_year(tmp, path, engine, args.days, per_snapshot, n_offers)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
