@@ -65,13 +65,14 @@ def send_to_log(sinks: Sequence[Sink], alerts: Sequence[Alert]) -> None:
                 sink.send(a)
 
 
-def enqueue(engine: Engine, sinks: Sequence[Sink], alerts: Sequence[Alert], now: datetime) -> int:
-    """Queue each notification for every sink except the log; return rows written."""
-    targets = [s for s in sinks if s.name != "log"]
-    rows = [
+def queue_rows(
+    sink_names: Sequence[str], alerts: Sequence[Alert], now: datetime
+) -> list[dict[str, object]]:
+    """`alert_delivery` rows queueing each notification for each named sink."""
+    return [
         {
             "alert_key": a.key,
-            "sink": s.name,
+            "sink": name,
             "status": a.status,
             "payload": a.to_json(),
             "state": "pending",
@@ -80,8 +81,13 @@ def enqueue(engine: Engine, sinks: Sequence[Sink], alerts: Sequence[Alert], now:
             "next_attempt_at": utc(now),
         }
         for a in alerts
-        for s in targets
+        for name in sink_names
     ]
+
+
+def enqueue(engine: Engine, sinks: Sequence[Sink], alerts: Sequence[Alert], now: datetime) -> int:
+    """Queue each notification for every sink except the log; return rows written."""
+    rows = queue_rows([s.name for s in sinks if s.name != "log"], alerts, now)
     if rows:
         with engine.begin() as conn:
             conn.execute(sa.insert(delivery_t), rows)

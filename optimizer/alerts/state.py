@@ -14,7 +14,7 @@ Rules per key, given the alerts whose condition holds now and the families evalu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -23,9 +23,10 @@ from sqlalchemy.engine import Engine
 
 from optimizer.alerts.model import Alert
 from optimizer.clock import utc
-from optimizer.store.tables.alerts import AlertState
+from optimizer.store.tables.alerts import AlertDelivery, AlertState
 
 state_t: sa.Table = AlertState.__table__  # type: ignore[assignment]
+delivery_t: sa.Table = AlertDelivery.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,14 @@ def reconcile(
     families: set[str],
     now: datetime,
     renotify: timedelta | None = None,
+    deliver_to: Sequence[str] = (),
 ) -> list[Alert]:
     """Update the stored state with this tick's alerts; return the notifications to send
-    (each an Alert with status firing or resolved and `fired_at` set), in key order."""
+    (each an Alert with status firing or resolved and `fired_at` set), in key order.
+
+    With `deliver_to` (sink names), a pending delivery per notification and sink is queued
+    in the same transaction, so a crash cannot record an alert as notified without
+    queueing its delivery."""
     now = utc(now)
     current = {a.key: a for a in alerts}
     out: list[Alert] = []
@@ -138,6 +144,10 @@ def reconcile(
                         text=f"condition cleared (last seen: {prev.text})",
                     )
                 )
+        if deliver_to and out:
+            from optimizer.alerts.delivery import queue_rows
+
+            conn.execute(sa.insert(delivery_t), queue_rows(deliver_to, out, now))
     return out
 
 

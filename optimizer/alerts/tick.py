@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optimizer.alerts.delivery import DeliveryReport, deliver, enqueue, send_to_log
+from optimizer.alerts.delivery import DeliveryReport, deliver, send_to_log
 from optimizer.alerts.model import Alert
 from optimizer.alerts.rules import FailedAction, PlanSummary, RuleInputs, evaluate_rules
 from optimizer.alerts.sinks import Sink, build_sinks
@@ -393,11 +393,11 @@ def run_alerts(
         extra=unsat,
     )
     alerts, families = evaluate_rules(inputs, config)
+    queued = [s.name for s in sinks if s.name != "log"]
     with store_errors(engine):
-        notices = reconcile(engine, alerts, families, now, config.alerts.renotify)
+        notices = reconcile(engine, alerts, families, now, config.alerts.renotify, queued)
     send_to_log(sinks, notices)
     with store_errors(engine):
-        enqueue(engine, sinks, notices, now)
         report = deliver(engine, sinks, now)
     return AlertsResult(active=len(alerts), notified=notices, delivery=report, budget=budget)
 

@@ -76,3 +76,19 @@ def test_event_alert_closes_quietly_and_refires_after_resolution(engine: Engine)
     reconcile(engine, [], FAMS, T0 + timedelta(hours=1))
     back = reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(hours=2))
     assert [(a.status, a.fired_at) for a in back] == [("firing", T0 + timedelta(hours=2))]
+
+
+def test_notifications_are_queued_in_the_same_transaction(engine: Engine) -> None:
+    import sqlalchemy as sa
+
+    from optimizer.store.tables.alerts import AlertDelivery
+
+    def queued() -> list[tuple[str, str]]:
+        t = AlertDelivery.__table__
+        with engine.connect() as c:
+            return [(r.sink, r.status) for r in c.execute(sa.select(t).order_by(t.c.id))]
+
+    reconcile(engine, [forecast(0.5)], FAMS, T0, deliver_to=["0:webhook", "1:email"])
+    reconcile(engine, [forecast(0.5)], FAMS, T0 + timedelta(minutes=15), deliver_to=["0:webhook"])
+    reconcile(engine, [], FAMS, T0 + timedelta(hours=1), deliver_to=["0:webhook"])
+    assert queued() == [("0:webhook", "firing"), ("1:email", "firing"), ("0:webhook", "resolved")]

@@ -95,7 +95,8 @@ class EmailSink:
 
     def message(self, alert: Alert) -> EmailMessage:
         msg = EmailMessage()
-        msg["Subject"] = f"[fluence-optimizer] {alert.summary()}"[:200]
+        subject = " ".join(f"[fluence-optimizer] {alert.summary()}".split())  # no CR/LF
+        msg["Subject"] = subject[:200]
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
         lines = [alert.summary(), ""]
