@@ -184,7 +184,14 @@ class CapacityTarget(Section):
 class FleetBudget(Section):
     max_usd_per_epoch: Usd | None = None
     monthly_usd: Usd | None = None
-    thresholds: list[float] | None = None
+    thresholds: list[float] | None = None  # None: the global budget.thresholds
+
+    @field_validator("thresholds")
+    @classmethod
+    def _fractions(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and any(not 0 < t <= 2 for t in v):
+            raise ValueError("thresholds are fractions of the budget, like 0.5 or 1.0")
+        return None if v is None else sorted(v)
 
 
 class FleetConfig(Section):

@@ -164,3 +164,14 @@ def test_price_trend_raises_the_forecast() -> None:
 def test_month_bounds_handles_leap_february() -> None:
     s, e = month_bounds(datetime(2028, 2, 29, 23, tzinfo=UTC))
     assert (s.day, e.month, e.day) == (1, 3, 1)
+
+
+def test_fleet_thresholds_are_validated_with_the_key_path() -> None:
+    import pytest
+
+    from optimizer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"fleets\[0\]\.budget\.thresholds: .*fractions"):
+        cfg_data = {"fleets": [{"name": "web", "instances": 1, "os_image": "https://x/i.img",
+                                "ssh_keys": ["k"], "budget": {"thresholds": [80]}}]}  # fmt: skip
+        parse_config(cfg_data)
