@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -48,7 +48,7 @@ from optimizer.fluence.models import (
     VmUpdate,
 )
 from optimizer.money import from_micros, to_micros
-from optimizer.planner.inputs import HEALTHY_STATUSES, Plan
+from optimizer.planner.inputs import CUTOVER_MARGIN, HEALTHY_STATUSES, Plan
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.journal import JournalAction, SavingsEntry
 
@@ -83,6 +83,7 @@ class Executor:
         fencing_token: int | None = None,
         deploy_grace: timedelta = timedelta(minutes=2),
         max_attempts: int = 3,
+        tick: timedelta | None = None,
     ) -> None:
         self.client = client  # FluenceClient (duck-typed so tests can wrap it)
         self.engine = engine
@@ -92,6 +93,9 @@ class Executor:
         self.deploy_grace = deploy_grace
         self.max_attempts = max_attempts
         self._images: dict[str, str] = {}
+        # how often advance() runs: time-bound steps happen on the last tick before
+        # their deadline, not on the first tick after it
+        self.tick = tick if tick is not None else config.daemon.snapshot_interval
 
     # -- public -------------------------------------------------------------------------
     def submit(self, plan: Plan) -> list[int]:
@@ -144,9 +148,12 @@ class Executor:
         if row.kind in ("delete", "finalize"):
             self._delete_step(row, by_id)
             return
+        start_at, cut_at = self._times(row, fleet, by_id)
+        if (start_at, cut_at) != (row.not_before, row.cutover_at):
+            self._save(row, not_before=start_at, cutover_at=cut_at)
         if row.state == "planned":
-            if row.not_before is not None and now < row.not_before:
-                return
+            if start_at is not None and now + self.tick < start_at:
+                return  # the next tick is still early enough
             if row.kind == "replace_stuck" and row.old_vm_id:
                 self._delete_owned(row, row.old_vm_id, by_id)
             self._estimate_and_deploy(row, fleet, vms)
@@ -274,10 +281,28 @@ class Executor:
                 f"deleted (status {vm.status}); the next plan tries elsewhere",
             )
 
+    def _times(
+        self, row: JournalAction, fleet: FleetConfig, by_id: dict[str, Vm]
+    ) -> tuple[datetime | None, datetime | None]:
+        """(start, cutover) of the action. A billing-aligned migration follows the old VM's
+        current `nextBillingAt`: if that moved (a tick came too late and the old VM was
+        charged again), the cutover moves with it — the old VM's epoch is paid anyway, so
+        keeping it until just before its next charge costs nothing."""
+        if row.kind != "migrate" or not fleet.policy.align_to_billing or row.cutover_at is None:
+            return row.not_before, row.cutover_at
+        old = by_id.get(row.old_vm_id or "")
+        if old is None or not old.running:
+            return None, None  # the old VM is gone: nothing to wait for
+        if old.next_billing_at is None:
+            return row.not_before, row.cutover_at
+        cut = old.next_billing_at - CUTOVER_MARGIN
+        lead = row.cutover_at - row.not_before if row.not_before is not None else timedelta(0)
+        return cut - lead, cut
+
     def _cutover(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
         now = self.clock.now()
-        if row.cutover_at is not None and now < row.cutover_at:
-            return
+        if row.cutover_at is not None and now + self.tick < row.cutover_at:
+            return  # the next tick is still before the cutover time
         old = row.old_vm_id
         if old:
             self._delete_owned(row, old, by_id)

@@ -106,7 +106,7 @@ class FleetRunner:
             market,
             trends if isinstance(trends, Trends) else None,
             budget_state(self.config, fleet, vms, mine),
-            launch or jr.launch_stats(self.engine, now),
+            self._lead(launch, now),
             now=now,
             mode=self.config.mode,
             in_flight=jr.in_flight(self.engine, fleet.name, vms, now),
@@ -116,6 +116,12 @@ class FleetRunner:
             if a.offer is not None and a.deploys:
                 self._taken[a.offer.offer_key] += 1
         return plan
+
+    def _lead(self, launch: LaunchStats | None, now: datetime) -> LaunchStats:
+        """Launch lead time plus one tick: the executor sees a VM go Active only on the
+        tick after it did, and must still cut over before the old VM's next charge."""
+        base = launch or jr.launch_stats(self.engine, now)
+        return LaunchStats(lead_time=base.lead_time + self.executor.tick)
 
     def execute(self, plan: Plan, vms: Sequence[Vm] | None = None) -> Counter[str]:
         """Journal the plan (act mode only) and advance that fleet's actions one step."""

@@ -99,7 +99,14 @@ def make_world(
         sim.market.target_offers = 0
         for o in list(sim.market.offers):
             sim.remove_offer(o.key)
-    cfg = parse_config({"mode": mode, "fleets": fleets or [fleet_cfg()], "budget": budget or {}})
+    cfg = parse_config(
+        {
+            "mode": mode,
+            "fleets": fleets or [fleet_cfg()],
+            "budget": budget or {},
+            "daemon": {"snapshot_interval": "5m"},  # World.run ticks every 5 minutes
+        }
+    )
     client = build_client(
         ApiConfig(base_url=http_base or "http://127.0.0.1:9"),
         transport=transport if http_base else sim.transport(),

@@ -229,3 +229,28 @@ def test_churny_prices_respect_cooldown_and_per_epoch_limit(tmp_path) -> None:
             origin = next(x for x in rows if x.new_vm_ids == r.old_vm_id)
             assert r.created_at - origin.finished_at >= timedelta(hours=24)
     assert len(set(olds)) == len(olds)
+
+
+def test_late_tick_does_not_cut_over_after_the_old_vm_was_charged(tmp_path) -> None:
+    """Ticks every 3 hours: the deploy starts early enough (lead time + one tick) that the new
+    VM is seen Active and the old one deleted before the old VM's next charge."""
+    w = make_world(tmp_path, fleets=[fleet_cfg(instances=1)])
+    w.reconfigure(
+        w.config.model_copy(
+            update={
+                "daemon": w.config.daemon.model_copy(
+                    update={"snapshot_interval": timedelta(hours=3)}
+                )
+            }
+        )
+    )
+    w.sim.add_offer(country="DE", price="1.00", capacity=5)
+    w.run(hours=0.5)
+    (old,) = w.fleet_vms()
+    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w.run(hours=30, step=timedelta(hours=3))
+    spent_old = w.sim.vms[old.id].spent
+    assert w.sim.vms[old.id].status == "Stopped"
+    assert spent_old == Decimal("1.00")  # charged at start only: deleted before its next charge
+    (new,) = [v for v in w.fleet_vms() if v.status == "Active"]
+    assert new.price_per_epoch == Decimal("0.50")
