@@ -80,7 +80,7 @@ def build_report(
     window holds fewer than MIN_EPOCHS epochs with data, ConfigError on a bad --since."""
     from optimizer.analysis import analyze_history
     from optimizer.report import render_html, render_markdown, to_csv, to_json
-    from optimizer.store.analysis_queries import market_history
+    from optimizer.store.analysis_queries import fleet_frames, market_history
 
     step = progress or (lambda _s: None)
     try:
@@ -114,10 +114,20 @@ def build_report(
     step("analyzing")
     analysis = analyze_history(history, now=now)
     filters = {"configuration": configuration or "", "country": country or ""}
-    if fmt is Format.html:
-        return render_html(analysis, generated_at=now, filters=filters, progress=step)
-    if fmt is Format.md:
-        return render_markdown(analysis, generated_at=now, filters=filters)
+    if fmt in (Format.html, Format.md):
+        spend, saved = fleet_frames(engine, history.span, now)  # type: ignore[arg-type]
+        if fmt is Format.html:
+            return render_html(
+                analysis,
+                generated_at=now,
+                filters=filters,
+                fleet_spend=spend,
+                savings=saved,
+                progress=step,
+            )
+        return render_markdown(
+            analysis, generated_at=now, filters=filters, fleet_spend=spend, savings=saved
+        )
     if fmt is Format.csv:
         return to_csv(analysis)
     return to_json(analysis, generated_at=now)

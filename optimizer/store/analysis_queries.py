@@ -30,7 +30,8 @@ from optimizer.analysis.epochs import epoch_grid
 from optimizer.analysis.stats import OFFER_EPOCH_COLUMNS, MarketHistory, history_from_offer_epochs
 from optimizer.clock import EPOCH_SECONDS, utc
 from optimizer.store.engine import store_errors
-from optimizer.store.queries import epoch_t, offer_t, price_t, snapshot_t
+from optimizer.store.queries import epoch_t, offer_t, price_t, snapshot_t, vm_t, vmobs_t
+from optimizer.store.tables.journal import FleetVm, SavingsEntry
 from optimizer.store.tables.market import OUTCOME_OK
 
 _ATTRS = ("configuration", "country", "city", "datacenter", "vcpu", "ram_gb")
@@ -291,3 +292,95 @@ def market_history(
     )
     oe["epoch"] = oe["epoch"].astype("datetime64[ns, UTC]")
     return history_from_offer_epochs(oe, grid=grid)
+
+
+BILLABLE = ("New", "Launching", "Active", "SmallBalance")
+
+
+def _overlap(start_ns: np.ndarray, end_ns: np.ndarray, grid: pd.DatetimeIndex) -> np.ndarray:
+    """Fraction of each grid epoch covered by each [start, end) span: spans × epochs."""
+    step = EPOCH_SECONDS * _NS
+    e0 = grid.as_unit("ns").asi8[None, :]
+    lo = np.maximum(start_ns[:, None], e0)
+    hi = np.minimum(end_ns[:, None], e0 + step)
+    return np.clip(hi - lo, 0, None) / step
+
+
+def fleet_frames(
+    engine: Engine, grid: pd.DatetimeIndex, now: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fleet spend and realized savings per fleet per epoch of `grid`, for the report.
+
+    spend (epoch, fleet, spend_usd): each owned VM (`fleet_vm`) accrues its observed
+    pricePerEpoch while it was seen in a billable status (New, Launching, Active,
+    SmallBalance) — an observation holds until the VM's next one — prorated to the part
+    of each epoch covered. A run-rate, not the API's exact charges.
+    savings (epoch, fleet, savings_usd): each completed migration in `savings_ledger`
+    saves (old − new price) per epoch from completed_at until ended_at (or `now`),
+    prorated the same way. Empty frames when there are no fleets. Raise StoreError when
+    the database fails.
+    """
+    spend_cols = ["epoch", "fleet", "spend_usd"]
+    save_cols = ["epoch", "fleet", "savings_usd"]
+    empty = pd.DataFrame(columns=spend_cols), pd.DataFrame(columns=save_cols)
+    if len(grid) == 0:
+        return empty
+    fleet_vm = FleetVm.__table__
+    ledger = SavingsEntry.__table__
+    with store_errors(engine), engine.connect() as conn:
+        since = grid[0].to_pydatetime()
+        obs = _frame(
+            conn,
+            sa.select(
+                fleet_vm.c.fleet,
+                vmobs_t.c.vm_ref,
+                vmobs_t.c.status,
+                vmobs_t.c.price_micros,
+                vmobs_t.c.from_at,
+                vmobs_t.c.to_at,
+            )
+            .join(vm_t, vm_t.c.vm_id == fleet_vm.c.vm_id)
+            .join(vmobs_t, vmobs_t.c.vm_ref == vm_t.c.id)
+            .where(vmobs_t.c.to_at >= since)
+            .order_by(vmobs_t.c.vm_ref, vmobs_t.c.from_at),
+        )
+        led = _frame(
+            conn,
+            sa.select(
+                ledger.c.fleet,
+                ledger.c.old_price_micros,
+                ledger.c.new_price_micros,
+                ledger.c.completed_at,
+                ledger.c.ended_at,
+            ).where(sa.or_(ledger.c.ended_at.is_(None), ledger.c.ended_at >= since)),
+        )
+
+    def per_epoch(fleet: pd.Series, usd: np.ndarray, frac: np.ndarray, col: str) -> pd.DataFrame:
+        table = pd.DataFrame(usd[:, None] * frac, columns=grid)
+        table["fleet"] = fleet.to_numpy()
+        out = table.groupby("fleet").sum().stack().rename(col).reset_index()
+        out.columns = ["fleet", "epoch", col]
+        return out.loc[out[col] != 0, ["epoch", "fleet", col]].reset_index(drop=True)
+
+    spend = empty[0]
+    if not obs.empty:
+        # an observation holds until the same VM's next one (polls are points in time)
+        start = _ns(obs["from_at"])
+        vm = obs["vm_ref"].to_numpy()
+        end = _ns(obs["to_at"])
+        same = np.append(vm[1:] == vm[:-1], False)
+        end = np.where(same, np.append(start[1:], 0), end)
+        keep = obs["status"].isin(BILLABLE).to_numpy() & obs["price_micros"].notna().to_numpy()
+        obs = obs.loc[keep]
+        frac = _overlap(start[keep], end[keep], grid)
+        usd = obs["price_micros"].to_numpy(dtype="float64") / 1e6
+        spend = per_epoch(obs["fleet"], usd, frac, "spend_usd")
+    savings = empty[1]
+    if not led.empty:
+        ended = pd.to_datetime(led["ended_at"], utc=True).fillna(pd.Timestamp(utc(now)))
+        end_ns = ended.dt.as_unit("ns").astype("int64").to_numpy()
+        frac = _overlap(_ns(led["completed_at"]), end_ns, grid)
+        usd = (led["old_price_micros"].to_numpy(dtype="float64")
+               - led["new_price_micros"].to_numpy(dtype="float64")) / 1e6  # fmt: skip
+        savings = per_epoch(led["fleet"], usd, frac, "savings_usd")
+    return spend, savings
