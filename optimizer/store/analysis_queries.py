@@ -294,8 +294,6 @@ def market_history(
     return history_from_offer_epochs(oe, grid=grid)
 
 
-BILLABLE = ("New", "Launching", "Active", "SmallBalance")
-
 
 def _overlap(start_ns: np.ndarray, end_ns: np.ndarray, grid: pd.DatetimeIndex) -> np.ndarray:
     """Fraction of each grid epoch covered by each [start, end) span: spans × epochs."""
@@ -311,14 +309,12 @@ def fleet_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fleet spend and realized savings per fleet per epoch of `grid`, for the report.
 
-    spend (epoch, fleet, spend_usd): each owned VM (`fleet_vm`) accrues its observed
-    pricePerEpoch while it was seen in a billable status (New, Launching, Active,
-    SmallBalance) — an observation holds until the VM's next one — prorated to the part
-    of each epoch covered. A run-rate, not the API's exact charges.
+    spend (epoch, fleet, spend_usd): what each owned VM (`fleet_vm`) was charged — the
+    increments of its observed totalSpent, in the epoch where each was first seen.
     savings (epoch, fleet, savings_usd): each completed migration in `savings_ledger`
     saves (old − new price) per epoch from completed_at until ended_at (or `now`),
-    prorated the same way. Empty frames when there are no fleets. Raise StoreError when
-    the database fails.
+    prorated to the part of each epoch covered. Empty frames when there are no fleets.
+    Raise StoreError when the database fails.
     """
     spend_cols = ["epoch", "fleet", "spend_usd"]
     save_cols = ["epoch", "fleet", "savings_usd"]
@@ -334,14 +330,11 @@ def fleet_frames(
             sa.select(
                 fleet_vm.c.fleet,
                 vmobs_t.c.vm_ref,
-                vmobs_t.c.status,
-                vmobs_t.c.price_micros,
                 vmobs_t.c.from_at,
-                vmobs_t.c.to_at,
+                vmobs_t.c.spent_micros,
             )
             .join(vm_t, vm_t.c.vm_id == fleet_vm.c.vm_id)
             .join(vmobs_t, vmobs_t.c.vm_ref == vm_t.c.id)
-            .where(vmobs_t.c.to_at >= since)
             .order_by(vmobs_t.c.vm_ref, vmobs_t.c.from_at),
         )
         led = _frame(
@@ -364,17 +357,22 @@ def fleet_frames(
 
     spend = empty[0]
     if not obs.empty:
-        # an observation holds until the same VM's next one (polls are points in time)
-        start = _ns(obs["from_at"])
+        # what the API charged: increments of the VM's totalSpent between observations,
+        # in the epoch where the increment was first seen (the first sighting counts whole)
+        spent = obs["spent_micros"].astype("float64").ffill().fillna(0.0).to_numpy()
         vm = obs["vm_ref"].to_numpy()
-        end = _ns(obs["to_at"])
-        same = np.append(vm[1:] == vm[:-1], False)
-        end = np.where(same, np.append(start[1:], 0), end)
-        keep = obs["status"].isin(BILLABLE).to_numpy() & obs["price_micros"].notna().to_numpy()
-        obs = obs.loc[keep]
-        frac = _overlap(start[keep], end[keep], grid)
-        usd = obs["price_micros"].to_numpy(dtype="float64") / 1e6
-        spend = per_epoch(obs["fleet"], usd, frac, "spend_usd")
+        prev = np.append(0.0, spent[:-1])
+        first = np.append(True, vm[1:] != vm[:-1])
+        delta = np.clip(np.where(first, spent, spent - prev), 0, None) / 1e6
+        at = pd.DatetimeIndex(pd.to_datetime(obs["from_at"], utc=True)).as_unit("ns")
+        epoch = at.floor(pd.Timedelta(seconds=EPOCH_SECONDS))
+        frame = pd.DataFrame({"epoch": epoch, "fleet": obs["fleet"].to_numpy(), "d": delta})
+        frame = frame.loc[frame["epoch"].isin(grid) & (frame["d"] > 0)]
+        spend = (
+            frame.groupby(["epoch", "fleet"], as_index=False)["d"]
+            .sum()
+            .rename(columns={"d": "spend_usd"})
+        )
     savings = empty[1]
     if not led.empty:
         ended = pd.to_datetime(led["ended_at"], utc=True).fillna(pd.Timestamp(utc(now)))

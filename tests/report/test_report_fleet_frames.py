@@ -28,9 +28,9 @@ def store(db_url):
         engine.dispose()
 
 
-def test_spend_accrues_while_billable_and_savings_from_the_ledger(store) -> None:
-    """VM a (fleet web, 2.4 USD/epoch) Active from Mar 1 12:00, seen again Mar 2 12:00,
-    then Stopped at Mar 3 00:00: spend 1.2 on Mar 1, 2.4 on Mar 2, 0 on Mar 3.
+def test_spend_is_what_was_charged_and_savings_come_from_the_ledger(store) -> None:
+    """VM a (fleet web): totalSpent 2.4 when first seen Mar 1 12:00, 4.8 on Mar 2 12:00,
+    still 4.8 when Stopped Mar 3: spend 2.4 on Mar 1 and on Mar 2, nothing on Mar 3.
     A foreign VM (not in fleet_vm) is ignored. A migration saving 0.5/epoch completed
     Mar 2 06:00 and still running at now = Mar 3 12:00: 0.375 on Mar 2, 0.25 on Mar 3."""
     with store.begin() as c:
@@ -45,11 +45,13 @@ def test_spend_accrues_while_billable_and_savings_from_the_ledger(store) -> None
         obs = VmObservation.__table__
         c.execute(sa.insert(obs), [
             {"vm_ref": ids["0xa"], "status": "Active", "price_micros": 2_400_000,
-             "from_at": t(1, 12), "to_at": t(2, 12)},
+             "spent_micros": 2_400_000, "from_at": t(1, 12), "to_at": t(2, 11)},
+            {"vm_ref": ids["0xa"], "status": "Active", "price_micros": 2_400_000,
+             "spent_micros": 4_800_000, "from_at": t(2, 12), "to_at": t(2, 23)},
             {"vm_ref": ids["0xa"], "status": "Stopped", "price_micros": 2_400_000,
-             "from_at": t(3, 0), "to_at": t(3, 12)},
+             "spent_micros": 4_800_000, "from_at": t(3, 0), "to_at": t(3, 12)},
             {"vm_ref": ids["0xforeign"], "status": "Active", "price_micros": 9_000_000,
-             "from_at": t(1, 0), "to_at": t(3, 12)},
+             "spent_micros": 9_000_000, "from_at": t(1, 0), "to_at": t(3, 12)},
         ])  # fmt: skip
         c.execute(sa.insert(SavingsEntry.__table__), {
             "fleet": "web", "action_id": 1, "old_vm_id": "0xold", "new_vm_id": "0xa",
@@ -59,7 +61,7 @@ def test_spend_accrues_while_billable_and_savings_from_the_ledger(store) -> None
     spend, saved = fleet_frames(store, grid, now=t(3, 12))
     by_day = dict(zip(spend["epoch"].dt.day, spend["spend_usd"], strict=True))
     assert set(spend["fleet"]) == {"web"}
-    assert by_day[1] == pytest.approx(1.2) and by_day[2] == pytest.approx(2.4)
+    assert by_day[1] == pytest.approx(2.4) and by_day[2] == pytest.approx(2.4)
     assert 3 not in by_day
     s = dict(zip(saved["epoch"].dt.day, saved["savings_usd"], strict=True))
     assert s == {2: pytest.approx(0.5 * 18 / 24), 3: pytest.approx(0.5 * 12 / 24)}
