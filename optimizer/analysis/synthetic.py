@@ -41,7 +41,8 @@ def synthetic_observations(
     """`snapshots` snapshots, `interval` apart from `start`, of `offers` offers.
 
     Prices follow a slow random walk (a few percent per day, changing in a minority of
-    snapshots) and capacity a small random walk around a per-configuration base scaled by a per-datacenter factor; each
+    snapshots) around a per-configuration base scaled by a per-datacenter factor, and
+    capacity a small random walk; each
     offer vanishes from a snapshot run with probability `vanish_rate` per snapshot and
     comes back after a few hours. Columns and dtypes follow the price_observations contract.
     """
