@@ -294,7 +294,6 @@ def market_history(
     return history_from_offer_epochs(oe, grid=grid)
 
 
-
 def _overlap(start_ns: np.ndarray, end_ns: np.ndarray, grid: pd.DatetimeIndex) -> np.ndarray:
     """Fraction of each grid epoch covered by each [start, end) span: spans × epochs."""
     step = EPOCH_SECONDS * _NS
