@@ -73,6 +73,7 @@ class Daemon:
         self._reload = reload
         self.rng = rng or random.Random()
         self.elector = elector
+        self.elector_was_leader = False
         runtime.should_stop = self._stop_fleets
         self.cycle = Cycle(runtime, rng=self.rng)
         self.ticks = 0
@@ -83,6 +84,7 @@ class Daemon:
         self.ticks += 1
         if self.elector is not None and not self.elector.tick():
             return self._follow()
+        self.elector_was_leader = True
         self.notifier.status(f"tick {self.ticks}: running")
         result = self.cycle.run(self.ticks, force=force)
         self.api_failures = self.api_failures + 1 if result.api_down else 0
@@ -94,7 +96,9 @@ class Daemon:
         now = self.rt.clock.now()
         result = TickResult(tick=self.ticks, started=now, finished=now)
         result.outcomes.append(StageOutcome("leader", None, "skipped", "another replica leads"))
-        log.debug("follower: another replica leads")
+        if self.ticks == 1 or self.elector_was_leader:
+            log.info("following: another replica leads; this one only waits to take over")
+        self.elector_was_leader = False
         self.notifier.status(f"tick {self.ticks}: follower (another replica leads)")
         self.notifier.ping()
         return result

@@ -28,6 +28,7 @@ from optimizer.sim import SimClock, Simulator, start_server
 from optimizer.sim.simulator import SimConfig
 from optimizer.store.engine import open_store
 
+FOLLOWING = "following: another replica leads; this one only waits to take over"
 LOG_JSON = ("--log-format", "json")
 ROOT = Path(__file__).resolve().parents[2]
 TICK = 2.0  # seconds: snapshot_interval = plan_interval
@@ -179,7 +180,7 @@ def test_three_replicas_one_acts_and_leader_killed_mid_migration(
             "the first deploy to finish",
             replicas,
         )
-        _wait(lambda: all(f.saw("daemon started") for f in followers), 30, "followers up")
+        _wait(lambda: all(f.saw(FOLLOWING) for f in followers), 30, "followers up", replicas)
         assert len(web_vms()) == 1
         for f in followers:
             events = {e.get("event") for e in f.drain()}
