@@ -14,8 +14,10 @@ actions back into replay actions:
 - in flight: what the journal would hold — migrations waiting for `not_before`, or
   launching, or waiting for cutover; deploys still launching; migrations started in the
   last epoch.
-- trends: none (the analysis of history is not replayed; reliability tie-breaks are
-  therefore off in backtests). Budget: the fleet's own `budget.max_usd_per_epoch`.
+- trends: as the daemon computes them (optimizer.cycle): each datacenter's listing
+  stability from offer longevity over the last 14 days of history up to now, refreshed
+  once per `trends_every` (default 6 h, the daemon's analysis_interval). The planner uses
+  only `reliability` from Trends today. Budget: the fleet's `budget.max_usd_per_epoch`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 
 from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.backtest.replay import Action, Delete, Deploy, Migrate, Policy, StepView
@@ -37,8 +40,12 @@ from optimizer.planner import (
     MarketOffer,
     MarketView,
     OwnedVm,
+    Trends,
     plan_fleet,
 )
+
+#: the history the daemon's analysis stage reads (optimizer.cycle.ANALYSIS_WINDOW)
+TRENDS_WINDOW_S = 14 * 86_400
 
 _UNLIMITED = 1_000_000
 
@@ -62,6 +69,9 @@ class PlannerPolicy:
     _cache: dict[tuple[int, int, int], MarketOffer] = field(default_factory=dict)
     last_plan: object = None
     prune: bool = True  # leave out offers that cannot matter (see `decide`)
+    trends_every: int = 6 * 3600
+    _trends: Trends | None = None
+    _trends_at: int | None = None
 
     def __post_init__(self) -> None:
         c = self.fleet.constraints
@@ -89,6 +99,36 @@ class PlannerPolicy:
             }
             for o in range(m.n_offers)
         ]
+
+    def trends(self, view: StepView) -> Trends | None:
+        """Datacenter reliability from the history known now (rows up to this step)."""
+        now = view.now
+        if self._trends_at is not None and now - self._trends_at < self.trends_every:
+            return self._trends
+        from optimizer.analysis import datacenter_longevity, offer_longevity
+
+        mv = view.market
+        first = int(np.searchsorted(mv.times, now - TRENDS_WINDOW_S, side="left"))
+        rows, offers = np.nonzero(mv.price[first:, self.group] >= 0)
+        cols = np.flatnonzero(self.group)[offers]
+        m = self.market
+        dc = np.array([self.static[o]["datacenter"] for o in range(m.n_offers)], dtype=object)
+        presence = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(mv.times[first:][rows], unit="s", utc=True),
+                "offer_key": m.keys[cols],
+                "configuration": m.configuration[cols],
+                "datacenter": dc[cols],
+            }
+        )
+        rel = datacenter_longevity(offer_longevity(presence)) if len(presence) else None
+        self._trends = Trends(
+            reliability={str(r.datacenter): float(r.listing_stability) for r in rel.itertuples()}
+            if rel is not None and not rel.empty
+            else {}
+        )
+        self._trends_at = now
+        return self._trends
 
     def _offer(self, o: int, price: int, capacity: int) -> MarketOffer:
         key = (o, price, capacity)
@@ -183,7 +223,7 @@ class PlannerPolicy:
             self.fleet,
             vms,
             market,
-            None,
+            self.trends(view),
             budget,
             LaunchStats(lead_time=timedelta(seconds=view.model.lead_time_s)),
             now=_dt(now),
@@ -242,5 +282,4 @@ def planner_policies(
     pols: dict[str, Policy] = {"planner": PlannerPolicy("planner", fleet, market)}
     for name, pol in policy_sets.items():
         pols[name] = PlannerPolicy(name, fleet.model_copy(update={"policy": pol}), market)
-    notes = ["trends are not replayed: the planner ran without reliability scores"]
-    return pols, notes
+    return pols, []

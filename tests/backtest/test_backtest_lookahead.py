@@ -108,12 +108,12 @@ def test_planner_migration_is_billing_aligned_and_make_before_break() -> None:
 
 def test_leaving_out_dear_offers_changes_no_planner_decision() -> None:
     """The adapter hands the planner only offers that could matter once the fleet is full
-    and settled; on the simulator's market (30 days, capacity binding at times) every
-    decision is the same as with the full offer list."""
+    and settled; on the simulator's market (capacity binding at times) every
+    decision is the same as with the full offer list (12 days)."""
     from optimizer.backtest.prices import Market
     from optimizer.backtest.synthetic import simulator_history
 
-    market = Market.build(simulator_history(days=30))
+    market = Market.build(simulator_history(days=12))
     fleet = make_fleet(
         4, cooldown_epochs=0.5, min_savings_pct=3, min_savings_usd_per_epoch="0.005",
         max_migrations_per_epoch=3,
