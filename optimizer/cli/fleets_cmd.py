@@ -120,6 +120,11 @@ def apply_cmd(
             f'mode is "{cfg.mode}": apply changes nothing; set mode = "act" in the '
             "configuration to let the optimizer deploy and delete VMs (see `plan` for a dry run)"
         )
+    from optimizer.daemon.lock import InstanceLock
+
+    # one writer per database: refuse while the daemon (or another apply) is running
+    lock = InstanceLock(ctx.obj.engine()).acquire()
+    ctx.call_on_close(lock.release)
     plans, vms, runner = _plans(ctx, fleet)
     for p in plans:
         _render(p)

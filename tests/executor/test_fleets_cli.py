@@ -139,3 +139,17 @@ def test_check_config(tmp_path, capsys) -> None:
     )
     code, _out, err = run(capsys, "-c", str(bad), "check-config")
     assert code == 2 and "fleets[0].instances" in err and str(bad) in err
+
+
+def test_apply_refuses_while_the_daemon_holds_the_database(served, capsys, tmp_path) -> None:
+    from optimizer.daemon.lock import InstanceLock
+    from optimizer.store.engine import open_store
+
+    w, config = served
+    w.sim.add_offer(country="DE", price="0.30", capacity=5)
+    engine = open_store(f"sqlite:///{tmp_path / 'cli.db'}")
+    with InstanceLock(engine):
+        code, _out, err = run(capsys, "-c", str(config("act")), "apply", "--yes")
+    engine.dispose()
+    assert code == 1 and err.startswith("error: ")
+    assert w.client.list_vms() == []
