@@ -364,25 +364,24 @@ def fleet_savings(engine: sa.Engine, end: datetime) -> pd.DataFrame:
 
 def print_summary(s: DemoSummary, console: Console) -> None:
     t = Table(title=f"{s.days:g} simulated days, seed {s.seed}", show_edge=False)
-    cols = ("fleet", "VMs now", "cost", "without migrations", "saving", "migrations",
-            "saved by them", "terminated")  # fmt: skip
+    cols = ("fleet", "VMs", "cost", "w/o migrations", "saving", "migrations", "terminated")
     for col in cols:
         t.add_column(col, justify="left" if col == "fleet" else "right")
     for f in s.fleets:
         t.add_row(f.fleet, str(f.vms_now), fmt_usd(f.actual), fmt_usd(f.without_migrations),
-                  _saving(f.saving, f.without_migrations), str(f.migrations),
-                  fmt_usd(f.realized), str(f.terminations))  # fmt: skip
+                  _saving(f.saving, f.without_migrations),
+                  f"{f.migrations} ({fmt_usd(f.realized)})", str(f.terminations))  # fmt: skip
+    realized = sum((f.realized for f in s.fleets), Decimal(0))
     t.add_row("[bold]total", "", fmt_usd(s.actual), fmt_usd(s.without_migrations),
               _saving(s.saving, s.without_migrations),
-              str(sum(f.migrations for f in s.fleets)),
-              fmt_usd(sum((f.realized for f in s.fleets), Decimal(0))),
+              f"{sum(f.migrations for f in s.fleets)} ({fmt_usd(realized)})",
               str(sum(f.terminations for f in s.fleets)), style="bold")  # fmt: skip
     console.print(t)
     console.print(
-        "[dim]cost: what the fleets' VMs were charged (totalSpent). without migrations: the "
-        "first VMs at their first prices for the whole period. saved by them: (old − new "
-        "price) × epochs since each migration, from the executor's ledger. VMs the provider "
-        "terminated were replaced; those replacements are part of the cost.[/]"
+        "[dim]cost: what the fleets' VMs were charged (totalSpent). w/o migrations: the "
+        "first VMs at their first prices for the whole period. migrations (…): what they "
+        "saved so far, (old − new price) × epochs since, from the executor's ledger. VMs "
+        "the provider terminated were replaced; the replacements are part of the cost.[/]"
     )
     acts = ", ".join(f"{k}: {v}" for k, v in sorted(s.actions.items())) or "none"
     console.print(f"actions taken: {acts}")
@@ -398,8 +397,10 @@ def print_summary(s: DemoSummary, console: Console) -> None:
 
 
 def _saving(saving: Decimal, base: Decimal) -> str:
+    """`$1.87 (5.6%)`, or `-$0.19 (-0.9%)` for a loss."""
     pct = f" ({saving / base * 100:.1f}%)" if base > 0 else ""
-    return f"{fmt_usd(saving)}{pct}"
+    sign = "-" if saving < 0 else ""
+    return f"{sign}{fmt_usd(abs(saving))}{pct}"
 
 
 __all__ = ["DemoSummary", "FleetCost", "demo_config", "run_demo"]

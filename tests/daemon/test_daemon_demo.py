@@ -29,7 +29,7 @@ def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) ->
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
-    for needed in ("cost", "without migrations", "saving", "actions taken:", "report:"):
+    for needed in ("cost", "w/o migrations", "saving", "actions taken:", "report:"):
         assert needed in text, text
     assert f"report: {out}" in text
     html = out.read_text()
