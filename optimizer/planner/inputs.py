@@ -65,6 +65,7 @@ class MarketOffer:
     storage_type: str | None = None
     reliability: float | None = None
     listed_since: datetime | None = None
+    storage_gib_price: Decimal | None = None  # additional storage, USD per GiB per epoch
 
     @property
     def hardware_key(self) -> tuple[str | None, ...]:

@@ -22,6 +22,18 @@ def _meta(offer: Offer, kind: str, key: str) -> str | None:
     return str(v) if v is not None else None
 
 
+def _storage_gib_price(offer: Offer) -> Decimal | None:
+    prices = [
+        r.price
+        for r in [
+            *offer.max_additional_supply,
+            *(x for s in offer.servers for x in s.additional_resources),
+        ]
+        if r.type.upper() == "STORAGE" and r.price is not None
+    ]
+    return min(prices) if prices else None
+
+
 def offer_from_wire(
     offer: Offer,
     *,
@@ -50,6 +62,7 @@ def offer_from_wire(
         storage_type=_meta(offer, "STORAGE", "type"),
         reliability=reliability,
         listed_since=listed_since,
+        storage_gib_price=_storage_gib_price(offer),
     )
 
 

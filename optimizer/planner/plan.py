@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -272,6 +272,18 @@ def plan_fleet(
     equal inputs."""
     budget = budget or BudgetState()
     launch = launch or LaunchStats()
+    extra = fleet.constraints.additional_storage
+    if extra is not None:
+        # the price of a VM with additional storage is the configuration's price plus the
+        # storage; offers that do not say what storage costs cannot be priced: skip them
+        market = MarketView(
+            offers=tuple(
+                replace(o, price=o.price + o.storage_gib_price * extra.size_gib)
+                for o in market.offers
+                if o.storage_gib_price is not None
+            ),
+            taken_at=market.taken_at,
+        )
     in_flight = in_flight or InFlight()
     policy = fleet.policy
     st = _State(fleet=fleet, market=market, trends=trends, in_flight=in_flight)

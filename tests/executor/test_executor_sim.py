@@ -254,3 +254,14 @@ def test_late_tick_does_not_cut_over_after_the_old_vm_was_charged(tmp_path) -> N
     assert spent_old == Decimal("1.00")  # charged at start only: deleted before its next charge
     (new,) = [v for v in w.fleet_vms() if v.status == "Active"]
     assert new.price_per_epoch == Decimal("0.50")
+
+
+def test_fleet_with_additional_storage_deploys_within_its_cap(tmp_path) -> None:
+    spec = fleet_cfg(
+        instances=1, constraints={"additional_storage": {"type": "SSD", "size_gib": 50}}
+    )
+    w = make_world(tmp_path, fleets=[spec])
+    w.sim.add_offer(country="DE", price="0.30", capacity=5, storage="SSD")
+    w.run(hours=0.5)
+    (vm,) = w.fleet_vms()
+    assert vm.status == "Active" and vm.price_per_epoch > Decimal("0.30")

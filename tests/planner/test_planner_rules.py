@@ -248,3 +248,16 @@ def test_min_reliability_avoids_flaky_datacenters_and_ties_go_to_reliable() -> N
     )
     p = plan(fleet(instances=1, policy={"min_reliability": 0.5}), [], m, trends=t)
     assert [a.offer.offer_key for a in p.actions] == ["nl"]
+
+
+def test_additional_storage_is_priced_into_targets_and_caps() -> None:
+    from dataclasses import replace
+
+    f = fleet(instances=1, constraints={"additional_storage": {"type": "SSD", "size_gib": 100}})
+    cheap_no_price = replace(offer("a", "0.10"), storage_type="SSD")
+    priced = replace(offer("b", "0.20"), storage_type="SSD", storage_gib_price=D("0.001"))
+    p = plan(f, [], market(cheap_no_price, priced))
+    (a,) = p.actions
+    assert a.offer.offer_key == "b" and a.expected_price == D("0.300")
+    assert a.constraints.max_total_price_per_epoch_usd == D("0.300")
+    assert a.constraints.additional_resources.storage[0].supply == 100
