@@ -109,7 +109,9 @@ def price_bands(a: MarketAnalysis) -> bytes | None:
         return _png(fig)
 
 
-def _lines(table: pd.DataFrame, ylabel: str, title: str, grid: pd.DatetimeIndex) -> bytes | None:
+def _lines(
+    table: pd.DataFrame, ylabel: str, title: str, grid: pd.DatetimeIndex, zero: bool = False
+) -> bytes | None:
     if table.empty or table.shape[1] == 0:
         return None
     order = sorted(table.columns, key=natural_key)[:MAX_LINES]
@@ -124,6 +126,8 @@ def _lines(table: pd.DataFrame, ylabel: str, title: str, grid: pd.DatetimeIndex)
             ax.plot(x, table[col].to_numpy(dtype="float64"), linewidth=1.4, label=label)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
+        if zero:  # amounts and counts read best from 0
+            ax.set_ylim(bottom=0)
         _dates(ax)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
         return _png(fig)
@@ -144,7 +148,9 @@ def capacity(a: MarketAnalysis) -> bytes | None:
     if stats is None or stats.empty:
         return None
     table = wide(stats, "capacity", "configuration", a.history.span)
-    return _lines(table, "available instances", "Capacity (mean over the epoch)", a.history.span)
+    return _lines(
+        table, "available instances", "Capacity (mean over the epoch)", a.history.span, zero=True
+    )
 
 
 def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:
@@ -180,7 +186,7 @@ def fleet_spend(spend: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
     table = spend.pivot_table(
         index="epoch", columns="fleet", values="spend_usd", aggfunc="sum"
     ).reindex(grid)
-    return _lines(table, USD_EPOCH, "Fleet spend per epoch", grid)
+    return _lines(table, USD_EPOCH, "Fleet spend per epoch", grid, zero=True)
 
 
 def savings(saved: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
@@ -193,4 +199,4 @@ def savings(saved: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
         .fillna(0.0)  # no saving recorded in an epoch is a saving of 0, not missing data
         .cumsum()
     )
-    return _lines(table, "USD (cumulative)", "Savings realized (cumulative)", grid)
+    return _lines(table, "USD (cumulative)", "Savings realized (cumulative)", grid, zero=True)
