@@ -308,6 +308,15 @@ class LeaderElector:
             self.on_change(self.is_leader, self.term)
 
     # -- fencing ---------------------------------------------------------------------
+    def check(self) -> int:
+        """Fence check in a transaction of its own (before an API call that changes the
+        account). Returns the term; raises LeadershipLost."""
+        with store_errors(self.engine), self.engine.connect() as conn:
+            try:
+                return self.fence(conn)
+            finally:
+                conn.rollback()
+
     def fence(self, conn: Connection) -> int:
         """Called inside every journal write transaction, before it commits: lock the
         leader row and check the term is still ours. Returns the term (stamped on the
@@ -331,6 +340,31 @@ class LeaderElector:
         return mine
 
 
+class FencedClient:
+    """The API client as the leader uses it: every call that changes the account
+    (deploy, delete_vms, patch_vms) first checks, in its own short transaction, that the
+    leader term is still this replica's (`LeaderElector.fence`) and raises LeadershipLost
+    otherwise. Journal writes are fenced already; this also covers the executor's deletes
+    and port patches, which happen before their journal write. Reads pass straight on."""
+
+    _MUTATING = frozenset({"deploy", "delete_vms", "patch_vms"})
+
+    def __init__(self, client: Any, elector: LeaderElector) -> None:
+        self._client = client
+        self._elector = elector
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name not in self._MUTATING:
+            return attr
+
+        def fenced(*args: Any, **kwargs: Any) -> Any:
+            self._elector.check()
+            return attr(*args, **kwargs)
+
+        return fenced
+
+
 def _line(err: BaseException) -> str:
     orig = getattr(err, "orig", None) or err
     text = str(orig).strip()
@@ -339,6 +373,7 @@ def _line(err: BaseException) -> str:
 
 __all__ = [
     "FOLLOWER_POLL",
+    "FencedClient",
     "LeaderElector",
     "LeaderInfo",
     "default_holder",

@@ -16,7 +16,7 @@ import structlog
 from optimizer.clock import Clock, SystemClock
 from optimizer.config import Config
 from optimizer.cycle import Runtime
-from optimizer.daemon.leader import LeaderElector
+from optimizer.daemon.leader import FencedClient, LeaderElector
 from optimizer.daemon.lock import InstanceLock
 from optimizer.daemon.logging import configure_logging, register_secret
 from optimizer.daemon.loop import Daemon
@@ -88,7 +88,13 @@ def open_daemon(
             stack.callback(controller.uninstall)
         note = notifier if notifier is not None else Notifier()
         stack.callback(note.close)
-        runtime = Runtime(config=config, client=client, engine=engine, clock=clock, metrics=m)
+        runtime = Runtime(
+            config=config,
+            client=FencedClient(client, elector),  # changes to the account need the term
+            engine=engine,
+            clock=clock,
+            metrics=m,
+        )
         yield Daemon(
             runtime,
             controller=controller,

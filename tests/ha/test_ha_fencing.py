@@ -42,6 +42,13 @@ def _write(engine: Engine, token: str) -> JournalAction:
     return row
 
 
+def _acquire(elector: LeaderElector) -> None:
+    deadline = time.monotonic() + 5
+    while not elector.tick():
+        assert time.monotonic() < deadline, "the follower never acquired the free lock"
+        time.sleep(0.05)
+
+
 def _tokens(engine: Engine) -> list[tuple[str, int | None]]:
     with engine.connect() as c:
         return [
@@ -160,3 +167,41 @@ def test_sqlite_uses_the_same_term_row(tmp_path) -> None:
         set_fence(eng, None)
         e.close()
         eng.dispose()
+
+
+def test_stale_leader_cannot_change_the_account_through_the_client(
+    engines: tuple[Engine, Engine],
+) -> None:
+    """The executor deletes and patches before journaling them: the daemon's client checks
+    the term before every call that changes the account."""
+    from optimizer.config import ApiConfig
+    from optimizer.daemon.leader import FencedClient
+    from optimizer.fluence.client import build_client
+    from optimizer.sim import SimClock, Simulator
+
+    sim = Simulator(seed=3, clock=SimClock.stepped())
+    raw = build_client(ApiConfig(), transport=sim.transport(), api_key=sim.api_key)
+    a_eng, b_eng = engines
+    old, new = LeaderElector(a_eng, holder="old:1"), LeaderElector(b_eng, holder="new:2")
+    try:
+        assert old.tick()
+        client = FencedClient(raw, old)
+        vm_id = sim.add_foreign_vm("victim").id
+        assert client.list_vms() is not None  # reads are never fenced
+        # the old leader pauses; its session dies; the follower takes over
+        with b_eng.connect() as c:
+            c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": old.backend_pid})
+            c.commit()
+        _acquire(new)
+        assert old.term == 1 and new.term == 2  # the old one has not noticed yet
+        calls_before = dict(sim.requests)
+        with pytest.raises(LeadershipLost):
+            client.delete_vms([vm_id])
+        with pytest.raises(LeadershipLost):
+            client.patch_vms([])
+        assert dict(sim.requests) == calls_before  # nothing reached the API
+        assert any(v.id == vm_id and v.status == "Active" for v in client.list_vms())
+    finally:
+        old.close()
+        new.close()
+        raw.close()
