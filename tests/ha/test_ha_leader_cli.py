@@ -43,3 +43,23 @@ def test_leader_command_shows_the_live_leader(db_url: str) -> None:
     finally:
         e.close()
         engine.dispose()
+
+
+def test_metrics_expose_leadership(db_url: str) -> None:
+    from optimizer.daemon.metrics import Metrics
+
+    engine = open_store(db_url)
+    m = Metrics()
+    e = LeaderElector(engine, holder="host-m:1")
+    e.on_change = m.set_leader
+    try:
+        assert "fluence_optimizer_leader 0.0" in m.render()
+        assert e.tick()
+        text = m.render()
+        assert "fluence_optimizer_leader 1.0" in text
+        assert f"fluence_optimizer_leader_term {float(e.term or 0)}" in text
+        e.step_down("test")
+        assert "fluence_optimizer_leader 0.0" in m.render()
+    finally:
+        e.close()
+        engine.dispose()
