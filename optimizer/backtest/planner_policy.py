@@ -16,8 +16,10 @@ actions back into replay actions:
   last epoch.
 - trends: as the daemon computes them (optimizer.cycle): each datacenter's listing
   stability from offer longevity over the last 14 days of history up to now, refreshed
-  once per `trends_every` (default 6 h, the daemon's analysis_interval). The planner uses
-  only `reliability` from Trends today. Budget: the fleet's `budget.max_usd_per_epoch`.
+  once per `trends_every` (default 24 h; the daemon's analysis_interval defaults to 6 h,
+  but a 14-day statistic barely moves in 6 h and this is the adapter's costliest part).
+  The planner uses only `reliability` from Trends today.
+- budget: the fleet's `budget.max_usd_per_epoch`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class PlannerPolicy:
     _cache: dict[tuple[int, int, int], MarketOffer] = field(default_factory=dict)
     last_plan: object = None
     prune: bool = True  # leave out offers that cannot matter (see `decide`)
-    trends_every: int = 6 * 3600
+    trends_every: int = 24 * 3600
     _trends: Trends | None = None
     _trends_at: int | None = None
 
@@ -99,6 +101,11 @@ class PlannerPolicy:
             }
             for o in range(m.n_offers)
         ]
+        self._key_cat = pd.Index([str(k) for k in m.keys])
+        dc_codes, dc_cat = pd.factorize(
+            pd.Series([d["datacenter"] for d in self.static], dtype=object)
+        )
+        self._dc_codes, self._dc_cat = dc_codes, pd.Index(dc_cat)
 
     def trends(self, view: StepView) -> Trends | None:
         """Datacenter reliability from the history known now (rows up to this step)."""
@@ -112,13 +119,14 @@ class PlannerPolicy:
         rows, offers = np.nonzero(mv.price[first:, self.group] >= 0)
         cols = np.flatnonzero(self.group)[offers]
         m = self.market
-        dc = np.array([self.static[o]["datacenter"] for o in range(m.n_offers)], dtype=object)
         presence = pd.DataFrame(
             {
                 "ts": pd.to_datetime(mv.times[first:][rows], unit="s", utc=True),
-                "offer_key": m.keys[cols],
+                "offer_key": pd.Categorical.from_codes(cols, categories=self._key_cat),
                 "configuration": m.configuration[cols],
-                "datacenter": dc[cols],
+                "datacenter": pd.Categorical.from_codes(
+                    self._dc_codes[cols], categories=self._dc_cat
+                ),
             }
         )
         rel = datacenter_longevity(offer_longevity(presence)) if len(presence) else None
