@@ -10,7 +10,9 @@ retention computes them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +68,12 @@ EPOCH_COLUMNS = {
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    """Rows → DataFrame via plain tuples (pandas probing SQLAlchemy Row objects for
+    namedtuple attributes costs more than the query on large results)."""
+    return pd.DataFrame(list(map(tuple, rows)), columns=columns)
 
 
 def _ts(values: object) -> pd.Series:
@@ -125,7 +133,7 @@ def _observations(
     if not snaps:
         return pd.DataFrame()
     snap_ids = np.fromiter((s[0] for s in snaps), dtype="int64", count=len(snaps))
-    snap_ts = _ts([s[1] for s in snaps]).to_numpy()
+    snap_ns = _ts([s[1] for s in snaps]).dt.tz_convert(None).to_numpy().view("int64")
     lo, hi = int(snap_ids[0]), int(snap_ids[-1])
     iv_stmt = (
         sa.select(
@@ -142,21 +150,27 @@ def _observations(
         iv_stmt = _offer_filter(
             iv_stmt.join(offer_t, offer_t.c.id == price_t.c.offer_id), configuration, country
         )
-    iv = pd.DataFrame(conn.execute(iv_stmt).all(), columns=list(iv_stmt.selected_columns.keys()))
+    iv = _frame(conn.execute(iv_stmt).all(), columns=list(iv_stmt.selected_columns.keys()))
     if iv.empty:
         return pd.DataFrame()
     open_to = _latest_ok_id(conn) or hi
     row, pos = expand_intervals(snap_ids, iv, open_to)
     obs = pd.DataFrame(
         {
-            "ts": snap_ts[pos],
+            "ts": pd.DatetimeIndex(snap_ns[pos].view("datetime64[ns]")).tz_localize("UTC"),
             "offer_id": iv["offer_id"].to_numpy(dtype="int64")[row],
             "price_micros": iv["price_micros"].to_numpy(dtype="int64")[row],
             "capacity": iv["capacity"].to_numpy(dtype="int64")[row],
         }
     )
     offers = _offer_attributes(conn, obs["offer_id"].unique().tolist())
-    return obs.merge(offers, left_on="offer_id", right_index=True, how="left")
+    # positional take instead of a merge: one integer gather per column
+    at = offers.index.get_indexer(obs["offer_id"].to_numpy())
+    for col in offers.columns:
+        obs[col] = offers[col].to_numpy()[at]
+    key_rank = offers["offer_key"].rank(method="dense").to_numpy(dtype="int64")
+    obs["_key_rank"] = key_rank[at]
+    return obs
 
 
 def _offer_attributes(conn: Connection, ids: list[int]) -> pd.DataFrame:
@@ -164,7 +178,7 @@ def _offer_attributes(conn: Connection, ids: list[int]) -> pd.DataFrame:
     rows: list[sa.Row] = []
     for i in range(0, len(ids), 5000):
         rows.extend(conn.execute(sa.select(*cols).where(offer_t.c.id.in_(ids[i : i + 5000]))))
-    df = pd.DataFrame(rows, columns=["id", "offer_key", *ATTRIBUTE_COLUMNS]).set_index("id")
+    df = _frame(rows, columns=["id", "offer_key", *ATTRIBUTE_COLUMNS]).set_index("id")
     for c in ("vcpu", "ram_gb"):
         df[c] = df[c].fillna(0).astype("int64")
     return df
@@ -189,7 +203,9 @@ def price_observations(
     if obs.empty:
         return _empty(OBSERVATION_COLUMNS)
     obs["price_usd"] = obs["price_micros"].to_numpy(dtype="float64") / 1e6
-    out = obs[list(OBSERVATION_COLUMNS)].sort_values(["ts", "offer_key"], kind="stable")
+    ts_ns = obs["ts"].dt.tz_convert(None).to_numpy().view("int64")
+    order = np.lexsort((obs["_key_rank"].to_numpy(), ts_ns))
+    out = obs[list(OBSERVATION_COLUMNS)].take(order)
     return out.reset_index(drop=True)
 
 
@@ -253,7 +269,7 @@ def epoch_stats(
             stmt = _offer_filter(
                 stmt.join(offer_t, offer_t.c.id == epoch_t.c.offer_id), configuration, country
             )
-        rolled = pd.DataFrame(conn.execute(stmt).all(), columns=[c.name for c in epoch_t.c])
+        rolled = _frame(conn.execute(stmt).all(), columns=[c.name for c in epoch_t.c])
         day_start = datetime.fromtimestamp(first_epoch * EPOCH_SECONDS, tz=since.tzinfo)
         raw_until = None
         if until is not None:
@@ -310,7 +326,7 @@ def latest_market(
     columns = {**OBSERVATION_COLUMNS, **dict.fromkeys(extra, "object")}
     if not rows:
         return _empty(columns)
-    df = pd.DataFrame(rows, columns=[c.name for c in cols])
+    df = _frame(rows, columns=[c.name for c in cols])
     df["ts"] = _ts([latest.taken_at] * len(df))
     df["price_usd"] = df["price_micros"].to_numpy(dtype="float64") / 1e6
     for c in ("vcpu", "ram_gb"):
@@ -326,7 +342,7 @@ def snapshots(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
         stmt = stmt.where(snapshot_t.c.taken_at >= utc(since))
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=["id", "ts", "duration_ms", "offer_count", "outcome", "error"])
+    df = _frame(rows, columns=["id", "ts", "duration_ms", "offer_count", "outcome", "error"])
     df["ts"] = _ts(df["ts"])
     return df
 
@@ -348,7 +364,7 @@ def offer_lifetimes(engine: Engine) -> pd.DataFrame:
     ).order_by(offer_t.c.key)
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    df = _frame(rows, columns=list(stmt.selected_columns.keys()))
     df["first_seen"] = _ts(df["first_seen"])
     df["last_seen"] = _ts(df["last_seen"])
     df["listed"] = df["listed"].astype(bool)
@@ -382,7 +398,7 @@ def vm_history(
         stmt = stmt.where(vmobs_t.c.to_at >= utc(since))
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    df = _frame(rows, columns=list(stmt.selected_columns.keys()))
     for src, dst in (("price_micros", "price_usd"), ("reserved_micros", "reserved_usd"),
                      ("spent_micros", "spent_usd")):  # fmt: skip
         df[dst] = pd.to_numeric(df.pop(src), errors="coerce").astype("float64") / 1e6
@@ -411,7 +427,7 @@ def launch_durations(engine: Engine, since: datetime | None = None) -> pd.DataFr
     )
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    df = _frame(rows, columns=list(stmt.selected_columns.keys()))
     for c in ("created_at", "first_new", "first_active"):
         df[c] = _ts(df[c])
     df = df[df["first_active"].notna()]
@@ -439,7 +455,7 @@ def terminations(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
     )
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    df = _frame(rows, columns=list(stmt.selected_columns.keys()))
     df["terminated_at"] = _ts(df["terminated_at"])
     if since is not None:
         df = df[df["terminated_at"] >= pd.Timestamp(utc(since))]
