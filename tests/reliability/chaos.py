@@ -1,0 +1,549 @@
+"""The chaos harness shared by tests/reliability/test_chaos.py and tests/benchmarks/chaos_long.py.
+
+`run_chaos(workdir, ChaosParams(...))` serves a faulty simulator over loopback HTTP, runs
+the real daemon (act mode) in forked processes (see chaos_zygote.py), kills it with
+SIGKILL at seeded moments — some on a timer, some *inside* a request the daemon is
+making (before or after the request took effect) — restarts it each time, lets the
+last one converge, and returns what happened (`ChaosResult`). `run_baseline` replays the
+same scenario (seed, foreign VMs, the cheap offer that appears mid-run) with no faults
+and no kills, in-process on a stepped clock, to compare spend.
+
+Nothing here asserts: the test and the script decide what to check and print.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from optimizer.fluence.models import Constraints, Offer
+from optimizer.sim import Simulator, start_server
+from optimizer.sim.app import ROUTES, SimResponse
+from optimizer.sim.clock import DEFAULT_START, SimClock
+from optimizer.sim.faults import FaultConfig
+from optimizer.sim.simulator import SimConfig
+from tests.daemon.helpers import IMAGE, SSH_KEY
+from tests.reliability.chaos_zygote import SharedClock
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = "web"
+CONFIGURATION = "cpu-2-ram-4gb-storage-25gb"
+OPEN_STATES = ("planned", "deploying", "launching", "cutover")
+#: request kill points: (endpoint, before|after the request takes effect)
+REQUEST_POINTS = (
+    ("estimate", "before"),
+    ("deploy", "before"),
+    ("deploy", "after"),
+    ("delete_vms", "before"),
+    ("delete_vms", "after"),
+    ("list_vms", "after"),
+    ("offers", "after"),
+)
+
+
+@dataclass
+class ChaosParams:
+    seed: int = 11
+    kills: int = 50
+    instances: int = 3
+    max_surge: int = 1
+    factor: float = 600.0  # simulated seconds per real second
+    fault_rate: float = 0.15
+    #: real seconds a daemon lives before a timer kill: most lives are short (killed while
+    #: starting, snapshotting or planning), some long enough to finish a tick or two
+    #: 2 kills in 5 are "short" (at a random moment while starting, taking the lease or
+    #: snapshotting), 1 comes 0-0.2 s after the plan stage (inside the executor), 2 are aimed
+    #: inside a request chosen from the journal's open step
+    life: tuple[float, float] = (0.2, 1.2)
+    aim_wait: float = 5.0  # real seconds to wait for an aimed point before a timer kill
+    duration: timedelta = timedelta(hours=12)  # simulated span compared with the baseline
+    # the rest of the kills are aimed inside a request (estimate, deploy, DELETE, list)
+    cheap_offer_after: timedelta = timedelta(hours=5)  # a cheaper offer appears: migrations
+    #: the provider terminates the oldest fleet VM at these simulated times (replacements)
+    #: (off by default: a VM terminated while its deploy action is still open fails that
+    #: action, and the planner then avoids the datacenter for an epoch, which makes the
+    #: "converged onto the cheapest offers" check depend on timing)
+    terminations: tuple[timedelta, ...] = ()
+    #: mutating requests are rare: each deploy/DELETE is also a kill point with this chance
+    mutating_kill_chance: float = 0.6
+    converge_timeout: float = 40.0  # real seconds for the last daemon to converge
+    offers: int = 60
+
+
+@dataclass
+class ChaosResult:
+    kills: int = 0
+    kills_by_step: Counter[str] = field(default_factory=Counter)
+    faults_by_kind: Counter[str] = field(default_factory=Counter)
+    max_footprint: int = 0
+    footprint_samples: int = 0
+    orphans: list[str] = field(default_factory=list)  # fleet-named running VMs not owned
+    unwanted: list[str] = field(default_factory=list)  # owned running VMs beyond the plan
+    duplicates: dict[str, int] = field(default_factory=dict)  # name → VMs created
+    untracked_names: list[str] = field(default_factory=list)  # fleet VMs no action asked
+    foreign_ok: bool = False
+    converged: bool = False
+    converge_seconds: float = 0.0
+    final_vms: list[tuple[str, str, Decimal]] = field(default_factory=list)  # id, status, price
+    cheapest_slots: list[Decimal] = field(default_factory=list)
+    spend: Decimal = Decimal(0)  # billed by the simulator (whole epochs)
+    accrued: Decimal = Decimal(0)  # pro rata (see accrued())
+    end: datetime = DEFAULT_START
+    integrity: str = ""
+    actions_by_state: Counter[str] = field(default_factory=Counter)
+    migrations_done: int = 0
+    deploys: int = 0
+    wall_seconds: float = 0.0
+    exits: int = 0  # lives that ended without a kill (unexpected errors exit non-zero)
+    crashes: list[str] = field(default_factory=list)  # their last log lines
+
+
+def config_text(db_path: Path, api_url: str, p: ChaosParams) -> str:
+    return f"""mode = "act"
+[api]
+base_url = "{api_url}"
+timeout = "2s"
+max_retries = 2
+[database]
+url = "sqlite:///{db_path}"
+[daemon]
+snapshot_interval = "30m"
+plan_interval = "30m"
+analysis_interval = "6h"
+alerts_interval = "12h"
+jitter = 0
+[[fleets]]
+name = "{FLEET}"
+instances = {p.instances}
+os_image = "{IMAGE}"
+ssh_keys = ["{SSH_KEY}"]
+[fleets.constraints]
+configurations = ["{CONFIGURATION}"]
+[fleets.policy]
+min_savings_pct = 10
+min_savings_usd_per_epoch = "0.01"
+payback_epochs = 3
+max_migrations_per_epoch = {p.instances}
+cooldown_epochs = 0
+align_to_billing = false
+max_surge = {p.max_surge}
+launch_timeout = "2h"
+"""
+
+
+def make_sim(p: ChaosParams, clock: object, faults: bool) -> Simulator:
+    sim = Simulator(
+        p.seed,
+        clock=clock,  # type: ignore[arg-type]
+        offers=p.offers,
+        faults=FaultConfig(rate=p.fault_rate if faults else 0.0, timeout_sleep=2.5),
+        config=SimConfig(termination_rate=0.0),
+    )
+    # foreign VMs: one even carries the fleet's name prefix
+    sim.add_foreign_vm("web-manual", constraints=Constraints(basic_configuration=CONFIGURATION))
+    sim.add_foreign_vm("db-primary")
+    return sim
+
+
+def add_cheap_offer(sim: Simulator) -> None:
+    """A clearly cheaper eligible offer appears: the fleet should migrate onto it."""
+    prices = [_offer(o).price for o in sim.offers(Constraints(basic_configuration=CONFIGURATION))]
+    low = min(prices) if prices else Decimal("0.5")
+    sim.add_offer(configuration=CONFIGURATION, country="NL", price=str(low * Decimal("0.6")),
+                  capacity=8)  # fmt: skip
+
+
+class Script:
+    """The scripted market events both runs share (applied when simulated time passes them)."""
+
+    def __init__(self, p: ChaosParams) -> None:
+        events = [(p.cheap_offer_after, "cheap")] + [(t, "terminate") for t in p.terminations]
+        self.events = sorted(events)
+        self.applied: list[str] = []
+
+    def apply(self, sim: Simulator, now: datetime) -> None:
+        while self.events and now >= DEFAULT_START + self.events[0][0]:
+            _, kind = self.events.pop(0)
+            if kind == "cheap":
+                add_cheap_offer(sim)
+            else:
+                running = sorted(running_fleet(sim), key=lambda v: (v.created_at, v.id))
+                if running:
+                    sim.terminate(running[0].id)
+            self.applied.append(kind)
+
+
+def fleet_vms(sim: Simulator) -> list:
+    with sim._lock:
+        sim.sync()
+        return [v for v in sim.vms.values() if not v.foreign and v.name.startswith(FLEET + "-")]
+
+
+def running_fleet(sim: Simulator) -> list:
+    return [v for v in fleet_vms(sim) if v.running]
+
+
+def fleet_spend(sim: Simulator) -> Decimal:
+    return sum((v.spent for v in fleet_vms(sim)), Decimal(0))
+
+
+def _journal(db: Path, sql: str) -> list[tuple]:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return []
+    try:
+        return list(con.execute(sql))
+    except sqlite3.Error:
+        return []
+    finally:
+        con.close()
+
+
+def journal_step(db: Path) -> str:
+    rows = _journal(
+        db, "SELECT kind, state FROM journal_action WHERE state IN "
+        "('planned','deploying','launching','cutover') ORDER BY id"
+    )  # fmt: skip
+    if not rows:
+        return "idle"
+    kind, state = rows[0]
+    return f"{kind}:{state}"
+
+
+class Zygote:
+    def __init__(self, config: Path, clock: SharedClock, log: Path, api_key: str) -> None:
+        env = {**os.environ, "FLUENCE_API_KEY": api_key, "OPENBLAS_NUM_THREADS": "1",
+               "PYTHONPATH": str(ROOT)}  # fmt: skip
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.chaos_zygote", str(config),
+             repr(clock.t0), repr(clock.factor), clock.start.isoformat(), str(log)],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.p.stdout is not None
+        line = self.p.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"chaos zygote did not start: {line!r}")
+
+    def spawn(self) -> int:
+        assert self.p.stdin is not None and self.p.stdout is not None
+        self.p.stdin.write("spawn\n")
+        self.p.stdin.flush()
+        return int(self.p.stdout.readline())
+
+    def close(self) -> None:
+        if self.p.poll() is None:
+            assert self.p.stdin is not None
+            try:
+                self.p.stdin.write("quit\n")
+                self.p.stdin.flush()
+            except OSError:
+                pass
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        for pipe in (self.p.stdin, self.p.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (dead, not yet reaped by the zygote) counts as dead
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:
+    workdir.mkdir(parents=True, exist_ok=True)
+    res = ChaosResult()
+    wall0 = time.monotonic()
+    rng = random.Random(p.seed)
+    clock = SharedClock(DEFAULT_START, time.time(), p.factor)
+    sim = make_sim(p, clock, faults=True)
+    foreign_before = {v.id: (v.status, list(v.ports), v.name) for v in sim.vms.values()}
+    db = workdir / "chaos.db"
+    log = workdir / "daemon.log"
+    server = start_server(sim)
+    cfg = workdir / "chaos.toml"
+    cfg.write_text(config_text(db, server.url, p))
+
+    # -- kill hooks inside requests ------------------------------------------------------
+    lock = threading.Lock()
+    state: dict[str, object] = {"pid": None, "point": None, "hit": None}
+    orig = sim.handle
+    hook_rng = random.Random(f"{p.seed}:hooks")
+
+    def handle(method, path, *, query="", headers=None, body=b""):  # type: ignore[no-untyped-def]
+        endpoint = ROUTES.get((method.upper(), "/" + path.strip("/")))
+        with lock:
+            point = state["point"]
+            pid = state["pid"]
+            fire = point is not None and pid is not None and point[0] == endpoint
+            if (
+                not fire
+                and pid is not None
+                and state["hit"] is None
+                and endpoint in ("deploy", "delete_vms")
+                and hook_rng.random() < p.mutating_kill_chance
+            ):
+                point, fire = (endpoint, hook_rng.choice(["before", "after"])), True
+            if fire:
+                state["point"] = None
+        if fire and point[1] == "before":  # type: ignore[index]
+            state["hit"] = f"{endpoint}:before"
+            os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
+            return SimResponse(0, drop="reset")
+        resp = orig(method, path, query=query, headers=headers, body=body)
+        if fire:
+            state["hit"] = f"{endpoint}:after"
+            os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
+        return resp
+
+    sim.handle = handle  # type: ignore[method-assign]
+
+    # -- footprint sampler and the scripted market event ---------------------------------
+    stop = threading.Event()
+    script = Script(p)
+
+    def sampler() -> None:
+        while not stop.is_set():
+            n = len([v for v in running_fleet(sim) if v.status != "Terminated"])
+            res.footprint_samples += 1
+            res.max_footprint = max(res.max_footprint, n)
+            script.apply(sim, clock.now())
+            stop.wait(0.02)
+
+    t = threading.Thread(target=sampler, daemon=True)
+    t.start()
+    zygote = Zygote(cfg, clock, log, sim.api_key)
+    try:
+        i = 0
+        while res.kills < p.kills and i < p.kills + 20:
+            i += 1
+            pid = zygote.spawn()
+            # a fixed rotation (seeded within each kind) so every kind of kill is exercised
+            kind = ("short", "aim", "after_plan", "aim", "short")[i % 5]
+            short, after_plan = kind == "short", kind == "after_plan"
+            point = None if short or after_plan else _aim(rng, journal_step(db))
+            log_at = log.stat().st_size if log.exists() else 0
+            with lock:
+                state.update(pid=pid, point=point, hit=None)
+            deadline = time.monotonic() + (rng.uniform(*p.life) if short else p.aim_wait)
+            while time.monotonic() < deadline and state["hit"] is None and _alive(pid):
+                if after_plan and _planned_since(log, log_at):
+                    time.sleep(rng.uniform(0.0, 0.4))
+                    break
+                time.sleep(0.005)
+            with lock:
+                state["point"] = None
+            if state["hit"] is not None:
+                step = str(state["hit"])
+            elif _alive(pid):
+                step = "timer:" + journal_step(db)
+                os.kill(pid, signal.SIGKILL)
+            else:
+                step = "exited"  # the daemon died on its own (see res.crashes)
+            if step == "exited":
+                res.exits += 1
+            else:
+                res.kills_by_step[step] += 1
+                res.kills += 1
+            while _alive(pid):
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0.0, 0.2))  # time passes while nothing runs
+
+        # -- the last daemon: no kills, no faults; it must converge within a few ticks ----
+        sim.faults.config.rate = 0.0
+        sim.faults.clear()
+        with lock:
+            state.update(pid=None, point=None)
+        pid = zygote.spawn()
+        t_conv = time.monotonic()
+        while time.monotonic() - t_conv < p.converge_timeout:
+            if _converged(sim, db, p):
+                res.converged = True
+                break
+            time.sleep(0.1)
+        res.converge_seconds = time.monotonic() - t_conv
+        while clock.now() < DEFAULT_START + p.duration:  # spend is compared over `duration`
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGTERM)
+        while _alive(pid):
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        t.join(2)
+        zygote.close()
+        res.end = clock.now()
+        server.close()
+
+    # -- what happened ---------------------------------------------------------------------
+    res.faults_by_kind = Counter(kind for _, kind in sim.faults.log)
+    res.spend = fleet_spend(sim)
+    res.accrued = accrued(sim, DEFAULT_START + p.duration)
+    owned = {r[0] for r in _journal(db, "SELECT vm_id FROM fleet_vm WHERE released_at IS NULL")}
+    tokens = {r[0] for r in _journal(db, "SELECT token FROM journal_action")}
+    names = Counter(v.name for v in fleet_vms(sim))
+    running = running_fleet(sim)
+    res.orphans = sorted(v.id for v in running if v.id not in owned)
+    res.unwanted = sorted(v.id for v in running if v.id in owned)[p.instances :]
+    res.duplicates = {n: c for n, c in names.items() if c > 1}
+    res.untracked_names = sorted(n for n in names if n[len(FLEET) + 1 :] not in tokens)
+    res.deploys = sum(names.values())
+    res.foreign_ok = all(
+        sim.vms[i].status == st and list(sim.vms[i].ports) == ports and sim.vms[i].name == nm
+        for i, (st, ports, nm) in foreign_before.items()
+    )
+    res.final_vms = sorted((v.id, v.status, v.price) for v in running)
+    res.cheapest_slots = cheapest_slots(sim, p.instances)
+    res.actions_by_state = Counter(
+        f"{k}:{s}" for k, s in _journal(db, "SELECT kind, state FROM journal_action")
+    )
+    res.migrations_done = res.actions_by_state.get("migrate:done", 0)
+    con = sqlite3.connect(db)
+    try:
+        res.integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+    if log.exists():
+        lines = log.read_text(errors="replace").splitlines()
+        res.crashes = [
+            "\n".join(lines[max(0, n - 1) : n + 12])
+            for n, ln in enumerate(lines)
+            if ln.startswith("CHILD CRASH")
+        ]
+    res.wall_seconds = time.monotonic() - wall0
+    return res
+
+
+def _planned_since(log: Path, offset: int) -> bool:
+    """Has the running daemon logged the end of its plan stage (the executor comes next)?"""
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+        return b'"stage": "plan"' in data or b'"stage":"plan"' in data
+    except OSError:
+        return False
+
+
+def _aim(rng: random.Random, step: str) -> tuple[str, str]:
+    """A request kill point likely to come soon, given the journal's open step."""
+    if step.endswith(":planned") or step.endswith(":deploying"):
+        return rng.choice(
+            [("estimate", "before"), ("deploy", "before"), ("deploy", "after"), ("deploy", "after")]
+        )
+    if step.endswith(":launching") or step.endswith(":cutover"):
+        return rng.choice([("delete_vms", "before"), ("delete_vms", "after"), ("deploy", "after")])
+    return rng.choice([("list_vms", "after"), ("offers", "after"), ("estimate", "before"),
+                       ("deploy", "after")])  # fmt: skip
+
+
+def accrued(sim: Simulator, end: datetime) -> Decimal:
+    """What the fleet's VMs cost pro rata: Σ price × running time (in epochs) until `end`.
+    Unlike the billed spend, it does not jump by a whole epoch at each billing time, so two
+    runs whose deploys happened minutes apart compare fairly."""
+    total = Decimal(0)
+    for v in fleet_vms(sim):
+        stop = min(v.ended_at or end, end)
+        secs = max((stop - v.created_at).total_seconds(), 0.0)
+        total += v.price * Decimal(str(secs)) / Decimal(86400)
+    return total.quantize(Decimal("0.000001"))
+
+
+def _converged(sim: Simulator, db: Path, p: ChaosParams) -> bool:
+    running = running_fleet(sim)
+    if len(running) != p.instances or any(v.status != "Active" for v in running):
+        return False
+    if journal_step(db) != "idle":
+        return False
+    return sum(v.price for v in running) <= sum(cheapest_slots(sim, p.instances)) * Decimal("1.1")
+
+
+def cheapest_slots(sim: Simulator, n: int) -> list[Decimal]:
+    """The `n` cheapest prices the fleet could hold now: free capacity on eligible offers at
+    today's price, plus the slot each running fleet VM occupies at its own (deal) price."""
+    slots: list[Decimal] = [v.price for v in running_fleet(sim)]
+    for raw in sim.offers(Constraints(basic_configuration=CONFIGURATION)):
+        o = _offer(raw)
+        slots += [o.price] * min(o.capacity, n)
+    return sorted(slots)[:n]
+
+
+def _offer(raw: dict) -> Offer:
+    return Offer.model_validate(raw)
+
+
+def start_baseline(p: ChaosParams) -> subprocess.Popen[str]:
+    """run_baseline in another process (it takes a while; it runs while the chaos runs)."""
+    code = (
+        "import sys\n"
+        "from datetime import timedelta\n"
+        "from tests.reliability.chaos import ChaosParams, run_baseline, DEFAULT_START\n"
+        f"p = ChaosParams(seed={p.seed}, instances={p.instances}, max_surge={p.max_surge}, "
+        f"offers={p.offers}, "
+        f"cheap_offer_after=timedelta(seconds={p.cheap_offer_after.total_seconds()}), "
+        f"duration=timedelta(seconds={p.duration.total_seconds()}))\n"
+        "billed, acc = run_baseline(p, DEFAULT_START + p.duration)\n"
+        "print(billed, acc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def finish_baseline(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[Decimal, Decimal]:
+    out, _ = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"baseline run failed (exit {proc.returncode})")
+    billed, acc = out.split()[-2:]
+    return Decimal(billed), Decimal(acc)
+
+
+def run_baseline(p: ChaosParams, end: datetime) -> tuple[Decimal, Decimal]:
+    """The same scenario without faults or kills, in-process on a stepped clock, until `end`
+    (simulated); returns what the fleet spent (billed, accrued)."""
+    import tempfile
+
+    from optimizer.config import load_config
+    from optimizer.daemon.loop import LoopOptions
+    from optimizer.daemon.service import open_daemon
+
+    clock = SimClock.stepped(DEFAULT_START)
+    sim = make_sim(p, clock, faults=False)
+    with tempfile.TemporaryDirectory() as d:
+        cfg = Path(d) / "base.toml"
+        cfg.write_text(config_text(Path(d) / "base.db", "http://127.0.0.1:9", p))
+        config = load_config(cfg)
+        script = Script(p)
+
+        def on_tick(_: object) -> None:
+            script.apply(sim, clock.now())
+
+        with (
+            open(Path(d) / "base.log", "w", encoding="utf-8") as stream,
+            open_daemon(config, clock=clock, transport=sim.transport(), api_key=sim.api_key,
+                        install_signals=False, log_stream=stream, log_json=True,
+                        metrics=False) as daemon,
+        ):  # fmt: skip
+            daemon.run(LoopOptions(sleep_chunk=None, until=end, on_tick=on_tick))
+    return fleet_spend(sim), accrued(sim, end)
