@@ -1,0 +1,71 @@
+"""Long chaos run: the real daemon killed with SIGKILL N times against a faulty simulator.
+
+    python tests/benchmarks/chaos_long.py --kills 200 --seed 3 [--fault-rate 0.15]
+
+Prints: kills survived (and where they landed), faults injected by kind, VMs leaked,
+duplicate deploys, footprint, convergence, spend against the same run without faults,
+and the SQLite integrity check. Same harness as tests/reliability/test_chaos.py (see
+tests/reliability/chaos.py); figures, not pass/fail — but it exits 1 if anything leaked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.reliability.chaos import (  # noqa: E402
+    ChaosParams,
+    finish_baseline,
+    run_chaos,
+    start_baseline,
+)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kills", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--fault-rate", type=float, default=0.15)
+    ap.add_argument("--hours", type=float, default=12, help="simulated span compared for spend")
+    ap.add_argument("--dir", type=Path, default=None, help="keep the database and log here")
+    a = ap.parse_args()
+    p = ChaosParams(
+        seed=a.seed, kills=a.kills, fault_rate=a.fault_rate, duration=timedelta(hours=a.hours)
+    )
+    work = a.dir or Path(tempfile.mkdtemp(prefix="chaos-"))
+    baseline = start_baseline(p)
+    r = run_chaos(work, p)
+    billed, accrued = finish_baseline(baseline, timeout=600)
+    leaked = len(r.orphans) + len(r.unwanted)
+    dup = sum(c - 1 for c in r.duplicates.values())
+    print(f"kills survived:      {r.kills} (lives that exited on their own: {r.exits})")
+    for step, n in sorted(r.kills_by_step.items(), key=lambda kv: -kv[1]):
+        print(f"  killed at {step:<28} {n}")
+    print(f"faults injected:     {sum(r.faults_by_kind.values())}")
+    for kind, n in sorted(r.faults_by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"  {kind:<28}        {n}")
+    print(f"VMs leaked:          {leaked}  (orphans {r.orphans}, unwanted {r.unwanted})")
+    print(f"duplicate deploys:   {dup}  (names without a journal action: {r.untracked_names})")
+    print(f"max footprint:       {r.max_footprint} (bound {p.instances + p.max_surge}, "
+          f"{r.footprint_samples} samples)")  # fmt: skip
+    print(f"foreign VMs intact:  {r.foreign_ok}")
+    print(f"converged:           {r.converged} ({r.converge_seconds:.1f} s after the last kill)")
+    print(f"journal actions:     {dict(r.actions_by_state)}")
+    print(f"spend ({a.hours:g} h):       accrued {r.accrued} vs {accrued} without faults "
+          f"({(r.accrued - accrued) / accrued:+.1%}); billed {r.spend} vs {billed}")  # fmt: skip
+    print(f"integrity_check:     {r.integrity}")
+    print(f"wall time:           {r.wall_seconds:.0f} s; files in {work}")
+    for c in r.crashes[:3]:
+        print("unexpected exit:\n" + c)
+    bad = leaked or dup or r.untracked_names or not r.foreign_ok or r.integrity != "ok"
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
