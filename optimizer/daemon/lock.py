@@ -40,6 +40,7 @@ class InstanceLock:
         self.engine = engine
         self._fd: int | None = None
         self._conn: Connection | None = None
+        self._key = ADVISORY_KEY
         self.path: Path | None = None
 
     @property
@@ -85,8 +86,13 @@ class InstanceLock:
     def _acquire_advisory(self) -> None:
         import sqlalchemy as sa
 
+        from optimizer.daemon.leader import lock_key
+
         conn = self.engine.connect()
-        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+        # the leader election's key: while a daemon replica leads, this lock is refused
+        # (and while it is held, no replica can become leader)
+        self._key = lock_key(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
+        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})
         ok = bool(got.scalar())
         conn.commit()
         if not ok:
@@ -106,7 +112,7 @@ class InstanceLock:
             import sqlalchemy as sa
 
             try:
-                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
                 self._conn.commit()
             finally:
                 self._conn.close()

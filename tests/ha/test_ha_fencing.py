@@ -205,3 +205,28 @@ def test_stale_leader_cannot_change_the_account_through_the_client(
         old.close()
         new.close()
         raw.close()
+
+
+def test_instance_lock_on_postgresql_is_refused_while_a_replica_leads(
+    engines: tuple[Engine, Engine],
+) -> None:
+    """`fleets apply` takes the InstanceLock: on PostgreSQL it is the leader lock, so it
+    never journals alongside a leading daemon, and no replica leads while it runs."""
+    from optimizer.daemon.lock import InstanceLock, InstanceLocked
+
+    a_eng, b_eng = engines
+    leader = LeaderElector(a_eng, holder="a:1")
+    try:
+        assert leader.tick()
+        with pytest.raises(InstanceLocked):
+            InstanceLock(b_eng).acquire()
+        leader.close()
+        with InstanceLock(b_eng):
+            blocked = LeaderElector(a_eng, holder="a:2")
+            assert blocked.tick() is False
+            blocked.close()
+        follower = LeaderElector(a_eng, holder="a:3")
+        assert follower.tick()
+        follower.close()
+    finally:
+        leader.close()
