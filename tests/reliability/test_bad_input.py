@@ -163,3 +163,35 @@ def test_read_only_database_gives_a_clear_error_and_stays_intact(tmp_path: Path)
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert con.execute("SELECT count(*) FROM fleet_vm").fetchone()[0] == 0
+
+
+HOSTILE = 'evil\x1b[2J\x07\r\n{"level": "critical"}\u202e<script>x</script>' + "é" * 5000
+
+
+def test_hostile_vm_names_from_the_api_never_break_logs_or_the_store(tmp_path: Path) -> None:
+    """A foreign VM whose name carries terminal escapes, a fake JSON log line, markup and
+    5,000 more characters goes through a whole daemon cycle (snapshot, plan, execute,
+    alerts): every log line stays one valid JSON object, the tick succeeds, the VM is
+    untouched."""
+    from optimizer.daemon.service import open_daemon
+    from optimizer.sim import SimClock, Simulator
+    from tests.daemon.helpers import LogBuffer, make_config
+
+    sim = Simulator(seed=4, clock=SimClock.stepped(), offers=30)
+    vm = sim.add_foreign_vm("manual")
+    vm.name = HOSTILE
+    vm.hostname = HOSTILE
+    config = make_config(f"sqlite:///{tmp_path / 'h.db'}")
+    buf = LogBuffer()
+    with open_daemon(config, clock=sim.clock, transport=sim.transport(), api_key=sim.api_key,
+                     install_signals=False, log_stream=buf, log_json=True,
+                     metrics=False) as daemon:  # fmt: skip
+        result = daemon.once()
+    assert not result.failures, result.failures
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("{") for ln in lines), lines[:3]
+    events = buf.events()
+    assert len(events) == len(lines)
+    assert not any(e.get("level") == "critical" for e in events)
+    assert "\x1b" not in buf.getvalue() and "\x07" not in buf.getvalue()
+    assert sim.vms[vm.id].status == "Active" and sim.requests.get("delete_vms", 0) == 0
