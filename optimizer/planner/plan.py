@@ -305,6 +305,13 @@ def plan_fleet(
             continue
         if vm.status == "Terminated":
             continue
+        if vm.status == "Stopped" and vm.id in in_flight.busy:
+            # an open migration already deleted it (crash or lost answer before the action
+            # finished): it keeps its place until the action ends, because its replacement
+            # is the in-flight new VM, which is not counted above — else a VM too many
+            verdicts[vm.id] = VmVerdict(vm.id, vm.name, "busy", "being replaced by the executor")
+            counted.append(vm)
+            continue
         if vm.status == "Stopped":
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "stay", "stopped by the user; not counted")
             continue
