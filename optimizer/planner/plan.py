@@ -369,7 +369,10 @@ def plan_fleet(
     if fleet.instances is not None:
         target = fleet.instances
         minimum = max(target - policy.max_unavailable, 0)
-        size = len(counted)
+        # with no size change open, a busy VM missing from the list is the old VM of an open
+        # migration (deleted, then gone from the list before the action ended): its
+        # in-flight replacement takes its place
+        size = len(counted) + len(in_flight.busy - {vm.id for vm in vms})
         if not scaling_busy and size < target:
             for i in range(target - size):
                 o = _pick_new(st, cands)
