@@ -97,6 +97,7 @@ class ChaosResult:
     converge_seconds: float = 0.0
     final_vms: list[tuple[str, str, Decimal]] = field(default_factory=list)  # id, status, price
     cheapest_slots: list[Decimal] = field(default_factory=list)
+    avoided: list[str] = field(default_factory=list)  # datacenters the planner avoids
     spend: Decimal = Decimal(0)  # billed by the simulator (whole epochs)
     accrued: Decimal = Decimal(0)  # pro rata (see accrued())
     end: datetime = DEFAULT_START
@@ -414,7 +415,8 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:
         for i, (st, ports, nm) in foreign_before.items()
     )
     res.final_vms = sorted((v.id, v.status, v.price) for v in running)
-    res.cheapest_slots = cheapest_slots(sim, p.instances)
+    res.avoided = sorted(avoided(db))
+    res.cheapest_slots = cheapest_slots(sim, p.instances, frozenset(res.avoided))
     res.actions_by_state = Counter(
         f"{k}:{s}" for k, s in _journal(db, "SELECT kind, state FROM journal_action")
     )
@@ -476,15 +478,28 @@ def _converged(sim: Simulator, db: Path, p: ChaosParams) -> bool:
         return False
     if journal_step(db) != "idle":
         return False
-    return sum(v.price for v in running) <= sum(cheapest_slots(sim, p.instances)) * Decimal("1.1")
+    best = cheapest_slots(sim, p.instances, avoided(db))
+    return sum(v.price for v in running) <= sum(best) * Decimal("1.1")
 
 
-def cheapest_slots(sim: Simulator, n: int) -> list[Decimal]:
+def avoided(db: Path) -> frozenset[str]:
+    rows = _journal(
+        db, "SELECT target_datacenter FROM journal_action WHERE state = 'failed' "
+        "AND new_vm_ids != '' AND target_datacenter IS NOT NULL"
+    )  # fmt: skip
+    return frozenset(r[0] for r in rows)
+
+
+def cheapest_slots(sim: Simulator, n: int, avoid: frozenset[str] = frozenset()) -> list[Decimal]:
     """The `n` cheapest prices the fleet could hold now: free capacity on eligible offers at
-    today's price, plus the slot each running fleet VM occupies at its own (deal) price."""
+    today's price, plus the slot each running fleet VM occupies at its own (deal) price.
+    Offers in `avoid` (datacenters where a launch of this fleet failed in the last epoch,
+    which the planner avoids by design) are not eligible."""
     slots: list[Decimal] = [v.price for v in running_fleet(sim)]
     for raw in sim.offers(Constraints(basic_configuration=CONFIGURATION)):
         o = _offer(raw)
+        if o.datacenter.label in avoid:
+            continue
         slots += [o.price] * min(o.capacity, n)
     return sorted(slots)[:n]
 
