@@ -47,6 +47,8 @@ STAGES = ("snapshot", "analyze", "plan", "execute", "alerts")
 
 #: how much price history the analysis stage reads each planning pass
 ANALYSIS_WINDOW = timedelta(days=14)
+#: How often raw observations past `retention.raw_days` are rolled up to epoch rows.
+RETENTION_INTERVAL = timedelta(days=1)
 
 
 @dataclass
@@ -153,6 +155,7 @@ class Cycle:
         self._analysis: Any = None
         self._analysis_at: datetime | None = None
         self._alerts_at: datetime | None = None
+        self._retained_at: datetime | None = None
 
     # -- scheduling ------------------------------------------------------------------
     def _jittered(self, interval: timedelta) -> timedelta:
@@ -178,6 +181,9 @@ class Cycle:
             return True
         return now - self._alerts_at >= every
 
+    def _retention_due(self, now: datetime) -> bool:
+        return self._retained_at is None or now - self._retained_at >= RETENTION_INTERVAL
+
     def _snapshot_due(self, now: datetime) -> bool:
         return self.next_snapshot is None or now >= self.next_snapshot
 
@@ -198,6 +204,8 @@ class Cycle:
             if force or self._snapshot_due(now):
                 self._stage(result, state, "snapshot", None, self._snapshot)
                 result.snapshot = True
+                if state.offers is not None and self._retention_due(now):
+                    self._stage(result, state, "retention", None, self._retain)
             plan_now = (force and cfg.mode != "observe") or self._plan_due(now)
             if plan_now:
                 self._stage(result, state, "analyze", None, self._analyze)
@@ -291,6 +299,22 @@ class Cycle:
             self.rt.metrics.snapshot_duration.set(time.monotonic() - t0)
             self.rt.metrics.last_snapshot_ts.set(state.now.timestamp())
         return f"{len(offers)} offers, {len(vms)} VMs{stored}"
+
+    def _retain(self, state: _TickState, _fleet: FleetConfig | None) -> str:
+        """Roll raw observations older than `retention.raw_days` up to epoch rows and drop
+        epoch rows older than `retention.epoch_days`, so the store stays bounded."""
+        from optimizer.store.retention import roll_up
+
+        r = self.rt.config.retention
+        summary = roll_up(self.rt.engine, state.now, r.raw_days, r.epoch_days)
+        self._retained_at = state.now
+        if not (summary.epochs_rolled or summary.epoch_rows_deleted):
+            return ""
+        return (
+            f"{summary.epochs_rolled} epochs rolled up, "
+            f"{summary.intervals_deleted} raw intervals and "
+            f"{summary.epoch_rows_deleted} expired epoch rows removed"
+        )
 
     def _analyze(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         every = self.rt.config.daemon.analysis_interval

@@ -185,3 +185,36 @@ def test_when_the_snapshot_finds_the_api_down_plan_and_execute_wait(tmp_path: Pa
     assert status[("plan", "web")] == status[("plan", "batch")] == "skipped"
     assert status[("alerts", None)] == "ok"
     assert result.api_down and not sim.vms
+
+
+def test_daemon_applies_retention_once_a_day(tmp_path: Path) -> None:
+    """With retention.raw_days = 1, three simulated days of 6-hourly snapshots leave raw
+    intervals only from the last day or so; older days survive as per-epoch rows."""
+    import sqlalchemy as sa
+
+    from optimizer.store.tables.market import OfferEpoch, OfferPrice, Snapshot
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    sim = Simulator(seed=3, clock=SimClock.stepped())
+    cfg = make_config(url, mode="observe", snapshot_interval="6h")
+    cfg.retention.raw_days = 1
+    start = sim.clock.now()
+    with daemon_for(sim, cfg) as (d, _logs):
+        ticks = _run(d, max_ticks=13)  # 0 h ... 72 h
+    assert ticks[-1].started - start == timedelta(hours=72)
+    retained = [t.tick for t in ticks for o in t.outcomes if o.stage == "retention"]
+    assert retained == [1, 5, 9, 13], retained  # the first tick, then once a day
+    price, snap, epoch = OfferPrice.__table__, Snapshot.__table__, OfferEpoch.__table__
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        epochs = conn.execute(sa.select(sa.func.count()).select_from(epoch)).scalar()
+        oldest_raw = conn.execute(
+            sa.select(sa.func.min(snap.c.taken_at)).select_from(
+                price.join(snap, price.c.from_snapshot_id == snap.c.id)
+            )
+        ).scalar()
+    engine.dispose()
+    assert epochs and epochs > 0
+    assert oldest_raw is not None
+    # raw data older than the cut-off epoch (day 1 at the last roll-up, 72 h - 1 day) is gone
+    assert oldest_raw.replace(tzinfo=None) >= (start + timedelta(days=1)).replace(tzinfo=None)
