@@ -15,10 +15,13 @@ actions back into replay actions:
   launching, or waiting for cutover; deploys still launching; migrations started in the
   last epoch.
 - trends: as the daemon computes them (optimizer.cycle): each datacenter's listing
-  stability from offer longevity over the last 14 days of history up to now, refreshed
+  stability from offer longevity, and per (configuration, country) the next epoch's
+  forecast median price and the Theil–Sen slope (`optimizer.analysis.market_trends`),
+  all over the last 14 days of history up to now (no later row is read), refreshed
   once per `trends_every` (default 24 h; the daemon's analysis_interval defaults to 6 h,
   but a 14-day statistic barely moves in 6 h and this is the adapter's costliest part).
-  The planner uses only `reliability` from Trends today.
+  The planner uses reliability for ranking and forecast/slope to decide whether a
+  migration starts now or waits for the billing boundary.
 - budget: the fleet's `budget.max_usd_per_epoch`.
 """
 
@@ -33,6 +36,7 @@ import pandas as pd
 
 from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.backtest.replay import Action, Delete, Deploy, Migrate, Policy, StepView
+from optimizer.backtest.replay import MarketView as ReplayMarket
 from optimizer.config import FleetConfig, FleetPolicy
 from optimizer.money import to_micros
 from optimizer.planner import (
@@ -130,13 +134,57 @@ class PlannerPolicy:
             }
         )
         rel = datacenter_longevity(offer_longevity(presence)) if len(presence) else None
+        forecast, slope = self._price_trends(mv, first, rows, cols, now)
         self._trends = Trends(
             reliability={str(r.datacenter): float(r.listing_stability) for r in rel.itertuples()}
             if rel is not None and not rel.empty
-            else {}
+            else {},
+            forecast=forecast,
+            slope=slope,
         )
         self._trends_at = now
         return self._trends
+
+    def _price_trends(
+        self, mv: ReplayMarket, first: int, rows: np.ndarray, cols: np.ndarray, now: int
+    ) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], float]]:
+        """Forecast and slope per (configuration, country), as `optimizer.cycle` computes
+        them: `market_trends` over the observations of the last 14 days up to now."""
+        from optimizer.analysis import market_trends
+
+        forecast: dict[tuple[str, str], Decimal] = {}
+        slope: dict[tuple[str, str], float] = {}
+        if not len(rows):
+            return forecast, slope
+        m = self.market
+        times = mv.times[first:]
+        prices = mv.price[first:]
+        caps = mv.capacity[first:]
+        obs = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(times[rows], unit="s", utc=True),
+                "offer_key": [str(m.keys[c]) for c in cols],
+                "configuration": m.configuration[cols].astype(str),
+                "country": m.country[cols].astype(str),
+                "city": "",
+                "datacenter": [self.static[c]["datacenter"] for c in cols],
+                "vcpu": m.vcpu[cols].astype("int64"),
+                "ram_gb": m.ram_gb[cols].astype("int64"),
+                "price_usd": prices[rows, cols].astype("float64") / 1e6,
+                "capacity": caps[rows, cols].astype("int64"),
+            }
+        )
+        until = _dt(now + 1)
+        for t in market_trends(obs, now=until, since=_dt(now - TRENDS_WINDOW_S), level="country"):
+            if t.country is None:
+                continue
+            key = (t.configuration, t.country)
+            nxt = t.forecast_for(1)
+            if nxt is not None and nxt.median == nxt.median:  # not NaN
+                forecast[key] = Decimal(str(round(nxt.median, 6)))
+            if t.slope_per_epoch == t.slope_per_epoch:
+                slope[key] = float(t.slope_per_epoch)
+        return forecast, slope
 
     def _offer(self, o: int, price: int, capacity: int) -> MarketOffer:
         key = (o, price, capacity)

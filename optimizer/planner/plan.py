@@ -613,6 +613,21 @@ def _scale_down(
         notes.append("some surplus VMs are protected (do_not_disrupt) or busy and stay")
 
 
+def _dip(target: MarketOffer, trends: Trends | None) -> str:
+    """Why the target's price may not last until the next billing boundary ("" when there
+    is no sign of that): it is under its segment's forecast, or the segment's prices rise."""
+    if trends is None:
+        return ""
+    key = (target.configuration, target.country)
+    forecast = trends.forecast.get(key)
+    if forecast is not None and target.price < forecast:
+        return f"${target.price} is under the forecast ${forecast} for {target.country}"
+    slope = trends.slope.get(key)
+    if slope is not None and slope > 0:
+        return f"{target.country} prices rise ${slope:.4f}/epoch"
+    return ""
+
+
 def _migration_for(
     vm: OwnedVm,
     st: _State,
@@ -665,6 +680,22 @@ def _migration_for(
             )
         return f"pays ${vm.price}/epoch; no allowed offer is cheaper", None
     timing = schedule(now, vm.next_billing_at, lead, policy.align_to_billing)
+    dip = _dip(target, st.trends)
+    if dip and timing.start_at > now:
+        # the price may not last until the billing boundary: start now when that pays,
+        # else re-decide at the next plan (the overlap shrinks as the boundary nears)
+        early = schedule(now, vm.next_billing_at, lead, False)
+        if in_window(early.cutover_at, policy.maintenance_windows):
+            early_cost = overlap_cost(vm.price, target.price, early, vm.next_billing_at)
+            early_verdict = evaluate(vm.price, target.price, early_cost, policy)
+            if early_verdict.worth_it:
+                timing = early
+            else:
+                return (
+                    f"could move to {target.datacenter} at ${target.price} ({dip}), but "
+                    f"starting now does not pay yet: {early_verdict.reason}",
+                    None,
+                )
     if not in_window(timing.cutover_at, policy.maintenance_windows):
         return (
             f"could move to {target.datacenter} at ${target.price}, but the cutover time "
@@ -675,11 +706,12 @@ def _migration_for(
     verdict = evaluate(vm.price, target.price, overlap, policy)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} at ${target.price}: {verdict.reason}", None
-    when = (
-        f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
-        if policy.align_to_billing and vm.next_billing_at is not None
-        else "cutover as soon as the new VM is up"
-    )
+    if timing.start_at <= now and policy.align_to_billing and vm.next_billing_at is not None:
+        when = f"start now, {dip}; cutover as soon as the new VM is up"
+    elif policy.align_to_billing and vm.next_billing_at is not None:
+        when = f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
+    else:
+        when = "cutover as soon as the new VM is up"
     return "", Action(
         kind="migrate",
         fleet=fleet.name,

@@ -31,6 +31,8 @@ ssh_keys = ["{KEY}"]
 open_ports = [{{ port = 80, protocol = "tcp" }}]
 [fleets.policy]
 cooldown_epochs = 0
+max_migrations_per_epoch = 1
+max_surge = 1
 align_to_billing = false
 """
 

@@ -21,6 +21,18 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 D = Decimal
 
 
+#: the rules below are written against these limits (the pre-benchmark defaults), spelled
+#: out so that tuning the defaults (bench_policy_quality.py) does not change what they test
+RULE_POLICY = {
+    "min_savings_pct": 10,
+    "min_savings_usd_per_epoch": "0.05",
+    "payback_epochs": 3,
+    "max_migrations_per_epoch": 1,
+    "cooldown_epochs": 2,
+    "max_surge": 1,
+}
+
+
 def fleet(**kw) -> FleetConfig:
     base = {
         "name": "web",
@@ -29,6 +41,7 @@ def fleet(**kw) -> FleetConfig:
         "ssh_keys": ["ops"],
     }
     base.update(kw)
+    base["policy"] = {**RULE_POLICY, **base.get("policy", {})}
     return FleetConfig.model_validate(base)
 
 
@@ -261,3 +274,39 @@ def test_additional_storage_is_priced_into_targets_and_caps() -> None:
     assert a.offer.offer_key == "b" and a.expected_price == D("0.300")
     assert a.constraints.max_total_price_per_epoch_usd == D("0.300")
     assert a.constraints.additional_resources.storage[0].supply == 100
+
+
+def _dip_trends(forecast: str | None = None, slope: float | None = None):
+    from optimizer.planner import Trends
+
+    key = ("cpu-2-ram-4gb-storage-25gb", "NL")
+    return Trends(
+        forecast={key: D(forecast)} if forecast else {},
+        slope={key: slope} if slope is not None else {},
+    )
+
+
+def test_price_under_forecast_starts_now_when_that_pays() -> None:
+    # 2 h of the old epoch left: starting now wastes ~0.08, repaid well within 3 epochs
+    vms = [vm("a", "1.00", billing_in_h=2)]
+    m = market(offer("x", "0.50", dc="NL-AMS-1"))
+    p = plan(fleet(instances=1), vms, m, trends=_dip_trends("0.80"))
+    mig = next(a for a in p.actions if a.kind == "migrate")
+    assert mig.not_before == NOW and "under the forecast" in mig.reason
+    # no dip signal: the same move waits for the billing boundary
+    p = plan(fleet(instances=1), vms, m, trends=_dip_trends("0.40", slope=-0.01))
+    mig = next(a for a in p.actions if a.kind == "migrate")
+    assert mig.not_before > NOW and "before its next charge" in mig.reason
+
+
+def test_rising_prices_start_now_or_wait_without_committing() -> None:
+    # 20 h left: starting now wastes ~0.83 of the old epoch, more than 1 epoch of saving
+    f = fleet(instances=1, policy={"payback_epochs": 1})
+    m = market(offer("x", "0.50", dc="NL-AMS-1"))
+    p = plan(f, [vm("a", "1.00", billing_in_h=20)], m, trends=_dip_trends(slope=0.02))
+    assert not p.actions  # the dip may be gone at the boundary: re-decide next time
+    assert "rise" in p.verdicts[0].reason and "does not pay yet" in p.verdicts[0].reason
+    # without the signal the move is planned for the billing boundary
+    p = plan(f, [vm("a", "1.00", billing_in_h=20)], m, trends=_dip_trends(slope=-0.02))
+    mig = next(a for a in p.actions if a.kind == "migrate")
+    assert mig.not_before == NOW + timedelta(hours=20, minutes=-15)
