@@ -163,11 +163,13 @@ class PlannerPolicy:
         obs = pd.DataFrame(
             {
                 "ts": pd.to_datetime(times[rows], unit="s", utc=True),
-                "offer_key": [str(m.keys[c]) for c in cols],
-                "configuration": m.configuration[cols].astype(str),
-                "country": m.country[cols].astype(str),
+                "offer_key": pd.Categorical.from_codes(cols, categories=self._key_cat),
+                "configuration": m.configuration[cols],
+                "country": m.country[cols],
                 "city": "",
-                "datacenter": [self.static[c]["datacenter"] for c in cols],
+                "datacenter": pd.Categorical.from_codes(
+                    self._dc_codes[cols], categories=self._dc_cat
+                ),
                 "vcpu": m.vcpu[cols].astype("int64"),
                 "ram_gb": m.ram_gb[cols].astype("int64"),
                 "price_usd": prices[rows, cols].astype("float64") / 1e6,
