@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from optimizer.cli.main import app
 
@@ -27,11 +28,18 @@ def _all_command_paths() -> list[list[str]]:
 @pytest.mark.parametrize("path", _all_command_paths(), ids=lambda p: " ".join(p) or "(root)")
 def test_every_command_has_help(path: list[str]) -> None:
     """`fluence-optimizer ... --help` exits 0 and prints a usage line for every command."""
+    out = CliRunner().invoke(app, [*path, "--help"], prog_name="fluence-optimizer")
+    assert out.exit_code == 0, out.output
+    assert "Usage:" in out.output
+
+
+def test_help_works_as_an_installed_program_would_run_it() -> None:
+    """The same through a real process (`python -m optimizer`), as a user runs it."""
     out = subprocess.run(
-        [sys.executable, "-m", "optimizer", *path, "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "optimizer", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert "Usage:" in out.stdout
+    assert "Usage: fluence-optimizer" in out.stdout
 
 
 def test_unknown_option_is_a_usage_error_without_traceback() -> None:
