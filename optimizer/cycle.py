@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -412,7 +411,7 @@ class _Integration:
         """Recent price observations → planner `Trends` (forecast, slope per
         configuration × country; listing stability per datacenter)."""
         try:
-            from optimizer.analysis import datacenter_longevity, market_trends, offer_longevity
+            from optimizer.analysis import datacenter_longevity, offer_longevity, price_signals
             from optimizer.planner import Trends
             from optimizer.store.queries import price_observations
         except ImportError as e:
@@ -421,17 +420,7 @@ class _Integration:
         obs = price_observations(rt.engine, since, now)
         if obs.empty:
             raise _Skipped("no price history yet")
-        forecast: dict[tuple[str, str], Decimal] = {}
-        slope: dict[tuple[str, str], float] = {}
-        for t in market_trends(obs, now=now, since=since, level="country"):
-            if t.country is None:
-                continue
-            key = (t.configuration, t.country)
-            nxt = t.forecast_for(1)
-            if nxt is not None and nxt.median == nxt.median:  # not NaN
-                forecast[key] = Decimal(str(round(nxt.median, 6)))
-            if t.slope_per_epoch == t.slope_per_epoch:
-                slope[key] = float(t.slope_per_epoch)
+        forecast, slope = price_signals(obs, now=now, since=since)
         dcs = datacenter_longevity(offer_longevity(obs))
         reliability = (
             {str(r.datacenter): float(r.listing_stability) for r in dcs.itertuples()}

@@ -13,8 +13,10 @@ Levels: "configuration", "country" (configuration × country), "datacenter"
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 
@@ -63,6 +65,7 @@ __all__ = [
     "market_trends",
     "offer_longevity",
     "offer_longevity_epochs",
+    "price_signals",
     "segment_stats",
     "segment_trends",
     "trend_frame",
@@ -136,3 +139,24 @@ def market_trends(
     history = history_from_observations(obs, since=since, until=now, origin=origin)
     stats = segment_stats(history, level)
     return segment_trends(history, stats, level, window=window, horizon=horizon)
+
+
+def price_signals(
+    obs: pd.DataFrame, *, now: datetime, since: datetime
+) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], float]]:
+    """The trend signals the planner reads, per (configuration, country): the median
+    forecast for the next epoch (USD, Decimal: it is compared with prices) and the
+    Theil–Sen slope per epoch. Segments without a finite value are left out. The daemon's
+    cycle and the backtest both call this, so they give the planner the same view."""
+    forecast: dict[tuple[str, str], Decimal] = {}
+    slope: dict[tuple[str, str], float] = {}
+    for t in market_trends(obs, now=now, since=since, level="country"):
+        if t.country is None:
+            continue
+        key = (t.configuration, t.country)
+        nxt = t.forecast_for(1)
+        if nxt is not None and math.isfinite(nxt.median):
+            forecast[key] = Decimal(str(round(nxt.median, 6)))
+        if math.isfinite(t.slope_per_epoch):
+            slope[key] = float(t.slope_per_epoch)
+    return forecast, slope

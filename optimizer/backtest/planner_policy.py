@@ -149,13 +149,11 @@ class PlannerPolicy:
         self, mv: ReplayMarket, first: int, rows: np.ndarray, cols: np.ndarray, now: int
     ) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], float]]:
         """Forecast and slope per (configuration, country), as `optimizer.cycle` computes
-        them: `market_trends` over the observations of the last 14 days up to now."""
-        from optimizer.analysis import market_trends
+        them: `price_signals` over the observations of the last 14 days up to now."""
+        from optimizer.analysis import price_signals
 
-        forecast: dict[tuple[str, str], Decimal] = {}
-        slope: dict[tuple[str, str], float] = {}
         if not len(rows):
-            return forecast, slope
+            return {}, {}
         m = self.market
         times = mv.times[first:]
         prices = mv.price[first:]
@@ -176,17 +174,7 @@ class PlannerPolicy:
                 "capacity": caps[rows, cols].astype("int64"),
             }
         )
-        until = _dt(now + 1)
-        for t in market_trends(obs, now=until, since=_dt(now - TRENDS_WINDOW_S), level="country"):
-            if t.country is None:
-                continue
-            key = (t.configuration, t.country)
-            nxt = t.forecast_for(1)
-            if nxt is not None and nxt.median == nxt.median:  # not NaN
-                forecast[key] = Decimal(str(round(nxt.median, 6)))
-            if t.slope_per_epoch == t.slope_per_epoch:
-                slope[key] = float(t.slope_per_epoch)
-        return forecast, slope
+        return price_signals(obs, now=_dt(now + 1), since=_dt(now - TRENDS_WINDOW_S))
 
     def _offer(self, o: int, price: int, capacity: int) -> MarketOffer:
         key = (o, price, capacity)
