@@ -56,7 +56,7 @@ class StageOutcome:
 
     stage: str
     fleet: str | None
-    status: str  # "ok" | "failed" | "skipped" | "unavailable"
+    status: str  # "ok" | "failed" | "skipped"
     detail: str = ""
     error: OptimizerError | None = None
     seconds: float = 0.0
@@ -109,7 +109,6 @@ class TickResult:
             "failures": [
                 f"{o.stage}{'/' + o.fleet if o.fleet else ''}: {o.detail}" for o in self.failures
             ],
-            "unavailable": sorted({o.stage for o in self.outcomes if o.status == "unavailable"}),
             "stage_s": self.stage_seconds(),
             "wall_s": round(self.wall_seconds, 3),
         }
@@ -150,7 +149,6 @@ class Cycle:
         self.last_plan: datetime | None = None
         self.next_snapshot: datetime | None = None  # None: due now
         self.next_plan: datetime | None = None
-        self._announced: set[str] = set()
         self._analysis: Any = None
         self._analysis_at: datetime | None = None
         self._alerts_at: datetime | None = None
@@ -252,11 +250,6 @@ class Cycle:
         n_before = len(result.outcomes)
         try:
             detail = fn(state, fleet)
-        except _Unavailable as u:
-            result.outcomes.append(StageOutcome(stage, name, "unavailable", str(u)))
-            if stage not in self._announced:
-                self._announced.add(stage)
-                log.warning("stage not available in this build; skipped", stage=stage, why=str(u))
         except _Skipped as s:
             result.outcomes.append(StageOutcome(stage, name, "skipped", str(s)))
             log.info("stage skipped", stage=stage, why=str(s))
@@ -370,10 +363,6 @@ def _skip_if_api_down(state: _TickState) -> None:
         raise _Skipped(f"API unavailable this tick ({state.api_down})")
 
 
-class _Unavailable(Exception):
-    """The stage's implementation is not part of this build (logged once, no-op)."""
-
-
 class _Skipped(Exception):
     """The stage has nothing to do this tick."""
 
@@ -383,39 +372,32 @@ class _Skipped(Exception):
 # order above stays readable.
 # ----------------------------------------------------------------------------------
 class _Integration:
-    """Calls into the owning modules. A module missing from this build raises
-    `_Unavailable` (the stage is a logged no-op) instead of failing the cycle."""
+    """Calls into the owning modules (imported lazily to keep `cycle` light to import)."""
 
     # -- snapshot → store ------------------------------------------------------------
     def store_snapshot(
         self, rt: Runtime, now: datetime, offers: list[Any], vms: list[Any], seconds: float
     ) -> str:
-        try:
-            from optimizer.store.ingest import ingest_snapshot, ingest_vms
-        except ImportError as e:
-            raise _Unavailable(f"store ingest: {e}") from None
+        from optimizer.store.ingest import ingest_snapshot, ingest_vms
+
         summary = ingest_snapshot(rt.engine, offers, now, seconds)
         ingest_vms(rt.engine, vms, now)
         return f" (snapshot {getattr(summary, 'snapshot_id', '?')})"
 
     def failed_snapshot(self, rt: Runtime, now: datetime, seconds: float, error: str) -> None:
         """Record a poll that got no answer, so alert rules can count outages."""
-        try:
-            from optimizer.store.ingest import record_failed_snapshot
-        except ImportError:
-            return
+        from optimizer.store.ingest import record_failed_snapshot
+
         record_failed_snapshot(rt.engine, now, int(seconds * 1000), error)
 
     # -- analyze ---------------------------------------------------------------------
     def analyze(self, rt: Runtime, now: datetime) -> Any:
         """Recent price observations → planner `Trends` (forecast, slope per
         configuration × country; listing stability per datacenter)."""
-        try:
-            from optimizer.analysis import datacenter_longevity, offer_longevity, price_signals
-            from optimizer.planner import Trends
-            from optimizer.store.queries import price_observations
-        except ImportError as e:
-            raise _Unavailable(f"analysis: {e}") from None
+        from optimizer.analysis import datacenter_longevity, offer_longevity, price_signals
+        from optimizer.planner import Trends
+        from optimizer.store.queries import price_observations
+
         since = now - ANALYSIS_WINDOW
         obs = price_observations(rt.engine, since, now)
         if obs.empty:
@@ -431,10 +413,8 @@ class _Integration:
 
     # -- plan ------------------------------------------------------------------------
     def runner(self, rt: Runtime) -> Any:
-        try:
-            from optimizer.executor.fleets import FleetRunner
-        except ImportError as e:
-            raise _Unavailable(f"planner/executor: {e}") from None
+        from optimizer.executor.fleets import FleetRunner
+
         if self._runner is None or self._runner_for is not (rt.config, rt.client):
             self._runner = FleetRunner(rt.client, rt.engine, rt.clock, rt.config)
             self._runner_for = (rt.config, rt.client)
@@ -458,10 +438,8 @@ class _Integration:
 
     # -- execute ---------------------------------------------------------------------
     def has_open_actions(self, rt: Runtime, fleet: FleetConfig) -> bool:
-        try:
-            from optimizer.executor.journal import open_actions
-        except ImportError:
-            return False
+        from optimizer.executor.journal import open_actions
+
         return bool(open_actions(rt.engine, fleet.name))
 
     def execute_plan(
@@ -478,10 +456,8 @@ class _Integration:
     def alerts(
         self, rt: Runtime, state: _TickState, planned: bool, errors: list[OptimizerError]
     ) -> str | None:
-        try:
-            from optimizer.alerts.tick import run_alerts
-        except ImportError as e:
-            raise _Unavailable(f"alerts: {e}") from None
+        from optimizer.alerts.tick import run_alerts
+
         result = run_alerts(
             rt.engine, rt.config, state.now, plans=state.plans if planned else None, errors=errors
         )
@@ -506,10 +482,8 @@ class _Integration:
         m = rt.metrics
         if m is None or state.vms is None:
             return
-        try:
-            from optimizer.executor.journal import owned_ids, savings
-        except ImportError:
-            return
+        from optimizer.executor.journal import owned_ids, savings
+
         for fleet in rt.config.fleets:
             owned = owned_ids(rt.engine, fleet.name)
             mine = [v for v in state.vms if v.id in owned]
