@@ -49,6 +49,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
 @pytest.fixture(autouse=True)
 def _no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's real key or config from the environment."""
-    for var in ("FLUENCE_API_KEY", "CREDENTIALS_DIRECTORY", "FLUENCE_OPTIMIZER_CONFIG",
-                "CONFIGURATION_DIRECTORY", "STATE_DIRECTORY"):
+    for var in (
+        "FLUENCE_API_KEY",
+        "CREDENTIALS_DIRECTORY",
+        "FLUENCE_OPTIMIZER_CONFIG",
+        "CONFIGURATION_DIRECTORY",
+        "STATE_DIRECTORY",
+    ):
         monkeypatch.delenv(var, raising=False)

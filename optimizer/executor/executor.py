@@ -10,7 +10,8 @@ Steps of a deploying action (deploy, migrate, replace_stuck):
 A deploy whose answer was lost stays in `deploying` and is recognized next tick by its
 name in `GET /vms/v3`; it is re-attempted only when no VM of that name appears within
 `deploy_grace`. A launch that is not Active within the fleet's `launch_timeout` is
-deleted and the action fails (the planner avoids that datacenter next time).
+deleted and the action fails; that, or a VM that ends before going Active, is the only
+failure that makes the planner avoid the datacenter next time (failure_cause "launch").
 Delete and finalize check ownership and then DELETE.
 
 Safety: every mutating call is preceded by an ownership check against `fleet_vm`; a
@@ -129,7 +130,7 @@ class Executor:
             except ApiError as err:
                 self._retry_or_fail(row, err)
             except ExecutionError as err:
-                self._finish(row, "failed", str(err))
+                self._finish(row, "failed", str(err), cause="error")
             counts[f"{row.kind}:{row.state}"] += 1
         for name, spec in sorted(fleets.items()):
             if fleet is not None and name != fleet:
@@ -245,7 +246,9 @@ class Executor:
         if self.clock.now() - started < self.deploy_grace:
             return  # the VM list may lag behind the deploy
         if row.attempts >= self.max_attempts:
-            self._finish(row, "failed", f"no VM named {name} after {row.attempts} deploys")
+            self._finish(
+                row, "failed", f"no VM named {name} after {row.attempts} deploys", cause="deploy"
+            )
             return
         log.info("no VM named after the token; deploying again", name=name)
         self._save(row, state="planned")
@@ -256,7 +259,7 @@ class Executor:
         vm = by_id.get(ids[0]) if ids else None
         now = self.clock.now()
         if vm is None:
-            self._finish(row, "failed", "the new VM disappeared from the VM list")
+            self._finish(row, "failed", "the new VM disappeared from the VM list", cause="vanished")
             return
         if vm.status in HEALTHY_STATUSES:
             if vm.price_per_epoch is not None:
@@ -269,7 +272,12 @@ class Executor:
             return
         if vm.status in ("Terminated", "Stopped"):
             self._delete_owned(row, vm.id, by_id)
-            self._finish(row, "failed", f"the new VM ended as {vm.status} before going Active")
+            self._finish(
+                row,
+                "failed",
+                f"the new VM ended as {vm.status} before going Active",
+                cause="launch",
+            )
             return
         started = row.deploy_started_at or row.created_at
         if now - started > fleet.policy.launch_timeout:
@@ -279,6 +287,7 @@ class Executor:
                 "failed",
                 f"not Active within {fleet.policy.launch_timeout}; "
                 f"deleted (status {vm.status}); the next plan tries elsewhere",
+                cause="launch",
             )
 
     def _times(
@@ -409,7 +418,9 @@ class Executor:
         """A transient API failure: keep the action, count it, give up after a few."""
         attempts = row.attempts + 1
         if attempts > 2 * self.max_attempts:
-            self._finish(row, "failed", f"gave up after {attempts} failed steps: {err}")
+            self._finish(
+                row, "failed", f"gave up after {attempts} failed steps: {err}", cause="api"
+            )
         else:
             self._save(row, error=str(err), attempts=attempts)
         log.warning("action step failed", fleet=row.fleet, action=row.id, error=str(err))
@@ -424,8 +435,13 @@ class Executor:
             s.add(row)
             s.commit()
 
-    def _finish(self, row: JournalAction, state: str, error: str | None = None) -> None:
-        self._save(row, state=state, error=error, finished_at=self.clock.now())
+    def _finish(
+        self, row: JournalAction, state: str, error: str | None = None, *, cause: str | None = None
+    ) -> None:
+        """End the action. `cause` (failed only) says whose failure it was: "launch" is the
+        datacenter's and makes the planner avoid it (see journal.in_flight); the others —
+        our own restarts, API trouble, a VM missing from a list — say nothing about it."""
+        self._save(row, state=state, error=error, failure_cause=cause, finished_at=self.clock.now())
         log.info(
             "action finished",
             fleet=row.fleet,

@@ -231,9 +231,14 @@ def in_flight(engine: Engine, fleet: str, vms: Sequence[Vm], now: datetime) -> I
                 migrations += 1
             else:
                 scaling += 1
-        if r.kind == "migrate" and r.state != "aborted" and now - r.created_at < EPOCH:
+        # a migration counts against the per-epoch limit once it disrupted something: it is
+        # under way or created a VM; one that ended before any VM existed (aborted at the
+        # estimate, or no deploy took effect) moved nothing
+        started = is_open or bool(r.new_vm_ids)
+        if r.kind == "migrate" and started and now - r.created_at < EPOCH:
             recent.append(r.created_at)
-        if r.state == "failed" and r.target_datacenter and r.new_vm_ids:
+        # only the datacenter's own launch failures, not our restarts or API trouble
+        if r.state == "failed" and r.failure_cause == "launch" and r.target_datacenter:
             avoid.add(r.target_datacenter)
     return InFlight(
         busy=frozenset(busy),

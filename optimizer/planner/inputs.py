@@ -152,7 +152,7 @@ class InFlight:
     `scaling`: unfinished deploy/delete/replace actions; while any runs, size is not
     re-decided. `migrations`: unfinished migrations (each is one VM of surge).
     `recent_migrations`: start times of migrations (for the per-epoch limit).
-    `avoid_datacenters`: where a launch recently failed (try elsewhere)."""
+    `avoid_datacenters`: where the datacenter itself recently failed a launch (try elsewhere)."""
 
     busy: frozenset[str] = frozenset()
     new_vm_ids: frozenset[str] = frozenset()

@@ -8,6 +8,7 @@ connection without an answer; "reset" closes it at once.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,13 +51,23 @@ def _handler_class(sim: Simulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (killed, timed out) is normal here; anything
+        else is a simulator bug and keeps the stdlib's traceback."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class SimServer:
     """A running simulator HTTP server (context manager; `close()` stops it)."""
 
     def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sim = sim
-        self.httpd = ThreadingHTTPServer((host, port), _handler_class(sim))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), _handler_class(sim))
         self._thread: threading.Thread | None = None
 
     @property

@@ -265,3 +265,45 @@ def test_fleet_with_additional_storage_deploys_within_its_cap(tmp_path) -> None:
     w.run(hours=0.5)
     (vm,) = w.fleet_vms()
     assert vm.status == "Active" and vm.price_per_epoch > Decimal("0.30")
+
+
+def test_migration_whose_deploys_never_took_effect_is_tried_again_in_the_same_place(
+    tmp_path,
+) -> None:
+    """Every deploy of a migration fails before the provider does anything (here 5xx; in
+    production also our own process dying before the request left). Nothing was created,
+    nothing was disrupted: the failure neither uses up the epoch's migration (limit 1) nor
+    marks the target datacenter as bad, so the next plan migrates to the same offer."""
+    spec = fleet_cfg(instances=1, policy={"align_to_billing": False})
+    w = make_world(tmp_path, fleets=[spec])
+    w.sim.add_offer(country="DE", price="1.00", capacity=5)
+    w.run(hours=0.5)
+    cheap = w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w.sim.faults.force_next("deploy", "server_error", times=3)  # every attempt of one action
+    w.run(hours=2)
+    rows = [
+        r
+        for r in jr.recent_actions(w.engine, "web", w.sim.now() - timedelta(days=1))
+        if r.kind == "migrate"
+    ]
+    assert [(r.state, r.failure_cause) for r in rows] == [("failed", "deploy"), ("done", None)]
+    assert rows[0].target_datacenter == rows[1].target_datacenter == cheap.datacenter.label
+    (vm,) = w.fleet_vms()
+    assert vm.price_per_epoch == Decimal("0.50")
+
+
+def test_a_launch_that_fails_in_the_datacenter_is_marked_as_its_fault(tmp_path) -> None:
+    """Only this kind of failure (the VM ended before going Active) keeps the planner away
+    from the datacenter for an epoch."""
+    w = make_world(tmp_path, fleets=[fleet_cfg(instances=1)])
+    bad = w.sim.add_offer(country="DE", price="0.30", capacity=5)
+    w.sim.config.active_after = timedelta(hours=5)
+    w.tick()
+    (row,) = jr.recent_actions(w.engine, "web", w.sim.now() - timedelta(days=1))
+    w.sim.terminate(row.new_vm_ids)
+    w.sim.advance(timedelta(minutes=5))
+    w.tick()
+    row = jr.recent_actions(w.engine, "web", w.sim.now() - timedelta(days=1))[0]
+    assert (row.state, row.failure_cause) == ("failed", "launch")
+    inflight = jr.in_flight(w.engine, "web", w.client.list_vms(), w.sim.now())
+    assert inflight.avoid_datacenters == {bad.datacenter.label}

@@ -145,3 +145,29 @@ def test_unwritable_location_is_one_clear_error(tmp_path: Path) -> None:
 def test_invalid_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="invalid database URL"):
         open_store("not a url at all")
+
+
+def test_0005_keeps_the_old_reading_of_failed_launches(db_url: str) -> None:
+    """Before 0005 every failed action that had created a VM made the planner avoid its
+    datacenter; the upgrade records those as launch failures and leaves the others unset."""
+    upgrade(db_url, "0004")
+    engine = sa.create_engine(db_url)
+    row = {
+        "fleet": "web", "kind": "migrate", "reason": "", "target_datacenter": "DE-1",
+        "created_at": "2026-01-01 00:00:00", "updated_at": "2026-01-01 00:00:00",
+        "attempts": 1,
+    }  # fmt: skip
+    insert = sa.text(
+        "INSERT INTO journal_action (id, fleet, kind, state, token, reason, target_datacenter,"
+        " new_vm_ids, created_at, updated_at, attempts) VALUES (:id, :fleet, :kind, :state,"
+        " :token, :reason, :target_datacenter, :new_vm_ids, :created_at, :updated_at, :attempts)"
+    )
+    with engine.begin() as c:
+        c.execute(insert, {**row, "id": 1, "state": "failed", "token": "a", "new_vm_ids": "0x1"})
+        c.execute(insert, {**row, "id": 2, "state": "failed", "token": "b", "new_vm_ids": ""})
+        c.execute(insert, {**row, "id": 3, "state": "done", "token": "c", "new_vm_ids": "0x2"})
+    assert upgrade(db_url) == ("0004", head_revision())
+    with engine.connect() as c:
+        causes = dict(c.execute(sa.text("SELECT id, failure_cause FROM journal_action")).all())
+    engine.dispose()
+    assert causes == {1: "launch", 2: None, 3: None}

@@ -1,4 +1,4 @@
-"""Executor journal, fleet ownership and the savings ledger (migration 0002).
+"""Executor journal, fleet ownership and the savings ledger (migrations 0002, 0005).
 
 - `journal_action`: one row per planned Action, written BEFORE its first API call and
   advanced step by step (`state`). The name token (`<fleet>-<token>` is the VM name) is
@@ -48,6 +48,11 @@ class JournalAction(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    #: why a `failed` action failed (migration 0005): "launch" (the datacenter did not
+    #: bring the VM up: it ended or timed out before Active; the planner avoids the
+    #: datacenter for an epoch), "vanished", "deploy" (no VM after every attempt), "api"
+    #: (too many failed steps) or "error"
+    failure_cause: str | None = Field(default=None, sa_column=Column(String(16)))
     fencing_token: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
