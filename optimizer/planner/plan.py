@@ -303,14 +303,15 @@ def plan_fleet(
         if vm.id in in_flight.new_vm_ids:
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "busy", "being launched by the executor")
             continue
-        if vm.status == "Terminated":
-            continue
-        if vm.status == "Stopped" and vm.id in in_flight.busy:
-            # an open migration already deleted it (crash or lost answer before the action
-            # finished): it keeps its place until the action ends, because its replacement
-            # is the in-flight new VM, which is not counted above — else a VM too many
+        if vm.status in ("Stopped", "Terminated") and vm.id in in_flight.busy:
+            # the old VM of an open migration ended before the action did (we deleted it and
+            # crashed or lost the answer, or the provider terminated it mid-migration): it
+            # keeps its place until the action ends, because its replacement is the
+            # in-flight new VM, which is not counted above — else a VM too many
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "busy", "being replaced by the executor")
             counted.append(vm)
+            continue
+        if vm.status == "Terminated":
             continue
         if vm.status == "Stopped":
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "stay", "stopped by the user; not counted")
@@ -363,6 +364,7 @@ def plan_fleet(
 
     # 3. size
     minimum: int
+    excess = 0  # VMs above the fleet's size: they use up the surge a migration would need
     scaling_busy = in_flight.scaling > 0
     if scaling_busy:
         notes.append("size changes wait: earlier deploys or deletions are still in progress")
@@ -373,6 +375,7 @@ def plan_fleet(
         # migration (deleted, then gone from the list before the action ended): its
         # in-flight replacement takes its place
         size = len(counted) + len(in_flight.busy - {vm.id for vm in vms})
+        excess = max(size - target, 0)
         if not scaling_busy and size < target:
             for i in range(target - size):
                 o = _pick_new(st, cands)
@@ -475,10 +478,8 @@ def plan_fleet(
 
     # 4. migrations
     recent = sum(1 for t in in_flight.recent_migrations if now - t < EPOCH)
-    slots = min(
-        policy.max_migrations_per_epoch - recent,
-        policy.max_surge - in_flight.migrations,
-    )
+    surge = policy.max_surge - in_flight.migrations - excess
+    slots = min(policy.max_migrations_per_epoch - recent, surge)
     horizon = Decimal(str(policy.payback_epochs))
     proposals: list[tuple[Decimal, OwnedVm, MarketOffer, Action]] = []
     for vm in counted:
@@ -498,9 +499,9 @@ def plan_fleet(
         if taken >= slots:
             limit = (
                 f"max_migrations_per_epoch {policy.max_migrations_per_epoch} reached"
-                if policy.max_migrations_per_epoch - recent
-                <= policy.max_surge - in_flight.migrations
+                if policy.max_migrations_per_epoch - recent <= surge
                 else f"max_surge {policy.max_surge} reached"
+                + (f" ({excess} VM(s) above the fleet's size)" if excess else "")
             )
             verdicts[vm.id] = VmVerdict(
                 vm.id, vm.name, "stay", f"could save ${act.saving_per_epoch:.4f}/epoch but {limit}"

@@ -250,6 +250,26 @@ def test_in_flight_actions_block_their_vms_and_size_changes() -> None:
     assert "max_surge" in next(v.reason for v in p.verdicts if v.vm_id == "b")
 
 
+def test_old_vm_terminated_during_its_migration_is_replaced_by_that_migration_only() -> None:
+    """The provider terminated `a` while its migration was under way: the migration's new
+    VM is its replacement. No second replacement, and no finalize (the cutover deletes it)."""
+    inf = InFlight(busy=frozenset({"a"}), migrations=1)
+    vms = [vm("a", "1.00", status="Terminated"), vm("b", "1.00")]
+    p = plan(fleet(policy={"max_surge": 2}), vms, market(offer("x", "1.00")), in_flight=inf)
+    assert not p.actions
+    assert next(v for v in p.verdicts if v.vm_id == "a").decision == "busy"
+
+
+def test_fleet_above_its_size_has_no_room_to_surge() -> None:
+    """Three VMs for a fleet of two (a deploy finished while another was on its way) while
+    a deploy is still open: a migration would make four running VMs, above size + surge."""
+    vms = [vm("a", "1.00"), vm("b", "1.00"), vm("c", "1.00")]
+    inf = InFlight(scaling=1)
+    p = plan(fleet(policy={"max_surge": 1}), vms, market(offer("x", "0.10")), in_flight=inf)
+    assert not p.actions
+    assert all("above the fleet's size" in v.reason for v in p.verdicts)
+
+
 def test_min_reliability_avoids_flaky_datacenters_and_ties_go_to_reliable() -> None:
     from optimizer.planner import Trends
 
