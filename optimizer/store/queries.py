@@ -133,7 +133,7 @@ def _observations(
     if not snaps:
         return pd.DataFrame()
     snap_ids = np.fromiter((s[0] for s in snaps), dtype="int64", count=len(snaps))
-    snap_ns = _ts([s[1] for s in snaps]).dt.tz_convert(None).to_numpy().view("int64")
+    snap_ns = _ts([s[1] for s in snaps]).dt.tz_convert(None).astype("int64").to_numpy()
     lo, hi = int(snap_ids[0]), int(snap_ids[-1])
     iv_stmt = (
         sa.select(
@@ -203,7 +203,7 @@ def price_observations(
     if obs.empty:
         return _empty(OBSERVATION_COLUMNS)
     obs["price_usd"] = obs["price_micros"].to_numpy(dtype="float64") / 1e6
-    ts_ns = obs["ts"].dt.tz_convert(None).to_numpy().view("int64")
+    ts_ns = obs["ts"].dt.tz_convert(None).astype("int64").to_numpy()
     order = np.lexsort((obs["_key_rank"].to_numpy(), ts_ns))
     out = obs[list(OBSERVATION_COLUMNS)].take(order)
     return out.reset_index(drop=True)

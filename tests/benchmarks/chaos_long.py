@@ -32,7 +32,7 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--fault-rate", type=float, default=0.15)
-    ap.add_argument("--hours", type=float, default=12, help="simulated span compared for spend")
+    ap.add_argument("--hours", type=float, default=24, help="simulated span compared for spend")
     ap.add_argument("--dir", type=Path, default=None, help="keep the database and log here")
     a = ap.parse_args()
     p = ChaosParams(
@@ -55,6 +55,7 @@ def main() -> int:
     print(f"max footprint:       {r.max_footprint} (bound {p.instances + p.max_surge}, "
           f"{r.footprint_samples} samples)")  # fmt: skip
     print(f"foreign VMs intact:  {r.foreign_ok}")
+    print(f"warm-up:             fleet deployed in {r.warmup_seconds:.1f} s before the first kill")
     print(f"converged:           {r.converged} ({r.converge_seconds:.1f} s after the last kill)")
     print(f"journal actions:     {dict(r.actions_by_state)}")
     print(f"spend ({a.hours:g} h):       accrued {r.accrued} vs {accrued} without faults "

@@ -1,12 +1,14 @@
 """The chaos harness shared by tests/reliability/test_chaos.py and tests/benchmarks/chaos_long.py.
 
-`run_chaos(workdir, ChaosParams(...))` serves a faulty simulator over loopback HTTP, runs
-the real daemon (act mode) in forked processes (see chaos_zygote.py), kills it with
-SIGKILL at seeded moments — some on a timer, some *inside* a request the daemon is
-making (before or after the request took effect) — restarts it each time, lets the
-last one converge, and returns what happened (`ChaosResult`). `run_baseline` replays the
-same scenario (seed, foreign VMs, the cheap offer that appears mid-run) with no faults
-and no kills, in-process on a stepped clock, to compare spend.
+`run_chaos(workdir, ChaosParams(...))` serves a simulator over loopback HTTP and runs the
+real daemon (act mode) in forked processes (see chaos_zygote.py). The first daemon deploys
+the fleet undisturbed (a fleet in service is what the chaos is about); then faults are
+switched on and the daemon is killed with SIGKILL at seeded moments — some on a timer,
+some *inside* a request it is making (before or after the request took effect) — and
+restarted each time; the last one runs without faults until the end of the simulated
+span. It returns what happened (`ChaosResult`). `run_baseline` replays the same scenario
+(seed, foreign VMs, the cheap offer that appears mid-run) with no faults and no kills,
+in-process on a stepped clock, to compare spend over the same span.
 
 Nothing here asserts: the test and the script decide what to check and print.
 """
@@ -14,6 +16,7 @@ Nothing here asserts: the test and the script decide what to check and print.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import signal
 import sqlite3
@@ -33,6 +36,7 @@ from optimizer.sim.app import ROUTES, SimResponse
 from optimizer.sim.clock import DEFAULT_START, SimClock
 from optimizer.sim.faults import FaultConfig
 from optimizer.sim.simulator import SimConfig
+from optimizer.store.engine import upgrade
 from tests.daemon.helpers import IMAGE, SSH_KEY
 from tests.reliability.chaos_zygote import SharedClock
 
@@ -67,14 +71,15 @@ class ChaosParams:
     #: inside a request chosen from the journal's open step
     life: tuple[float, float] = (0.2, 1.2)
     aim_wait: float = 5.0  # real seconds to wait for an aimed point before a timer kill
-    duration: timedelta = timedelta(hours=12)  # simulated span compared with the baseline
+    #: simulated span whose spend is compared with the baseline: one epoch, which holds the
+    #: warm-up, every kill (about 12 h at the default pace) and the convergence
+    duration: timedelta = timedelta(hours=24)
+    warmup_timeout: float = 20.0  # real seconds for the first daemon to deploy the fleet
     # the rest of the kills are aimed inside a request (estimate, deploy, DELETE, list)
     cheap_offer_after: timedelta = timedelta(hours=5)  # a cheaper offer appears: migrations
-    #: the provider terminates the oldest fleet VM at these simulated times (replacements)
-    #: (off by default: a VM terminated while its deploy action is still open fails that
-    #: action, and the planner then avoids the datacenter for an epoch, which makes the
-    #: "converged onto the cheapest offers" check depend on timing)
-    terminations: tuple[timedelta, ...] = ()
+    #: the provider terminates a fleet VM at these simulated times: replacements
+    #: are deployed while the daemon is being killed
+    terminations: tuple[timedelta, ...] = (timedelta(hours=3), timedelta(hours=8))
     #: mutating requests are rare: each deploy/DELETE is also a kill point with this chance
     mutating_kill_chance: float = 0.6
     converge_timeout: float = 40.0  # real seconds for the last daemon to converge
@@ -97,7 +102,8 @@ class ChaosResult:
     converge_seconds: float = 0.0
     final_vms: list[tuple[str, str, Decimal]] = field(default_factory=list)  # id, status, price
     cheapest_slots: list[Decimal] = field(default_factory=list)
-    avoided: list[str] = field(default_factory=list)  # datacenters the planner avoids
+    avoided: list[str] = field(default_factory=list)  # datacenters that failed a launch
+    warmup_seconds: float = 0.0  # real seconds the first daemon took to deploy the fleet
     spend: Decimal = Decimal(0)  # billed by the simulator (whole epochs)
     accrued: Decimal = Decimal(0)  # pro rata (see accrued())
     end: datetime = DEFAULT_START
@@ -119,8 +125,8 @@ max_retries = 2
 [database]
 url = "sqlite:///{db_path}"
 [daemon]
-snapshot_interval = "30m"
-plan_interval = "30m"
+snapshot_interval = "10m"
+plan_interval = "10m"
 analysis_interval = "6h"
 alerts_interval = "12h"
 jitter = 0
@@ -179,9 +185,11 @@ class Script:
             if kind == "cheap":
                 add_cheap_offer(sim)
             else:
-                running = sorted(running_fleet(sim), key=lambda v: (v.created_at, v.id))
-                if running:
-                    sim.terminate(running[0].id)
+                # the cheapest Active VM (then the oldest): the same loss in both runs, even
+                # when their migrations are at different stages
+                active = [v for v in running_fleet(sim) if v.status == "Active"]
+                if active:
+                    sim.terminate(min(active, key=lambda v: (v.price, v.created_at, v.id)).id)
             self.applied.append(kind)
 
 
@@ -225,11 +233,12 @@ def journal_step(db: Path) -> str:
 
 class Zygote:
     def __init__(self, config: Path, clock: SharedClock, log: Path, api_key: str) -> None:
+        self.clock = clock
         env = {**os.environ, "FLUENCE_API_KEY": api_key, "OPENBLAS_NUM_THREADS": "1",
                "PYTHONPATH": str(ROOT)}  # fmt: skip
         self.p = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.chaos_zygote", str(config),
-             repr(clock.t0), repr(clock.factor), clock.start.isoformat(), str(log)],
+             repr(clock.factor), clock.start.isoformat(), str(log)],
             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.p.stdout is not None
@@ -239,7 +248,8 @@ class Zygote:
 
     def spawn(self) -> int:
         assert self.p.stdin is not None and self.p.stdout is not None
-        self.p.stdin.write("spawn\n")
+        t0 = self.clock.t0 if self.clock.t0 is not None else self.clock.begin()
+        self.p.stdin.write(f"spawn {t0!r}\n")
         self.p.stdin.flush()
         return int(self.p.stdout.readline())
 
@@ -278,14 +288,16 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:
     res = ChaosResult()
     wall0 = time.monotonic()
     rng = random.Random(p.seed)
-    clock = SharedClock(DEFAULT_START, time.time(), p.factor)
+    clock = SharedClock(DEFAULT_START, None, p.factor)  # starts with the first daemon
     sim = make_sim(p, clock, faults=True)
+    sim.faults.config.rate = 0.0  # until the fleet is in service
     foreign_before = {v.id: (v.status, list(v.ports), v.name) for v in sim.vms.values()}
     db = workdir / "chaos.db"
     log = workdir / "daemon.log"
     server = start_server(sim)
     cfg = workdir / "chaos.toml"
     cfg.write_text(config_text(db, server.url, p))
+    upgrade(f"sqlite:///{db}")  # as `fluence-optimizer db upgrade` at install time
 
     # -- kill hooks inside requests ------------------------------------------------------
     lock = threading.Lock()
@@ -337,6 +349,18 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:
     t.start()
     zygote = Zygote(cfg, clock, log, sim.api_key)
     try:
+        # -- warm-up: the first daemon deploys the fleet, as the baseline's does --------------
+        pid = zygote.spawn()
+        t_warm = time.monotonic()
+        while time.monotonic() - t_warm < p.warmup_timeout and not _converged(sim, db, p):
+            time.sleep(0.05)
+        res.warmup_seconds = time.monotonic() - t_warm
+        sim.faults.config.rate = p.fault_rate
+        os.kill(pid, signal.SIGKILL)
+        res.kills_by_step["timer:" + journal_step(db)] += 1
+        res.kills += 1
+        while _alive(pid):
+            time.sleep(0.002)
         i = 0
         while res.kills < p.kills and i < p.kills + 20:
             i += 1
@@ -485,7 +509,7 @@ def _converged(sim: Simulator, db: Path, p: ChaosParams) -> bool:
 def avoided(db: Path) -> frozenset[str]:
     rows = _journal(
         db, "SELECT target_datacenter FROM journal_action WHERE state = 'failed' "
-        "AND new_vm_ids != '' AND target_datacenter IS NOT NULL"
+        "AND failure_cause = 'launch' AND target_datacenter IS NOT NULL"
     )  # fmt: skip
     return frozenset(r[0] for r in rows)
 
@@ -493,8 +517,8 @@ def avoided(db: Path) -> frozenset[str]:
 def cheapest_slots(sim: Simulator, n: int, avoid: frozenset[str] = frozenset()) -> list[Decimal]:
     """The `n` cheapest prices the fleet could hold now: free capacity on eligible offers at
     today's price, plus the slot each running fleet VM occupies at its own (deal) price.
-    Offers in `avoid` (datacenters where a launch of this fleet failed in the last epoch,
-    which the planner avoids by design) are not eligible."""
+    Offers in `avoid` (datacenters that failed to launch a VM of this fleet in the last
+    epoch, which the planner avoids by design) are not eligible."""
     slots: list[Decimal] = [v.price for v in running_fleet(sim)]
     for raw in sim.offers(Constraints(basic_configuration=CONFIGURATION)):
         o = _offer(raw)
@@ -511,19 +535,15 @@ def _offer(raw: dict) -> Offer:
 def start_baseline(p: ChaosParams) -> subprocess.Popen[str]:
     """run_baseline in another process (it takes a while; it runs while the chaos runs)."""
     code = (
-        "import sys\n"
-        "from datetime import timedelta\n"
-        "from tests.reliability.chaos import ChaosParams, run_baseline, DEFAULT_START\n"
-        f"p = ChaosParams(seed={p.seed}, instances={p.instances}, max_surge={p.max_surge}, "
-        f"offers={p.offers}, "
-        f"cheap_offer_after=timedelta(seconds={p.cheap_offer_after.total_seconds()}), "
-        f"duration=timedelta(seconds={p.duration.total_seconds()}))\n"
+        "import pickle, sys\n"
+        "from tests.reliability.chaos import run_baseline, DEFAULT_START\n"
+        "p = pickle.loads(bytes.fromhex(sys.argv[1]))\n"
         "billed, acc = run_baseline(p, DEFAULT_START + p.duration)\n"
         "print(billed, acc)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    argv = [sys.executable, "-c", code, pickle.dumps(p).hex()]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
 
 
 def finish_baseline(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[Decimal, Decimal]:

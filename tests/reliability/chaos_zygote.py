@@ -13,8 +13,12 @@ accelerated clock computed from the wall clock (`start + factor × (time.time() 
 so both processes agree on simulated time without talking to each other, and time keeps
 running while the daemon is dead (as it would in production).
 
-Usage: python -m tests.reliability.chaos_zygote CONFIG T0 FACTOR START_ISO LOGFILE
-with FLUENCE_API_KEY in the environment. Protocol: it prints `ready`; `spawn` → prints
+The clock starts when the test says so (`SharedClock.begin`, after this process is
+ready), so the 1-3 s of imports here do not pass as simulated hours before the first
+daemon runs; each `spawn` line carries that start (t0).
+
+Usage: python -m tests.reliability.chaos_zygote CONFIG FACTOR START_ISO LOGFILE
+with FLUENCE_API_KEY in the environment. Protocol: it prints `ready`; `spawn T0` → prints
 the child pid; `quit` → exits. Children are reaped as they die.
 """
 
@@ -32,10 +36,17 @@ class SharedClock:
     Implements optimizer.clock.Clock (now/sleep) and the `advance` the simulator expects
     (not supported: time is shared, so nobody may move it alone)."""
 
-    def __init__(self, start: datetime, t0: float, factor: float) -> None:
+    def __init__(self, start: datetime, t0: float | None, factor: float) -> None:
         self.start, self.t0, self.factor = start, t0, factor
 
+    def begin(self) -> float:
+        """Start the clock now (until then it shows `start`); returns t0 for the others."""
+        self.t0 = time.time()
+        return self.t0
+
     def now(self) -> datetime:
+        if self.t0 is None:
+            return self.start
         return self.start + timedelta(seconds=(time.time() - self.t0) * self.factor)
 
     def sleep(self, seconds: float) -> None:
@@ -70,12 +81,34 @@ def _child(config_path: str, clock: SharedClock, logfile: str) -> int:
         return daemon.run(LoopOptions(sleep_chunk=timedelta(minutes=1)))
 
 
+_DAEMON_MODULES = (
+    "optimizer.cycle",
+    "optimizer.daemon.service",
+    "optimizer.store.engine",
+    "optimizer.store.ingest",
+    "optimizer.store.queries",
+    "optimizer.store.retention",
+    "optimizer.analysis",
+    "optimizer.planner",
+    "optimizer.executor.fleets",
+    "optimizer.executor.journal",
+    "optimizer.alerts.tick",
+    "alembic.command",
+    "alembic.script",
+    "alembic.runtime.migration",
+)
+
+
 def main(argv: list[str]) -> int:
-    config_path, t0, factor, start, logfile = argv
-    clock = SharedClock(datetime.fromisoformat(start), float(t0), float(factor))
-    # import everything the daemon needs before forking: children start in milliseconds
-    import optimizer.cycle
-    import optimizer.daemon.service  # noqa: F401
+    config_path, factor, start, logfile = argv
+    clock = SharedClock(datetime.fromisoformat(start), None, float(factor))
+    # import everything the daemon needs before forking (the stages import their modules
+    # lazily): children start in milliseconds. On this accelerated clock a second of
+    # imports would pass as ten simulated minutes of a dead daemon at every restart.
+    import importlib
+
+    for module in _DAEMON_MODULES:
+        importlib.import_module(module)
 
     print("ready", flush=True)
     for line in sys.stdin:
@@ -86,11 +119,12 @@ def main(argv: list[str]) -> int:
                 break
             if pid == 0:
                 break
-        cmd = line.strip()
+        cmd, _, arg = line.strip().partition(" ")
         if cmd == "quit":
             break
         if cmd != "spawn":
             continue
+        clock.t0 = float(arg)
         pid = os.fork()
         if pid == 0:
             code = 1

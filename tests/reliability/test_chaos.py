@@ -3,7 +3,7 @@ with SIGKILL 50 times at seeded moments — on a timer, and inside estimate/depl
 list requests, before or after they took effect — and restarted each time. Afterwards
 nothing leaked, nothing was deployed twice, the footprint stayed bounded, the foreign VMs
 were left alone, the fleet converged onto the cheapest eligible offers, spend matches a
-fault-free run, and the SQLite file is intact. See tests/reliability/chaos.py."""
+fault-free run over the epoch, and the SQLite file is intact. See tests/reliability/chaos.py."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.chaos, pytest.mark.http]
 
 def test_daemon_survives_sigkill_at_every_executor_step(tmp_path: Path) -> None:
     """50 kills: no orphan, no duplicate, footprint ≤ instances + max_surge, foreign VMs
-    untouched, convergence, spend within 5 % of the same run without faults."""
-    p = ChaosParams(seed=11, kills=50)
+    untouched, convergence, spend over the epoch within 5 % of the same run without faults."""
+    p = ChaosParams(seed=11, kills=50)  # the provider also terminates two fleet VMs mid-run
     baseline = start_baseline(p)  # the same scenario without faults, in parallel
     try:
         r = run_chaos(tmp_path, p)
@@ -28,10 +28,12 @@ def test_daemon_survives_sigkill_at_every_executor_step(tmp_path: Path) -> None:
         billed, accrued = finish_baseline(baseline)
     summary = (
         f"kills={r.kills} by step={dict(r.kills_by_step)} faults={dict(r.faults_by_kind)} "
-        f"actions={dict(r.actions_by_state)} final={r.final_vms} cheapest={r.cheapest_slots}"
+        f"actions={dict(r.actions_by_state)} final={r.final_vms} cheapest={r.cheapest_slots} "
+        f"avoided={r.avoided}"
     )
     if r.crashes:  # unexpected errors end the process (systemd restarts it): show them
         print("daemon exits without a kill:", r.exits, *r.crashes, sep="\n")
+    assert r.exits == 0 and r.crashes == [], summary  # only our SIGKILLs end a daemon
 
     assert r.kills >= 50, summary
     # kills landed inside requests on both sides of their effect, and during journal steps
@@ -49,15 +51,18 @@ def test_daemon_survives_sigkill_at_every_executor_step(tmp_path: Path) -> None:
     assert r.footprint_samples > 100
     assert r.max_footprint <= p.instances + p.max_surge, summary
     assert r.foreign_ok
+    # on the cheapest eligible offers: only a datacenter's own launch failure (a VM the
+    # provider terminated before it went Active) may keep the fleet away from one
     assert r.converged, f"not converged after {r.converge_seconds:.1f}s: {summary}"
     assert len(r.final_vms) == p.instances and all(s == "Active" for _, s, _ in r.final_vms)
     assert r.migrations_done >= 1, summary  # the cheap offer was taken despite the kills
     assert r.integrity == "ok"
 
-    # Faults and kills may only delay work (fewer VM-hours, less spend), never add cost:
-    # a leaked or duplicated VM would show here as spend above the fault-free run.
+    # Spend over the whole epoch, pro rata, against the same scenario without faults or
+    # kills: a leaked or duplicated VM would show as more, a fleet left short as less;
+    # delays only shift when the cheap offer is reached.
     assert accrued > 0
     diff = (r.accrued - accrued) / accrued
     print(f"spend: accrued {r.accrued} vs {accrued} without faults ({diff:+.1%}); "
           f"billed {r.spend} vs {billed}")  # fmt: skip
-    assert diff <= Decimal("0.05"), f"accrued {r.accrued} vs {accrued}; {summary}"
+    assert abs(diff) <= Decimal("0.05"), f"accrued {r.accrued} vs {accrued}; {summary}"
