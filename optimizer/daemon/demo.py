@@ -7,20 +7,25 @@ daemon never knows it talks to a simulator. Simulated time only moves when the d
 sleeps between ticks, so 30 days take about a minute and a seed gives the same run.
 
 Afterwards it writes the HTML report and prints what the fleets cost, what they would
-have cost without migrations (the first VMs of each fleet kept at their prices for the
-whole period), the saving and the actions taken.
+have cost without migrations, the saving and the actions taken. "Without migrations" is
+measured, not estimated: the same seed is run a second time with the same daemon and
+`max_migrations_per_epoch = 0` for every fleet, so the market and its price moves are
+the same and the fleets are deployed and kept whole the same way; only the moves to
+cheaper offers are missing. (Provider terminations are drawn per VM, so a fleet that
+moved can meet more or fewer of them than its counterfactual.)
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -36,6 +41,7 @@ from optimizer.daemon.service import open_daemon
 from optimizer.money import fmt_usd, from_micros
 
 DEFAULT_DIR = Path("fluence-demo")
+T = TypeVar("T")
 
 
 def demo_config(database_url: str) -> Config:
@@ -78,6 +84,7 @@ class DemoSummary:
     report_note: str | None = None
     database: Path | None = None
     log: Path | None = None
+    baseline_database: Path | None = None  # the run without migrations
 
     @property
     def actual(self) -> Decimal:
@@ -106,78 +113,77 @@ def run_demo(
     `workdir` (default ./fluence-demo/) receives demo.db, daemon.log and report.html;
     it is emptied of a previous demo's files first, so a seed always gives the same run.
     """
-    from optimizer.sim import SimClock, Simulator
-
     console = console or Console()
     work = (workdir or DEFAULT_DIR).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    db = work / "demo.db"
-    for stale in (db, work / "demo.db-wal", work / "demo.db-shm", work / "demo.db.lock"):
-        stale.unlink(missing_ok=True)
+    db, base_db = work / "demo.db", work / "baseline.db"
+    for name in (db, base_db):
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
     log_path = work / "daemon.log"
     report_path = (out or work / "report.html").resolve()
     config = demo_config(f"sqlite:///{db}")
-
-    clock = SimClock.stepped()
-    sim = Simulator(seed=seed, clock=clock)
-    start = clock.now()
-    until = start + timedelta(days=days)
     console.print(
         f"[bold]fluence-optimizer demo[/]: {len(config.fleets)} fleets "
         f"({', '.join(f.name for f in config.fleets)}), mode {config.mode}, "
         f"{days:g} simulated days, seed {seed}"
     )
     console.print(f"  working directory: {work}")
-    actions: Counter[str] = Counter()
     failures = acts = 0
     t0 = time.monotonic()
-    with log_path.open("w", encoding="utf-8") as log_stream:
-        bar = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            TextColumn("day {task.completed:.1f}/{task.total:g}"),
-            TextColumn("{task.fields[acts]} actions done"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not progress,
-            transient=False,
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("day {task.completed:.1f}/{task.total:g}"),
+        TextColumn("{task.fields[acts]} actions done"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task("simulating", total=days, acts=0)
+
+        def on_tick(result: TickResult, elapsed_days: float) -> None:
+            nonlocal failures, acts
+            failures += len(result.failures)
+            acts += sum(n for k, n in result.actions.items() if k.endswith(":done"))
+            bar.update(task, completed=min(elapsed_days, days), acts=acts)
+
+        def finish(daemon: Any, start: datetime, end: datetime) -> Any:
+            engine = daemon.rt.engine
+            fleets = fleet_costs(engine, config, end)
+            _add_ledger(engine, fleets, end)
+            report = _write_report(engine, config, report_path, start, end)
+            return daemon.ticks, start, end, fleets, journal_actions(engine), report
+
+        ticks, start, end, fleets, actions, (report, note) = _simulate(
+            config, seed, days, log_path, on_tick, finish
         )
-        with bar:
-            task = bar.add_task("simulating", total=days, acts=0)
+        bar.update(task, completed=days)
+        ticks_wall = time.monotonic() - t0
 
-            def on_tick(result: TickResult) -> None:
-                nonlocal failures, acts
-                failures += len(result.failures)
-                elapsed = (clock.now() - start).total_seconds() / EPOCH_SECONDS
-                acts += sum(n for k, n in result.actions.items() if k.endswith(":done"))
-                bar.update(task, completed=min(elapsed, days), acts=acts)
-
-            with open_daemon(
-                config,
-                clock=clock,
-                transport=sim.transport(),
-                api_key=sim.api_key,
-                log_stream=log_stream,
-                log_json=True,
-                seed=seed,
-                metrics=False,
-            ) as daemon:
-                daemon.run(LoopOptions(sleep_chunk=None, until=until, on_tick=on_tick))
-                ticks = daemon.ticks
-                engine = daemon.rt.engine
-                end = clock.now()
-                fleets = fleet_costs(engine, config, end)
-                _add_ledger(engine, fleets, end)
-                actions = journal_actions(engine)
-                report, note = _write_report(engine, config, report_path, start, end)
-            bar.update(task, completed=days)
+        base_task = bar.add_task("without migrations", total=days, acts="-")
+        baseline = without_migrations(config, f"sqlite:///{base_db}")
+        base_costs = _simulate(
+            baseline,
+            seed,
+            days,
+            work / "baseline.log",
+            lambda _r, d: bar.update(base_task, completed=min(d, days)),
+            lambda daemon, _s, e: fleet_costs(daemon.rt.engine, baseline, e),
+        )
+        bar.update(base_task, completed=days)
+    by_fleet = {c.fleet: c.actual for c in base_costs}
+    for f in fleets:
+        f.without_migrations = by_fleet.get(f.fleet, Decimal(0))
     summary = DemoSummary(
         seed=seed,
         days=days,
         start=start,
         end=end,
         ticks=ticks,
-        wall_seconds=time.monotonic() - t0,
+        wall_seconds=ticks_wall,
         fleets=fleets,
         actions=actions,
         failures=failures,
@@ -185,63 +191,78 @@ def run_demo(
         report_note=note,
         database=db,
         log=log_path,
+        baseline_database=base_db,
     )
     print_summary(summary, console)
     return summary
 
 
-def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetCost]:
-    """From the VMs the daemon observed (`GET /vms/v3`, stored each snapshot):
+def without_migrations(config: Config, database_url: str) -> Config:
+    """`config` with migrations switched off for every fleet (and its own database): the
+    counterfactual run the demo's saving is measured against."""
+    cfg = config.model_copy(deep=True)
+    cfg.database.url = database_url
+    for fleet in cfg.fleets:
+        fleet.policy.max_migrations_per_epoch = 0
+    return cfg
 
-    - actual: what each fleet's VMs were charged (`totalSpent`, last value seen);
-    - without migrations: the fleet's first N VMs (N = `instances`) kept at their first
-      observed price for the whole period, from when each was first seen until `end`.
-    """
+
+def _simulate(
+    config: Config,
+    seed: int,
+    days: float,
+    log_path: Path,
+    on_tick: Callable[[TickResult, float], None],
+    finish: Callable[[Any, datetime, datetime], T],
+) -> T:
+    """Run the real daemon on `config` against a fresh simulator of `seed` for `days`
+    simulated days (stepped clock); `on_tick(result, elapsed days)` after every tick;
+    returns `finish(daemon, start, end)`, called before the daemon closes its store."""
+    from optimizer.sim import SimClock, Simulator
+
+    clock = SimClock.stepped()
+    sim = Simulator(seed=seed, clock=clock)
+    start = clock.now()
+
+    def tick(result: TickResult) -> None:
+        on_tick(result, (clock.now() - start).total_seconds() / EPOCH_SECONDS)
+
+    with (
+        log_path.open("w", encoding="utf-8") as log_stream,
+        open_daemon(config, clock=clock, transport=sim.transport(), api_key=sim.api_key,
+                    log_stream=log_stream, log_json=True, seed=seed, metrics=False) as daemon,
+    ):  # fmt: skip
+        until = start + timedelta(days=days)
+        daemon.run(LoopOptions(sleep_chunk=None, until=until, on_tick=tick))
+        return finish(daemon, start, clock.now())
+
+
+def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetCost]:
+    """Per fleet, what its VMs were charged (`totalSpent`, the last value the daemon
+    observed in `GET /vms/v3`) and how many run now; `without_migrations` is left at 0
+    for the caller (the demo fills it from its counterfactual run)."""
     from optimizer.store.tables.market import VmObservation, VmRecord
 
     vm_t, obs_t = VmRecord.__table__, VmObservation.__table__
     q = (
-        sa.select(
-            vm_t.c.vm_id,
-            vm_t.c.name,
-            vm_t.c.first_seen,
-            vm_t.c.last_seen,
-            obs_t.c.status,
-            obs_t.c.price_micros,
-            obs_t.c.spent_micros,
-            obs_t.c.from_at,
-        )
+        sa.select(vm_t.c.vm_id, vm_t.c.name, vm_t.c.last_seen, obs_t.c.status,
+                  obs_t.c.spent_micros)
         .join(obs_t, obs_t.c.vm_ref == vm_t.c.id)
         .order_by(vm_t.c.first_seen, vm_t.c.vm_id, obs_t.c.from_at)
-    )
+    )  # fmt: skip
     with engine.connect() as conn:
         rows = conn.execute(q).all()
         latest = conn.execute(sa.select(sa.func.max(vm_t.c.last_seen))).scalar()
     per_vm: dict[str, dict[str, Any]] = {}
     for r in rows:
-        vm = per_vm.setdefault(
-            r.vm_id,
-            {"name": r.name, "first_seen": utc(r.first_seen), "price": None, "spent": 0,
-             "status": r.status, "listed": r.last_seen == latest},
-        )  # fmt: skip
-        if vm["price"] is None and r.price_micros:
-            vm["price"] = r.price_micros
+        vm = per_vm.setdefault(r.vm_id, {"name": r.name, "spent": 0})
         vm["spent"] = max(vm["spent"], r.spent_micros or 0)
-        vm["status"] = r.status
+        vm["up"] = r.last_seen == latest and r.status not in ("Terminated", "Stopped")
     out = []
     for fleet in config.fleets:
         mine = [v for v in per_vm.values() if v["name"].startswith(f"{fleet.name}-")]
         actual = sum((from_micros(v["spent"]) for v in mine), Decimal(0))
-        n = fleet.instances or len(mine)
-        baseline = Decimal(0)
-        for v in [v for v in mine if v["price"]][:n]:
-            epochs = Decimal((end - v["first_seen"]).total_seconds()) / EPOCH_SECONDS
-            # charged one epoch up front, then once per started epoch
-            baseline += from_micros(v["price"]) * max(Decimal(1), _ceil(epochs))
-        running = sum(
-            1 for v in mine if v["listed"] and v["status"] not in ("Terminated", "Stopped")
-        )
-        out.append(FleetCost(fleet.name, running, actual, baseline))
+        out.append(FleetCost(fleet.name, sum(1 for v in mine if v["up"]), actual, Decimal(0)))
     return out
 
 
@@ -278,10 +299,6 @@ def journal_actions(engine: sa.Engine) -> Counter[str]:
             sa.select(t.c.kind, t.c.state, sa.func.count()).group_by(t.c.kind, t.c.state)
         ).all()
     return Counter({f"{kind} {state}": int(n) for kind, state, n in rows})
-
-
-def _ceil(d: Decimal) -> Decimal:
-    return d.to_integral_value(rounding="ROUND_CEILING")
 
 
 def _write_report(
@@ -379,9 +396,11 @@ def print_summary(s: DemoSummary, console: Console) -> None:
     console.print(t)
     console.print(
         "[dim]cost: what the fleets' VMs were charged (totalSpent). w/o migrations: the "
-        "first VMs at their first prices for the whole period. migrations (…): what they "
+        "same seed run again with max_migrations_per_epoch = 0 (same market; provider "
+        "terminations are drawn per VM, so they can differ). migrations (…): what they "
         "saved so far, (old − new price) × epochs since, from the executor's ledger. VMs "
-        "the provider terminated were replaced; the replacements are part of the cost.[/]"
+        "the provider terminated were replaced in both runs; replacements are part of "
+        "the cost.[/]"
     )
     acts = ", ".join(f"{k}: {v}" for k, v in sorted(s.actions.items())) or "none"
     console.print(f"actions taken: {acts}")
@@ -394,6 +413,8 @@ def print_summary(s: DemoSummary, console: Console) -> None:
     else:
         console.print(f"report: not written ({s.report_note})")
     console.print(f"database: {s.database}\nlog: {s.log}")
+    if s.baseline_database is not None:
+        console.print(f"run without migrations: {s.baseline_database}")
 
 
 def _saving(saving: Decimal, base: Decimal) -> str:

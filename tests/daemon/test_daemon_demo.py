@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,12 @@ def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) ->
     )
     assert summary.report is not None and summary.report.exists()
     assert all(f.vms_now == {"web": 3, "batch": 2}[f.fleet] for f in summary.fleets)
+
+    # "w/o migrations" is the spend of a second run of the same seed that never migrated
+    with sqlite3.connect(tmp_path / "b" / "baseline.db") as con:
+        kinds = dict(con.execute("SELECT kind, count(*) FROM journal_action GROUP BY kind"))
+    assert kinds.get("deploy", 0) >= 5 and "migrate" not in kinds
+    assert all(f.without_migrations > 0 for f in summary.fleets)
 
 
 def test_config_demo_toml_is_the_packaged_copy() -> None:
