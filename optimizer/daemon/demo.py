@@ -152,7 +152,7 @@ def run_demo(
 
         def finish(daemon: Any, start: datetime, end: datetime) -> Any:
             engine = daemon.rt.engine
-            fleets = fleet_costs(engine, config, end)
+            fleets = fleet_costs(engine, config)
             _add_ledger(engine, fleets, end)
             report = _write_report(engine, config, report_path, start, end)
             return daemon.ticks, start, end, fleets, journal_actions(engine), report
@@ -171,7 +171,7 @@ def run_demo(
             days,
             work / "baseline.log",
             lambda _r, d: bar.update(base_task, completed=min(d, days)),
-            lambda daemon, _s, e: fleet_costs(daemon.rt.engine, baseline, e),
+            lambda daemon, _s, _e: fleet_costs(daemon.rt.engine, baseline),
         )
         bar.update(base_task, completed=days)
     by_fleet = {c.fleet: c.actual for c in base_costs}
@@ -237,7 +237,7 @@ def _simulate(
         return finish(daemon, start, clock.now())
 
 
-def fleet_costs(engine: sa.Engine, config: Config, end: datetime) -> list[FleetCost]:
+def fleet_costs(engine: sa.Engine, config: Config) -> list[FleetCost]:
     """Per fleet, what its VMs were charged (`totalSpent`, the last value the daemon
     observed in `GET /vms/v3`) and how many run now; `without_migrations` is left at 0
     for the caller (the demo fills it from its counterfactual run)."""

@@ -130,7 +130,7 @@ class Executor:
             except ApiError as err:
                 self._retry_or_fail(row, err)
             except ExecutionError as err:
-                self._finish(row, "failed", str(err), cause="error")
+                self._fail(row, str(err), "error")
             counts[f"{row.kind}:{row.state}"] += 1
         for name, spec in sorted(fleets.items()):
             if fleet is not None and name != fleet:
@@ -246,9 +246,7 @@ class Executor:
         if self.clock.now() - started < self.deploy_grace:
             return  # the VM list may lag behind the deploy
         if row.attempts >= self.max_attempts:
-            self._finish(
-                row, "failed", f"no VM named {name} after {row.attempts} deploys", cause="deploy"
-            )
+            self._fail(row, f"no VM named {name} after {row.attempts} deploys", "deploy")
             return
         log.info("no VM named after the token; deploying again", name=name)
         self._save(row, state="planned")
@@ -259,7 +257,7 @@ class Executor:
         vm = by_id.get(ids[0]) if ids else None
         now = self.clock.now()
         if vm is None:
-            self._finish(row, "failed", "the new VM disappeared from the VM list", cause="vanished")
+            self._fail(row, "the new VM disappeared from the VM list", "vanished")
             return
         if vm.status in HEALTHY_STATUSES:
             if vm.price_per_epoch is not None:
@@ -272,22 +270,16 @@ class Executor:
             return
         if vm.status in ("Terminated", "Stopped"):
             self._delete_owned(row, vm.id, by_id)
-            self._finish(
-                row,
-                "failed",
-                f"the new VM ended as {vm.status} before going Active",
-                cause="launch",
-            )
+            self._fail(row, f"the new VM ended as {vm.status} before going Active", "launch")
             return
         started = row.deploy_started_at or row.created_at
         if now - started > fleet.policy.launch_timeout:
             self._delete_owned(row, vm.id, by_id)
-            self._finish(
+            self._fail(
                 row,
-                "failed",
                 f"not Active within {fleet.policy.launch_timeout}; "
                 f"deleted (status {vm.status}); the next plan tries elsewhere",
-                cause="launch",
+                "launch",
             )
 
     def _times(
@@ -418,9 +410,7 @@ class Executor:
         """A transient API failure: keep the action, count it, give up after a few."""
         attempts = row.attempts + 1
         if attempts > 2 * self.max_attempts:
-            self._finish(
-                row, "failed", f"gave up after {attempts} failed steps: {err}", cause="api"
-            )
+            self._fail(row, f"gave up after {attempts} failed steps: {err}", "api")
         else:
             self._save(row, error=str(err), attempts=attempts)
         log.warning("action step failed", fleet=row.fleet, action=row.id, error=str(err))
@@ -435,12 +425,16 @@ class Executor:
             s.add(row)
             s.commit()
 
+    def _fail(self, row: JournalAction, error: str, cause: str) -> None:
+        """End the action as failed. `cause` says whose failure it was: "launch" is the
+        datacenter's and makes the planner avoid it (see journal.in_flight); the others —
+        "deploy", "vanished", "api", "error": our own restarts, API trouble, a VM missing
+        from a list — say nothing about the datacenter."""
+        self._finish(row, "failed", error, cause=cause)
+
     def _finish(
         self, row: JournalAction, state: str, error: str | None = None, *, cause: str | None = None
     ) -> None:
-        """End the action. `cause` (failed only) says whose failure it was: "launch" is the
-        datacenter's and makes the planner avoid it (see journal.in_flight); the others —
-        our own restarts, API trouble, a VM missing from a list — say nothing about it."""
         self._save(row, state=state, error=error, failure_cause=cause, finished_at=self.clock.now())
         log.info(
             "action finished",
