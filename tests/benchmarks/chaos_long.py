@@ -55,7 +55,8 @@ def main() -> int:
     print(f"max footprint:       {r.max_footprint} (bound {p.instances + p.max_surge}, "
           f"{r.footprint_samples} samples)")  # fmt: skip
     print(f"foreign VMs intact:  {r.foreign_ok}")
-    print(f"warm-up:             fleet deployed in {r.warmup_seconds:.1f} s before the first kill")
+    print(f"warm-up:             fleet {'deployed' if r.warmed_up else 'NOT deployed'} in "
+          f"{r.warmup_seconds:.1f} s before the first kill")  # fmt: skip
     print(f"converged:           {r.converged} ({r.converge_seconds:.1f} s after the last kill)")
     print(f"journal actions:     {dict(r.actions_by_state)}")
     print(f"spend ({a.hours:g} h):       accrued {r.accrued} vs {accrued} without faults "

@@ -103,7 +103,8 @@ class ChaosResult:
     final_vms: list[tuple[str, str, Decimal]] = field(default_factory=list)  # id, status, price
     cheapest_slots: list[Decimal] = field(default_factory=list)
     avoided: list[str] = field(default_factory=list)  # datacenters that failed a launch
-    warmup_seconds: float = 0.0  # real seconds the first daemon took to deploy the fleet
+    warmed_up: bool = False  # the first daemon deployed the fleet before the first kill
+    warmup_seconds: float = 0.0  # real seconds it took
     spend: Decimal = Decimal(0)  # billed by the simulator (whole epochs)
     accrued: Decimal = Decimal(0)  # pro rata (see accrued())
     end: datetime = DEFAULT_START
@@ -352,7 +353,10 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:
         # -- warm-up: the first daemon deploys the fleet, as the baseline's does --------------
         pid = zygote.spawn()
         t_warm = time.monotonic()
-        while time.monotonic() - t_warm < p.warmup_timeout and not _converged(sim, db, p):
+        while time.monotonic() - t_warm < p.warmup_timeout:
+            if _converged(sim, db, p):
+                res.warmed_up = True
+                break
             time.sleep(0.05)
         res.warmup_seconds = time.monotonic() - t_warm
         sim.faults.config.rate = p.fault_rate

@@ -35,6 +35,7 @@ def test_daemon_survives_sigkill_at_every_executor_step(tmp_path: Path) -> None:
         print("daemon exits without a kill:", r.exits, *r.crashes, sep="\n")
     assert r.exits == 0 and r.crashes == [], summary  # only our SIGKILLs end a daemon
 
+    assert r.warmed_up, f"the fleet was not in service before the kills: {summary}"
     assert r.kills >= 50, summary
     # kills landed inside requests on both sides of their effect, and during journal steps
     landed = set(r.kills_by_step)
