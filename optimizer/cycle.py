@@ -413,15 +413,20 @@ class _Integration:
 
     # -- plan ------------------------------------------------------------------------
     def runner(self, rt: Runtime) -> Any:
+        """The FleetRunner for `rt`, kept while its parts stay the same objects: fleets
+        planned in one tick share it, so a later fleet sees the offer capacity an earlier
+        fleet's plan claimed, and the executor's image cache lasts. A reloaded config (a new
+        `Config` object) gets a new runner."""
         from optimizer.executor.fleets import FleetRunner
 
-        if self._runner is None or self._runner_for is not (rt.config, rt.client):
+        parts = (rt.config, rt.client, rt.engine, rt.clock)
+        if self._runner is None or not _same_objects(self._runner_for, parts):
             self._runner = FleetRunner(rt.client, rt.engine, rt.clock, rt.config)
-            self._runner_for = (rt.config, rt.client)
+            self._runner_for = parts
         return self._runner
 
     _runner: Any = None
-    _runner_for: Any = None
+    _runner_for: tuple[object, ...] = ()
 
     def plan_fleet(self, rt: Runtime, state: _TickState, fleet: FleetConfig) -> Any:
         runner = self.runner(rt)
@@ -493,6 +498,11 @@ class _Integration:
                 m.vms.labels(fleet.name, status).set(statuses.get(status, 0))
         for name, fs in savings(rt.engine, state.now).items():
             m.realized_savings.labels(name).set(float(fs.realized))
+
+
+def _same_objects(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    """Element-wise identity (a fresh tuple is never `is` another one)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 _integration = _Integration()
