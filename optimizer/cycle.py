@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from optimizer.daemon.metrics import Metrics
     from optimizer.fluence.client import FluenceClient
+    from optimizer.store.ingest import IngestSummary
 
 log = structlog.get_logger("optimizer.cycle")
 
@@ -50,13 +51,28 @@ ANALYSIS_WINDOW = timedelta(days=14)
 RETENTION_INTERVAL = timedelta(days=1)
 
 
+#: what a stage's status may be; a tick is "degraded" when any stage is failed or degraded
+STAGE_STATUSES = ("ok", "degraded", "failed", "skipped")
+#: the statuses that make the tick's outcome "degraded"
+PROBLEM_STATUSES = frozenset({"degraded", "failed"})
+
+
+@dataclass(frozen=True)
+class Degraded:
+    """What a stage returns when it ran to the end but did only part of its job (a
+    snapshot answer that could not be stored, actions that failed): nothing raised, the
+    next stages go on, yet the stage's status and the tick's outcome say "degraded"."""
+
+    detail: str
+
+
 @dataclass
 class StageOutcome:
     """How one stage went (for one fleet, or for all when `fleet` is None)."""
 
     stage: str
     fleet: str | None
-    status: str  # "ok" | "failed" | "skipped"
+    status: str  # one of STAGE_STATUSES
     detail: str = ""
     error: OptimizerError | None = None
     seconds: float = 0.0
@@ -64,8 +80,10 @@ class StageOutcome:
 
 @dataclass
 class TickResult:
-    """Summary of one cycle. `degraded` when an expected failure happened; `api_down`
-    when the snapshot could not reach the API (the loop then retries sooner, backing off)."""
+    """Summary of one cycle. Its `outcome` is computed from the stage outcomes: "ok", or
+    "degraded" when any stage failed (an expected error was raised) or came back
+    `Degraded`; `api_down` when the snapshot could not reach the API (the loop then
+    retries sooner, backing off)."""
 
     tick: int
     started: datetime
@@ -81,8 +99,13 @@ class TickResult:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def problems(self) -> list[StageOutcome]:
+        """Stages that failed or came back degraded, in order."""
+        return [o for o in self.outcomes if o.status in PROBLEM_STATUSES]
+
+    @property
     def degraded(self) -> bool:
-        return bool(self.failures)
+        return bool(self.problems)
 
     @property
     def api_down(self) -> bool:
@@ -106,12 +129,15 @@ class TickResult:
             "snapshot": self.snapshot,
             "planned": self.planned,
             "actions": dict(self.actions),
-            "failures": [
-                f"{o.stage}{'/' + o.fleet if o.fleet else ''}: {o.detail}" for o in self.failures
-            ],
+            "failures": [_where(o) for o in self.failures],
+            "degraded": [_where(o) for o in self.problems if o.status == "degraded"],
             "stage_s": self.stage_seconds(),
             "wall_s": round(self.wall_seconds, 3),
         }
+
+
+def _where(o: StageOutcome) -> str:
+    return f"{o.stage}{'/' + o.fleet if o.fleet else ''}: {o.detail}"
 
 
 @dataclass
@@ -241,7 +267,7 @@ class Cycle:
         state: _TickState,
         stage: str,
         fleet: FleetConfig | None,
-        fn: Callable[[_TickState, FleetConfig | None], str | None],
+        fn: Callable[[_TickState, FleetConfig | None], str | Degraded | None],
     ) -> None:
         name = fleet.name if fleet else None
         if name:
@@ -260,9 +286,13 @@ class Cycle:
                 self.rt.metrics.api_error(err)
             log.error("stage failed", stage=stage, error=str(err), kind=type(err).__name__)
         else:
-            result.outcomes.append(StageOutcome(stage, name, "ok", detail or ""))
-            if detail:
-                log.info("stage done", stage=stage, detail=detail)
+            if isinstance(detail, Degraded):
+                result.outcomes.append(StageOutcome(stage, name, "degraded", detail.detail))
+                log.warning("stage degraded", stage=stage, detail=detail.detail)
+            else:
+                result.outcomes.append(StageOutcome(stage, name, "ok", detail or ""))
+                if detail:
+                    log.info("stage done", stage=stage, detail=detail)
         finally:
             if len(result.outcomes) > n_before:
                 result.outcomes[-1].seconds = time.monotonic() - t0
@@ -270,7 +300,7 @@ class Cycle:
                 structlog.contextvars.unbind_contextvars("fleet", "action")
 
     # -- stages ----------------------------------------------------------------------
-    def _snapshot(self, state: _TickState, _fleet: FleetConfig | None) -> str:
+    def _snapshot(self, state: _TickState, _fleet: FleetConfig | None) -> str | Degraded:
         t0 = time.monotonic()
         try:
             offers = self.rt.client.list_offers(None)
@@ -284,13 +314,21 @@ class Cycle:
             raise
         state.offers, state.vms = offers, vms
         seconds = time.monotonic() - t0
-        stored = _integration.store_snapshot(self.rt, state.now, offers, vms, seconds)
-        self.last_snapshot = state.now
+        summary = _integration.store_snapshot(self.rt, state.now, offers, vms, seconds)
         self.next_snapshot = state.now + self._jittered(self.rt.config.daemon.snapshot_interval)
-        if self.rt.metrics is not None:
-            self.rt.metrics.snapshot_duration.set(time.monotonic() - t0)
-            self.rt.metrics.last_snapshot_ts.set(state.now.timestamp())
-        return f"{len(offers)} offers, {len(vms)} VMs{stored}"
+        m = self.rt.metrics
+        if m is not None:
+            m.snapshot_duration.set(time.monotonic() - t0)
+            if summary.skipped:
+                m.offers_skipped.inc(summary.skipped)
+        if not summary.ok:
+            # the answer arrived (the tick plans with it) but could not be stored
+            return Degraded(f"snapshot {summary.snapshot_id} not stored: {summary.error}")
+        self.last_snapshot = state.now
+        if m is not None:
+            m.last_snapshot_ts.set(state.now.timestamp())
+        skipped = f", {summary.skipped} malformed offers skipped" if summary.skipped else ""
+        return f"{len(offers)} offers, {len(vms)} VMs (snapshot {summary.snapshot_id}{skipped})"
 
     def _retain(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         """Roll raw observations older than `retention.raw_days` up to epoch rows and drop
@@ -377,12 +415,12 @@ class _Integration:
     # -- snapshot → store ------------------------------------------------------------
     def store_snapshot(
         self, rt: Runtime, now: datetime, offers: list[Any], vms: list[Any], seconds: float
-    ) -> str:
+    ) -> IngestSummary:
         from optimizer.store.ingest import ingest_snapshot, ingest_vms
 
         summary = ingest_snapshot(rt.engine, offers, now, seconds)
         ingest_vms(rt.engine, vms, now)
-        return f" (snapshot {getattr(summary, 'snapshot_id', '?')})"
+        return summary
 
     def failed_snapshot(self, rt: Runtime, now: datetime, seconds: float, error: str) -> None:
         """Record a poll that got no answer, so alert rules can count outages."""
@@ -507,4 +545,4 @@ def _same_objects(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
 
 _integration = _Integration()
 
-__all__ = ["STAGES", "Cycle", "Runtime", "StageOutcome", "TickResult"]
+__all__ = ["STAGES", "Cycle", "Degraded", "Runtime", "StageOutcome", "TickResult"]

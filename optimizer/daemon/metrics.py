@@ -51,6 +51,11 @@ class Metrics:
             "Unix time of the last successful snapshot.",
             registry=r,
         )
+        self.offers_skipped = Counter(
+            f"{PREFIX}_offers_skipped",
+            "Malformed offers left out of stored snapshots (a field too long, a bad price).",
+            registry=r,
+        )
         self.api_errors = Counter(
             f"{PREFIX}_api_errors",
             "Fluence API failures seen by the daemon, by kind (error class).",

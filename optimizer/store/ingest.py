@@ -8,8 +8,12 @@
    capacity are unchanged (no write at all), or is closed and a new one opened when they
    changed; intervals of offers no longer listed are closed ("vanished").
 
-A malformed or truncated answer (bad JSON, wrong shape, an offer that fails validation)
-writes nothing but a `snapshot` row with outcome `failed` and the reason.
+A malformed or truncated answer (bad JSON, wrong shape, nothing but malformed offers)
+writes nothing but a `snapshot` row with outcome `failed` and the reason. One malformed
+offer in an otherwise good answer (fails validation, a negative price, a field longer
+than its column) is skipped with a warning and counted in `IngestSummary.skipped`; the
+rest is stored. The answer comes from the API, so its strings are hostile: the warning
+names the offer key, the field and its length, never the value.
 
 Duplicate offer keys inside one answer (two listings that differ only in fields outside
 the key: price, capacity, tier, certifications, servers) are disambiguated
@@ -23,11 +27,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+import structlog
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Connection, Engine
 
@@ -45,6 +50,8 @@ from optimizer.store.tables.market import (
     VmObservation,
     VmRecord,
 )
+
+log = structlog.get_logger("optimizer.store.ingest")
 
 snapshot_t = Snapshot.__table__
 offer_t = MarketOffer.__table__
@@ -71,6 +78,7 @@ class IngestSummary:
     changed: int = 0
     vanished: int = 0
     duplicates: int = 0
+    skipped: int = 0  # malformed offers left out of an ok snapshot
     error: str | None = None
 
     @property
@@ -89,10 +97,12 @@ class MalformedSnapshot(ValueError):
     """The API answer can't be stored (bad JSON, wrong shape, invalid offer)."""
 
 
-def parse_offers(raw: bytes | str | Sequence[Any]) -> list[Offer]:
+def parse_offers(raw: bytes | str | Sequence[Any], skipped: list[str] | None = None) -> list[Offer]:
     """Given a raw answer (JSON text/bytes, a decoded list, or Offer models), return Offers.
 
-    Raise MalformedSnapshot, naming the first problem, for anything else.
+    With a `skipped` list, an offer that fails validation is left out and the reason
+    appended to it; without one, the first such offer raises. Raise MalformedSnapshot,
+    naming the problem, for an answer that is not a list.
     """
     data: Any = raw
     if isinstance(raw, bytes | bytearray | str):
@@ -107,9 +117,57 @@ def parse_offers(raw: bytes | str | Sequence[Any]) -> list[Offer]:
     try:
         return _OFFERS.validate_python(list(data))
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MalformedSnapshot(f"offers[{where}]: {first['msg']}") from None
+        if skipped is None:
+            raise MalformedSnapshot(_first_error(err)) from None
+    out = []
+    for i, item in enumerate(data):
+        try:
+            out.append(item if isinstance(item, Offer) else Offer.model_validate(item))
+        except ValidationError as err:
+            skipped.append(_first_error(err, prefix=str(i)))
+    return out
+
+
+def _first_error(err: ValidationError, prefix: str = "") -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "")
+    return f"offers[{where}]: {first['msg']}"
+
+
+def offer_problem(o: Offer, key: str) -> str | None:
+    """Why `o` cannot be stored (a negative price, a field longer than its column), or
+    None. Names the field and its length, not the (API-supplied) value."""
+    if o.price < 0:
+        return f"offer {key}: negative price"
+    cpu = o.resource("VCPU")
+    storage = o.resource("STORAGE")
+    dc = o.datacenter
+    fields = {
+        "configuration": o.configuration.slug,
+        "storage_type": storage.metadata.get("type") if storage else None,
+        "cpu_manufacturer": cpu.metadata.get("manufacturer") if cpu else None,
+        "cpu_architecture": cpu.metadata.get("architecture") if cpu else None,
+        "country": dc.country_code,
+        "city": dc.city_code,
+        "datacenter": dc.label,
+    }
+    for col, value in fields.items():
+        text = _str(value)
+        if text is not None and len(text) > _LIMITS[col]:
+            return f"offer {key}: {col} is {len(text)} characters, the limit is {_LIMITS[col]}"
+    return None
+
+
+def valid_offers(offers: Sequence[Offer], skipped: list[str]) -> list[Offer]:
+    """`offers` without the ones that cannot be stored (reasons appended to `skipped`)."""
+    out = []
+    for o in offers:
+        problem = offer_problem(o, cached_offer_key(o))
+        if problem is None:
+            out.append(o)
+        else:
+            skipped.append(problem)
+    return out
 
 
 _KEY_CACHE: dict[tuple[Any, ...], str] = {}
@@ -223,16 +281,22 @@ def ingest_snapshot(
     """
     taken_at = utc(taken_at)
     ms = int((duration.total_seconds() if isinstance(duration, timedelta) else duration) * 1000)
+    skipped: list[str] = []
     try:
-        parsed = parse_offers(offers)
+        parsed = valid_offers(parse_offers(offers, skipped), skipped)
+        if skipped and not parsed:  # not an empty market: nothing in the answer was usable
+            raise MalformedSnapshot(f"all {len(skipped)} offers malformed; first: {skipped[0]}")
         rows, duplicates = offer_rows(parsed)
     except MalformedSnapshot as err:
         return record_failed_snapshot(engine, taken_at, ms, str(err))
+    for why in skipped:
+        log.warning("malformed offer skipped", why=why)
     try:
         with store_errors(engine), writing(engine).begin() as conn:
-            return _ingest(conn, rows, duplicates, taken_at, ms)
+            summary = _ingest(conn, rows, duplicates, taken_at, ms)
     except MalformedSnapshot as err:  # raised before anything was committed
         return record_failed_snapshot(engine, taken_at, ms, str(err))
+    return replace(summary, skipped=len(skipped))
 
 
 def record_failed_snapshot(

@@ -91,9 +91,10 @@ def test_failed_snapshot_leaves_no_trace(store: Engine) -> None:
     truncated = json.dumps([*good, wire_offer(index=9)])[:-40]
     s = ingest_snapshot(store, truncated, T0 + STEP)
     assert s.outcome == "failed" and "not valid JSON" in (s.error or "")
-    wrong = [*good, {"configuration": {"slug": "x"}, "datacenter": {}}]  # no price
+    wrong = [{"configuration": {"slug": "x"}, "datacenter": {}}]  # no price, nothing else
     s2 = ingest_snapshot(store, wrong, T0 + 2 * STEP)
-    assert s2.outcome == "failed" and "offers[3" in (s2.error or "")
+    assert s2.outcome == "failed" and "all 1 offers malformed" in (s2.error or "")
+    assert "offers[0.configuration.price]" in (s2.error or "")
     s3 = ingest_snapshot(store, b'{"error": "nope"}', T0 + 3 * STEP)
     assert s3.outcome == "failed" and "expected a list" in (s3.error or "")
     assert {t: _count(store, t) for t in ("offer", "offer_price")} == before
@@ -106,12 +107,22 @@ def test_failed_snapshot_leaves_no_trace(store: Engine) -> None:
     assert len(price_observations(store, since=T0)) == 6
 
 
-def test_database_failure_mid_ingest_writes_nothing(store: Engine) -> None:
+def test_one_malformed_offer_is_skipped_and_the_rest_stored(store: Engine) -> None:
+    """A 17-character city code, a 20-character country or an offer without a price no
+    longer fails the whole snapshot (issue 19, finding 9): those offers are left out and
+    counted, the others are stored as usual."""
     ingest_snapshot(store, [wire_offer()], T0)
-    # a country code too long for its column aborts the whole snapshot as malformed
-    s = ingest_snapshot(store, [wire_offer(index=2), wire_offer(country="X" * 20)], T0 + STEP)
-    assert s.outcome == "failed"
-    assert _count(store, "offer") == 1
+    bad = [
+        wire_offer(index=3, city="ABCDEFGHIJKLMNOPQ"),
+        wire_offer(index=4, country="X" * 20),
+        {"configuration": {"slug": "cpu-2-ram-4gb-storage-25gb"}, "datacenter": {}},
+    ]
+    s = ingest_snapshot(store, [wire_offer(), wire_offer(index=2), *bad], T0 + STEP)
+    assert (s.outcome, s.skipped, s.seen, s.new) == ("ok", 3, 2, 1)
+    assert _count(store, "offer") == 2
+    with store.connect() as conn:
+        cities = conn.execute(sa.text("SELECT max(length(city)) FROM offer")).scalar_one()
+    assert cities <= 16
 
 
 def test_duplicate_keys_are_disambiguated_deterministically(store: Engine) -> None:
