@@ -14,8 +14,8 @@ from optimizer.backtest.run import BacktestResult, PolicyResult
 from optimizer.money import fmt_usd
 
 
-def _share(p: PolicyResult) -> str:
-    return "n/a" if p.share_of_optimum is None else f"{p.share_of_optimum:.1%}"
+def _share(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"
 
 
 def _top_offers(p: PolicyResult, n: int = 3) -> str:
@@ -32,7 +32,8 @@ def rows(result: BacktestResult) -> list[dict[str, str]]:
             "policy": p.name,
             "total": fmt_usd(p.total),
             "saving vs static": fmt_usd(p.saving_vs_static),
-            "share of optimum's saving": _share(p),
+            "share of optimum's saving": _share(p.share_of_optimum),
+            "share of bound's saving": _share(p.share_of_bound),
             "migrations": str(p.migrations),
             "VM-epochs": str(sum(p.vm_epochs.values())),
             "offers used": str(len(p.vm_epochs)),
@@ -57,6 +58,8 @@ def render_text(result: BacktestResult) -> str:
     for r in rs:
         lines.append("  ".join(r[c].rjust(width[c]) if i else r[c].ljust(width[c])
                                for i, c in enumerate(cols)))  # fmt: skip
+    if result.bound is not None:
+        lines.append(f"lower bound on any schedule: {fmt_usd(result.bound)}")
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
 
@@ -126,7 +129,10 @@ def _section(result: BacktestResult) -> str:
 <p>Share of the optimum's saving = (static − policy) / (static − optimum).
 <em>static</em>: cheapest offers at the start, never moved; <em>greedy</em>: moves whenever
 any matching offer is cheaper; <em>optimum</em>: the cheapest schedule knowing the whole
-future under the same billing and migration model.</p>
+future under the same billing and migration model, with moves started on snapshot
+times (a policy starting between snapshots can beat it by a few charges); the
+<em>bound</em>{"" if result.bound is None else " (" + esc(fmt_usd(result.bound)) + ")"} is a
+lower bound no schedule can beat, and the share of its saving never exceeds 100 %.</p>
 <h3>Cumulative cost</h3>
 <img alt="cumulative cost per policy" src="data:image/png;base64,{png}">
 {"<h3>Notes</h3><ul>" + notes + "</ul>" if notes else ""}

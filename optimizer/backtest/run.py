@@ -4,6 +4,12 @@
 computes the hindsight optimum, and returns a `BacktestResult` with, per policy: total
 cost, migrations, VM-epochs per offer, saving vs static, and the share of the optimum's
 saving captured = (static − policy) / (static − optimum).
+
+The "optimum" is the best schedule on snapshot times (an upper bound of the true
+optimum: a policy's journaled actions may start between snapshots and can beat it by a
+few charges); `bound` is a lower bound no schedule can beat (bound.py). The true optimum
+lies between the two; `share_of_bound` = (static − policy) / (static − bound) is the
+share figure that cannot exceed 100 %.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from optimizer.backtest.baselines import (
     hindsight_optimum,
 )
 from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.bound import lower_bound
 from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.backtest.replay import FleetMatch, Policy, replay
 
@@ -41,6 +48,7 @@ class PolicyResult:
     seconds: float = 0.0
     saving_vs_static: Decimal = Decimal(0)
     share_of_optimum: float | None = None  # None when the optimum saves nothing
+    share_of_bound: float | None = None  # None when the bound is not below static
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -49,6 +57,7 @@ class PolicyResult:
             "migrations": self.migrations,
             "saving_vs_static_usd": str(self.saving_vs_static),
             "share_of_optimum_saving": self.share_of_optimum,
+            "share_of_bound_saving": self.share_of_bound,
             "vm_epochs_per_offer": dict(sorted(self.vm_epochs.items())),
             "failed_actions": self.failed_actions,
             "peak_reserve_usd": str(self.peak_reserve),
@@ -68,6 +77,7 @@ class BacktestResult:
     model: BillingModel
     policies: list[PolicyResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    bound: Decimal | None = None  # lower bound on any schedule's total (bound.py)
 
     def policy(self, name: str) -> PolicyResult:
         return next(p for p in self.policies if p.name == name)
@@ -84,6 +94,7 @@ class BacktestResult:
             "price_model": self.model.price_model,
             "lead_time_seconds": self.model.lead_time_s,
             "disruption_cost_usd": str(micros_to_usd(self.model.disruption_cost_micros)),
+            "lower_bound_usd": None if self.bound is None else str(self.bound),
             "policies": [p.to_json() for p in self.policies],
             "notes": self.notes,
         }
@@ -154,9 +165,21 @@ def run_backtest(
         )
     res.policies.insert(2, opt_res)
 
+    res.bound = micros_to_usd(lower_bound(market, match, model, end))
+
     static = res.policy("static").total
     gap = static - opt_res.total
+    bound_gap = static - res.bound
     for p in res.policies:
         p.saving_vs_static = static - p.total
         p.share_of_optimum = float(p.saving_vs_static / gap) if gap > 0 else None
+        p.share_of_bound = float(p.saving_vs_static / bound_gap) if bound_gap > 0 else None
+        if p.total < opt_res.total:
+            res.notes.append(
+                f"{p.name} cost {opt_res.total - p.total} less than the optimum schedule "
+                "(it started moves between snapshots); shares of the optimum's saving "
+                f"above 100 % are possible, the lower bound {res.bound} holds"
+            )
+        if p.total < res.bound:  # cannot happen unless a VM ran for less than the run
+            res.notes.append(f"{p.name} cost less than the lower bound {res.bound}")
     return res
