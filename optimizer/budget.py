@@ -49,15 +49,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from optimizer.clock import EPOCH_SECONDS, utc
+from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
 from optimizer.config import Config
 from optimizer.fluence.models import Vm
+from optimizer.fluence.status import is_running
 
-EPOCH = timedelta(seconds=EPOCH_SECONDS)
 ZERO = Decimal(0)
 MICRO = Decimal("0.000001")
-#: statuses that will still be charged at their next billing time
-BILLED_STATUSES = frozenset({"New", "Launching", "Active", "SmallBalance", "InsufficientFunds"})
 TOTAL = "total"
 UNMANAGED = "(unmanaged)"
 
@@ -300,7 +298,7 @@ def compute_budget(
         is_present = vm_id in present
         price = latest.price_per_epoch or ZERO
         rest = ZERO
-        if is_present and latest.status in BILLED_STATUSES:
+        if is_present and is_running(latest.status):
             rest = price * billings_between(latest.next_billing_at, now, m_end)
         vms.append(
             VmBudget(
@@ -326,7 +324,7 @@ def compute_budget(
         cap: Decimal | None,
         ths: tuple[float, ...],
     ) -> ScopeBudget:
-        running = [v for v in members if v.present and v.status in BILLED_STATUSES]
+        running = [v for v in members if v.present and is_running(v.status)]
         spend_month = sum((v.spend_month for v in members), ZERO)
         slope = (
             sum((slopes.get(n, ZERO) for n in names), ZERO)

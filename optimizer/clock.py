@@ -5,10 +5,12 @@ never read any clock: `now` is an argument."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-EPOCH_SECONDS = 24 * 3600
+#: The marketplace-v3 billing epoch: prices are per epoch, deals run epoch by epoch.
+EPOCH = timedelta(hours=24)
+EPOCH_SECONDS = int(EPOCH.total_seconds())
 
 
 class Clock(Protocol):

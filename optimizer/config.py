@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,7 +29,7 @@ from pydantic import (
 
 from optimizer.errors import ConfigError
 from optimizer.fluence.models import NAME_RE
-from optimizer.money import parse_usd
+from optimizer.money import Usd
 
 DEFAULT_API_URL = "https://api.fluence.dev"
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -46,14 +47,24 @@ def parse_duration(value: object) -> timedelta:
     raise ValueError(f"{value!r} is not a duration (write it like 30s, 15m, 1h or 2d)")
 
 
-def _money(value: object) -> Decimal:
-    d = parse_usd(value)
+def _not_negative(d: Decimal) -> Decimal:
     if d < 0:
         raise ValueError("must not be negative")
     return d
 
 
-Usd = Annotated[Decimal, BeforeValidator(_money)]
+def _fractions(v: list[float]) -> list[float]:
+    if any(not 0 < t <= 2 for t in v):
+        raise ValueError("thresholds are fractions of the budget, like 0.5 or 1.0")
+    return sorted(v)
+
+
+#: Amounts a config sets (caps, budgets, savings): never negative.
+NonNegativeUsd = Annotated[Usd, AfterValidator(_not_negative)]
+#: Budget alert thresholds: fractions of the budget, ascending.
+Thresholds = Annotated[list[float], AfterValidator(_fractions)]
+#: What the daemon may do: snapshot and report, also plan and alert, also execute.
+Mode = Literal["observe", "recommend", "act"]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
@@ -124,7 +135,7 @@ class FleetConstraints(Section):
     configurations: list[str] = Field(default_factory=list)
     countries: list[Country] = Field(default_factory=list)
     hardware: HardwareConstraints = Field(default_factory=HardwareConstraints)
-    max_price_per_epoch_usd: Usd | None = None
+    max_price_per_epoch_usd: NonNegativeUsd | None = None
     additional_storage: AdditionalStorage | None = None
     # client-side filters the API lacks
     min_tier: int | None = Field(default=None, ge=1, le=4)
@@ -154,9 +165,9 @@ class FleetPolicy(Section):
     # small thresholds and loose limits catch the market's short dips; the planner's
     # payback check and billing alignment keep the number of moves low
     min_savings_pct: float = Field(default=3, ge=0, le=100)
-    min_savings_usd_per_epoch: Usd = Decimal("0.005")
+    min_savings_usd_per_epoch: NonNegativeUsd = Decimal("0.005")
     payback_epochs: float = Field(default=5, gt=0)
-    disruption_cost_usd: Usd = Decimal("0")
+    disruption_cost_usd: NonNegativeUsd = Decimal("0")
     max_migrations_per_epoch: int = Field(default=5, ge=0)
     cooldown_epochs: float = Field(default=0, ge=0)
     max_surge: int = Field(default=5, ge=0)
@@ -185,16 +196,9 @@ class CapacityTarget(Section):
 
 
 class FleetBudget(Section):
-    max_usd_per_epoch: Usd | None = None
-    monthly_usd: Usd | None = None
-    thresholds: list[float] | None = None  # None: the global budget.thresholds
-
-    @field_validator("thresholds")
-    @classmethod
-    def _fractions(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None and any(not 0 < t <= 2 for t in v):
-            raise ValueError("thresholds are fractions of the budget, like 0.5 or 1.0")
-        return None if v is None else sorted(v)
+    max_usd_per_epoch: NonNegativeUsd | None = None
+    monthly_usd: NonNegativeUsd | None = None
+    thresholds: Thresholds | None = None  # None: the global budget.thresholds
 
 
 class FleetConfig(Section):
@@ -253,16 +257,9 @@ class FleetConfig(Section):
 
 
 class BudgetConfig(Section):
-    max_usd_per_epoch: Usd | None = None
-    monthly_usd: Usd | None = None
-    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
-
-    @field_validator("thresholds")
-    @classmethod
-    def _fractions(cls, v: list[float]) -> list[float]:
-        if any(not 0 < t <= 2 for t in v):
-            raise ValueError("thresholds are fractions of the budget, like 0.5 or 1.0")
-        return sorted(v)
+    max_usd_per_epoch: NonNegativeUsd | None = None
+    monthly_usd: NonNegativeUsd | None = None
+    thresholds: Thresholds = Field(default_factory=lambda: [0.5, 0.8, 1.0])
 
 
 class AlertSink(Section):
@@ -298,7 +295,7 @@ class AlertsConfig(Section):
 
 
 class Config(Section):
-    mode: Literal["observe", "recommend", "act"] = "recommend"
+    mode: Mode = "recommend"
     api: ApiConfig = Field(default_factory=ApiConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
@@ -351,22 +348,36 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         raise ConfigError(format_validation_error(source, err)) from None
 
 
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Given TOML text, return its table; raise ConfigError `<source>: not valid TOML: …`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from None
+
+
+def read_toml(path: Path, what: str = "configuration file") -> dict[str, Any]:
+    """Read the TOML file at `path`; raise ConfigError naming the file and `what` it is
+    (`<path>: policy file not found`) when it is missing, unreadable or not TOML."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what}: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return parse_toml(text, str(path))
+
+
 def load_config(path: Path | str | None) -> Config:
     """Read and validate a TOML file; None gives the defaults (no fleets, recommend mode)."""
     if path is None:
         return Config()
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: configuration file not found") from None
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read configuration: {e.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
-    return parse_config(data, str(p))
+    return parse_config(read_toml(p), str(p))
 
 
 def default_config_path() -> Path | None:

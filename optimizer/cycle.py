@@ -33,6 +33,7 @@ import structlog
 from optimizer.clock import Clock
 from optimizer.config import Config, FleetConfig
 from optimizer.errors import ApiError, OptimizerError
+from optimizer.fluence.status import VmStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -531,8 +532,7 @@ class _Integration:
             owned = owned_ids(rt.engine, fleet.name)
             mine = [v for v in state.vms if v.id in owned]
             statuses = Counter(v.status for v in mine)
-            for status in ("New", "Launching", "Active", "SmallBalance", "InsufficientFunds",
-                           "Terminated", "Stopped"):  # fmt: skip
+            for status in VmStatus:
                 m.vms.labels(fleet.name, status).set(statuses.get(status, 0))
         for name, fs in savings(rt.engine, state.now).items():
             m.realized_savings.labels(name).set(float(fs.realized))

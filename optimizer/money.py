@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
 
 MICROS = Decimal(1_000_000)
 CENT = Decimal("0.01")
@@ -32,6 +35,10 @@ def parse_usd(value: object) -> Decimal:
     if not d.is_finite():
         raise ValueError(f"not a finite money amount: {value!r}")
     return d
+
+
+#: A pydantic field holding money: parsed exactly by `parse_usd`, written to JSON as a string.
+Usd = Annotated[Decimal, BeforeValidator(parse_usd), PlainSerializer(str, when_used="json")]
 
 
 def to_micros(amount: Decimal) -> int:

@@ -34,6 +34,7 @@ from decimal import Decimal
 from optimizer.alerts.model import Alert, Severity
 from optimizer.budget import TOTAL, BudgetReport, ScopeBudget
 from optimizer.config import Config
+from optimizer.fluence.status import VmStatus
 from optimizer.money import fmt_usd
 
 DAYS_PER_MONTH = Decimal("30.4")
@@ -161,8 +162,8 @@ def vm_alerts(report: BudgetReport) -> list[Alert]:
         fleet = None if vm.fleet.startswith("(") else vm.fleet
         data = {"vm_id": vm.vm_id, "name": vm.name, "status": vm.status,
                 "reserved": vm.reserved}  # fmt: skip
-        if vm.status in ("SmallBalance", "InsufficientFunds"):
-            low = vm.status == "SmallBalance"
+        if vm.status in (VmStatus.SMALL_BALANCE, VmStatus.INSUFFICIENT_FUNDS):
+            low = vm.status == VmStatus.SMALL_BALANCE
             out.append(
                 Alert(
                     key=f"vm.balance:{vm.vm_id}",
@@ -178,7 +179,7 @@ def vm_alerts(report: BudgetReport) -> list[Alert]:
                     level=1 if low else 2,
                 )
             )
-        elif vm.status == "Terminated":
+        elif vm.status == VmStatus.TERMINATED:
             out.append(
                 Alert(
                     key=f"vm.terminated:{vm.vm_id}",

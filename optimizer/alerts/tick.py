@@ -23,8 +23,8 @@ from optimizer.alerts.model import Alert
 from optimizer.alerts.rules import FailedAction, PlanSummary, RuleInputs, evaluate_rules
 from optimizer.alerts.sinks import Sink, build_sinks
 from optimizer.alerts.state import reconcile
-from optimizer.budget import EPOCH, BudgetReport, VmPoint, compute_budget, month_bounds
-from optimizer.clock import utc
+from optimizer.budget import BudgetReport, VmPoint, compute_budget, month_bounds
+from optimizer.clock import EPOCH, utc
 from optimizer.config import Config, FleetConfig
 from optimizer.errors import ExecutionError, NoMatchingOffers, OptimizerError
 from optimizer.money import from_micros, to_micros

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from optimizer.analysis.epochs import EPOCH, epoch_grid, epoch_number, epoch_of, epoch_start
+from optimizer.analysis.epochs import epoch_grid, epoch_number, epoch_of, epoch_start
 from optimizer.analysis.longevity import (
     datacenter_longevity,
     offer_longevity,
@@ -40,6 +40,7 @@ from optimizer.analysis.stats import (
     wide,
 )
 from optimizer.analysis.trends import ForecastPoint, SegmentTrend, segment_trends, trend_frame
+from optimizer.clock import EPOCH
 
 __all__ = [
     "EPOCH",

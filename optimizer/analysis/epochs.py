@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from optimizer.clock import EPOCH_SECONDS
+from optimizer.clock import EPOCH
 
 DEFAULT_ORIGIN = pd.Timestamp("1970-01-01T00:00:00", tz="UTC")
-EPOCH = timedelta(seconds=EPOCH_SECONDS)
 
 
 def _origin(origin: datetime | pd.Timestamp | None) -> pd.Timestamp:

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from optimizer.analysis.epochs import EPOCH, epoch_grid, epoch_number, epoch_start, epoch_start_of
+from optimizer.analysis.epochs import epoch_grid, epoch_number, epoch_start, epoch_start_of
+from optimizer.clock import EPOCH
 
 OBSERVATION_COLUMNS = (
     "ts",

@@ -33,6 +33,7 @@ from optimizer.backtest.replay import (
     StepView,
     shortfall,
 )
+from optimizer.fluence.status import is_healthy
 
 _INF = float("inf")
 #: passes over the VMs when capacity binds (a second one re-plans each VM around the
@@ -65,7 +66,7 @@ class GreedyPolicy:
             return acts
         best_price = int(view.market.now_price[best])
         for v in view.vms:
-            if v.status != "Active" or v.being_replaced or v.replacing is not None:
+            if not is_healthy(v.status) or v.being_replaced or v.replacing is not None:
                 continue
             if best_price < v.price_micros:
                 acts.append(

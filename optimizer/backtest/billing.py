@@ -29,6 +29,7 @@ import numpy as np
 
 from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.clock import EPOCH_SECONDS
+from optimizer.fluence.status import VmStatus
 
 PriceModel = Literal["deal", "market"]
 
@@ -75,8 +76,8 @@ class SimVm:
 
     def status(self, now: int) -> str:
         if self.deleted_at is not None:
-            return "Stopped"
-        return "Active" if now >= self.active_at else "Launching"
+            return VmStatus.STOPPED
+        return VmStatus.ACTIVE if now >= self.active_at else VmStatus.LAUNCHING
 
 
 @dataclass

@@ -38,6 +38,7 @@ from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.backtest.replay import Action, Delete, Deploy, Migrate, Policy, StepView
 from optimizer.backtest.replay import MarketView as ReplayMarket
 from optimizer.config import FleetConfig, FleetPolicy
+from optimizer.fluence.status import is_healthy, is_launching
 from optimizer.money import to_micros
 from optimizer.planner import (
     BudgetState,
@@ -196,7 +197,7 @@ class PlannerPolicy:
         # target (cap < the VM's price) nor shadow one (same group, price <= cap), and no
         # deploy is due: leaving them out changes no decision, and saves most of the time.
         settled = sum(1 for v in view.vms if not v.being_replaced) >= view.instances and all(
-            v.status == "Active" for v in view.vms
+            is_healthy(v.status) for v in view.vms
         )
         if self.prune and settled and view.vms:
             listed &= price <= max(v.price_micros for v in view.vms)
@@ -224,7 +225,7 @@ class PlannerPolicy:
                 new_ids.add(v.id)
                 busy.add(v.replacing)
                 migrations += 1
-            elif v.status == "Launching":  # launched by a deploy, not yet Active
+            elif is_launching(v.status):  # launched by a deploy, not yet Active
                 new_ids.add(v.id)
                 scaling += 1
             elif v.being_replaced:

@@ -76,7 +76,7 @@ def simulator_history(
     observed every `interval_hours` for `days`: the offers the API would list (live, with
     free capacity), their prices and capacities. Reads the market model directly — the
     same numbers `POST /marketplace/offers` returns — so 90 days take seconds."""
-    from optimizer.sim.market import Market as SimMarket
+    from optimizer.sim.market import SimMarket
 
     m = SimMarket(seed, offers)
     start = datetime(2026, 1, 1, tzinfo=UTC)

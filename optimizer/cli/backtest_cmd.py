@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,17 +13,11 @@ from optimizer.errors import ConfigError
 def _fleets_from_file(path: Path) -> list:  # list[FleetConfig]
     """Read fleets from a TOML file: a whole optimizer config (`[[fleets]]`), or one fleet
     at the top level (`name = ...`)."""
-    from optimizer.config import Config, FleetConfig, format_validation_error
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: fleet configuration not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read fleet configuration: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
     from pydantic import ValidationError
+
+    from optimizer.config import Config, FleetConfig, format_validation_error, read_toml
+
+    data = read_toml(path, "fleet configuration")
 
     try:
         if "fleets" in data or "name" not in data:
@@ -40,7 +33,7 @@ def _fleets_from_file(path: Path) -> list:  # list[FleetConfig]
 def _policy_set(spec: str):  # -> tuple[str, FleetPolicy]
     from pydantic import ValidationError
 
-    from optimizer.config import FleetPolicy, format_validation_error
+    from optimizer.config import FleetPolicy, format_validation_error, read_toml
 
     name, sep, file = spec.partition("=")
     if not sep or not name or not file:
@@ -48,14 +41,7 @@ def _policy_set(spec: str):  # -> tuple[str, FleetPolicy]
     if name in ("static", "greedy", "optimum"):
         raise ConfigError(f"--policy-set {spec!r}: {name!r} is the name of a baseline")
     p = Path(file)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: policy file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read policy file: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    data = read_toml(p, "policy file")
     data = data.get("policy", data)
     try:
         return name, FleetPolicy.model_validate(data)

@@ -34,10 +34,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from optimizer.clock import EPOCH_SECONDS, utc
-from optimizer.config import Config, parse_config
+from optimizer.config import Config, parse_config, parse_toml
 from optimizer.cycle import TickResult
 from optimizer.daemon.loop import LoopOptions
 from optimizer.daemon.service import open_daemon
+from optimizer.fluence.status import is_ended
 from optimizer.money import fmt_usd, from_micros
 
 DEFAULT_DIR = Path("fluence-demo")
@@ -46,10 +47,8 @@ T = TypeVar("T")
 
 def demo_config(database_url: str) -> Config:
     """The packaged demo configuration (config/demo.toml), pointed at `database_url`."""
-    import tomllib
-
     text = resources.files("optimizer").joinpath("data/demo.toml").read_text("utf-8")
-    cfg = parse_config(tomllib.loads(text), "demo.toml")
+    cfg = parse_config(parse_toml(text, "demo.toml"), "demo.toml")
     cfg.database.url = database_url
     return cfg
 
@@ -257,7 +256,7 @@ def fleet_costs(engine: sa.Engine, config: Config) -> list[FleetCost]:
     for r in rows:
         vm = per_vm.setdefault(r.vm_id, {"name": r.name, "spent": 0})
         vm["spent"] = max(vm["spent"], r.spent_micros or 0)
-        vm["up"] = r.last_seen == latest and r.status not in ("Terminated", "Stopped")
+        vm["up"] = r.last_seen == latest and not is_ended(r.status)
     out = []
     for fleet in config.fleets:
         mine = [v for v in per_vm.values() if v["name"].startswith(f"{fleet.name}-")]

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from optimizer.clock import Clock
 from optimizer.config import Config, FleetConfig
+from optimizer.epoch_cap import epoch_caps
 from optimizer.errors import (
     ApiError,
     BadResponse,
@@ -48,8 +49,9 @@ from optimizer.fluence.models import (
     VmConfiguration,
     VmUpdate,
 )
+from optimizer.fluence.status import VmStatus, is_ended, is_healthy
 from optimizer.money import from_micros, to_micros
-from optimizer.planner.inputs import CUTOVER_MARGIN, HEALTHY_STATUSES, Plan
+from optimizer.planner.inputs import CUTOVER_MARGIN, Plan
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.journal import JournalAction, SavingsEntry
 
@@ -259,7 +261,7 @@ class Executor:
         if vm is None:
             self._fail(row, "the new VM disappeared from the VM list", "vanished")
             return
-        if vm.status in HEALTHY_STATUSES:
+        if is_healthy(vm.status):
             if vm.price_per_epoch is not None:
                 self._save(row, new_price_micros=to_micros(vm.price_per_epoch))
             if row.kind == "migrate":
@@ -268,7 +270,7 @@ class Executor:
             else:
                 self._finish(row, "done")
             return
-        if vm.status in ("Terminated", "Stopped"):
+        if is_ended(vm.status):
             self._delete_owned(row, vm.id, by_id)
             self._fail(row, f"the new VM ended as {vm.status} before going Active", "launch")
             return
@@ -346,7 +348,7 @@ class Executor:
                 action=row.id,
             )
         vm = by_id.get(vm_id)
-        if vm is not None and vm.status != "Stopped":
+        if vm is not None and vm.status != VmStatus.STOPPED:
             self.client.delete_vms([vm_id])  # type: ignore[attr-defined]
             log.info("deleted", fleet=row.fleet, vm_id=vm_id, status=vm.status)
         with store_errors(self.engine), jr.session(self.engine) as s:
@@ -356,24 +358,16 @@ class Executor:
     def _over_budget(
         self, row: JournalAction, fleet: FleetConfig, price: Decimal, vms: Sequence[Vm]
     ) -> str | None:
-        running = [v for v in vms if v.running and v.price_per_epoch is not None]
         old = from_micros(row.old_price_micros or 0) if row.kind != "deploy" else Decimal(0)
-        cap = self.config.budget.max_usd_per_epoch
-        if cap is not None:
-            spend = sum((v.price_per_epoch or Decimal(0) for v in running), Decimal(0))
-            if spend - old + price > cap:
+        for cap in epoch_caps(self.config, fleet, vms, jr.owned_ids(self.engine, fleet.name)):
+            if not cap.exceeded_by(price, old):
+                continue
+            if cap.scope == "account":
                 return (
-                    f"estimate ${price}/epoch would take spend to ${spend - old + price}, "
-                    f"above the budget cap ${cap}"
+                    f"estimate ${price}/epoch would take spend to ${cap.spend_after(price, old)}, "
+                    f"above the budget cap ${cap.cap}"
                 )
-        fcap = fleet.budget.max_usd_per_epoch
-        if fcap is not None:
-            mine = jr.owned_ids(self.engine, fleet.name)
-            spend = sum(
-                (v.price_per_epoch or Decimal(0) for v in running if v.id in mine), Decimal(0)
-            )
-            if spend - old + price > fcap:
-                return f"estimate ${price}/epoch would exceed the fleet budget ${fcap}"
+            return f"estimate ${price}/epoch would exceed the fleet budget ${cap.cap}"
         return None
 
     def _image(self, fleet: FleetConfig) -> str:
@@ -398,7 +392,7 @@ class Executor:
             VmUpdate(id=v.id, open_ports=want)
             for v in sorted(vms, key=lambda v: v.id)
             if v.id in owned
-            and v.status == "Active"
+            and v.status == VmStatus.ACTIVE
             and {(p.port, p.protocol) for p in v.ports} != want_set
         ]
         if updates:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from optimizer.clock import Clock
 from optimizer.config import Config, FleetConfig
+from optimizer.epoch_cap import epoch_caps, epoch_spend
 from optimizer.executor import journal as jr
 from optimizer.executor.executor import Executor
 from optimizer.fluence.models import Offer, Vm
@@ -39,28 +40,14 @@ def budget_state(
     config: Config, fleet: FleetConfig, vms: Sequence[Vm], mine: Sequence[OwnedVm]
 ) -> BudgetState:
     """The tighter of the account cap (all running VMs) and the fleet's own cap."""
-    running = sum(
-        (
-            v.price_per_epoch or Decimal(0)
-            for v in vms
-            if v.running and v.price_per_epoch is not None
-        ),
-        Decimal(0),
-    )
     reserves = sum((v.reserved_balance for v in mine), Decimal(0))
-    options: list[tuple[Decimal, Decimal]] = []
-    if config.budget.max_usd_per_epoch is not None:
-        options.append((config.budget.max_usd_per_epoch, running))
-    if fleet.budget.max_usd_per_epoch is not None:
-        own = sum(
-            (v.price or Decimal(0) for v in mine if v.status not in ("Terminated", "Stopped")),
-            Decimal(0),
-        )
-        options.append((fleet.budget.max_usd_per_epoch, own))
-    if not options:
-        return BudgetState(spend_per_epoch=running, reserves_held=reserves)
-    cap, spend = min(options, key=lambda o: o[0] - o[1])
-    return BudgetState(cap_per_epoch=cap, spend_per_epoch=spend, reserves_held=reserves)
+    caps = epoch_caps(config, fleet, vms, {v.id for v in mine})
+    if not caps:
+        return BudgetState(spend_per_epoch=epoch_spend(vms), reserves_held=reserves)
+    tightest = min(caps, key=lambda c: c.headroom)
+    return BudgetState(
+        cap_per_epoch=tightest.cap, spend_per_epoch=tightest.spend, reserves_held=reserves
+    )
 
 
 class FleetRunner:

@@ -16,12 +16,12 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from optimizer.clock import EPOCH, EPOCH_SECONDS
 from optimizer.errors import ExecutionError
 from optimizer.fluence.models import Vm
 from optimizer.money import from_micros, to_micros
 from optimizer.planner.inputs import (
     DEFAULT_LEAD_TIME,
-    EPOCH,
     Action,
     InFlight,
     LaunchStats,
@@ -300,7 +300,7 @@ def savings(engine: Engine, now: datetime) -> dict[str, FleetSavings]:
             end = e.ended_at or now
             epochs = Decimal(
                 int(max((end - e.completed_at), timedelta(0)).total_seconds())
-            ) / Decimal(int(EPOCH.total_seconds()))
+            ) / Decimal(EPOCH_SECONDS)
             prev = out.get(e.fleet, FleetSavings(e.fleet, 0, Decimal(0), Decimal(0)))
             out[e.fleet] = FleetSavings(
                 e.fleet,

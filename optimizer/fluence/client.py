@@ -53,7 +53,7 @@ from optimizer.fluence.models import (
     Offer,
     SshKey,
     Vm,
-    VmStatus,
+    VmStatusEntry,
     VmUpdate,
 )
 from optimizer.fluence.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
@@ -215,7 +215,7 @@ class FluenceClient:
         """`GET /vms/v3`: every VM of the account, in any status."""
         return self._call("GET", "/vms/v3", _list_of(Vm, "vms"))
 
-    def vm_status(self, ids: Iterable[str]) -> list[VmStatus]:
+    def vm_status(self, ids: Iterable[str]) -> list[VmStatusEntry]:
         """`GET /vms/v3/status?ids=..`: status and public IP per VM (tolerant parsing:
         a list, or an object with `statuses`/`vms`; `vmId` accepted for `id`)."""
         id_list = list(ids)
@@ -409,7 +409,7 @@ def _optional_model(model: type[BaseModel]) -> Callable[[bytes], Any]:
     return parse
 
 
-def _statuses(body: bytes) -> list[VmStatus]:
+def _statuses(body: bytes) -> list[VmStatusEntry]:
     data = _unwrap(_decode(body), "statuses", "vms", "data")
     if not isinstance(data, list):
         raise BadResponse("unexpected response shape: expected a list of VM statuses")
@@ -418,7 +418,7 @@ def _statuses(body: bytes) -> list[VmStatus]:
         if isinstance(item, dict) and "id" not in item and "vmId" in item:
             item = {**item, "id": item["vmId"]}
         try:
-            out.append(VmStatus.model_validate(item))
+            out.append(VmStatusEntry.model_validate(item))
         except ValidationError as e:
             raise BadResponse(f"unexpected response shape: {_first_error(e)}") from None
     return out

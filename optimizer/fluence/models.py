@@ -14,25 +14,14 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from optimizer.money import parse_usd
+from optimizer.fluence.status import is_running
+from optimizer.money import Usd
 
-Usd = Annotated[Decimal, BeforeValidator(parse_usd), PlainSerializer(str, when_used="json")]
-
-VM_STATUSES = (
-    "New",
-    "Launching",
-    "Active",
-    "SmallBalance",
-    "InsufficientFunds",
-    "Terminated",
-    "Stopped",
-)
-RUNNING_STATUSES = frozenset({"New", "Launching", "Active", "SmallBalance", "InsufficientFunds"})
 NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,63}$")
 SLUG_RE = re.compile(r"^cpu-(\d+)-ram-(\d+)gb-storage-(\d+)gb$")
 
@@ -243,10 +232,10 @@ class Vm(Wire):
 
     @property
     def running(self) -> bool:
-        return self.status in RUNNING_STATUSES
+        return is_running(self.status)
 
 
-class VmStatus(Wire):
+class VmStatusEntry(Wire):
     id: str
     status: str | None = None
     public_ip: str | None = None

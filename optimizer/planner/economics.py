@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from optimizer.clock import EPOCH
 from optimizer.config import FleetPolicy
-from optimizer.planner.inputs import CUTOVER_MARGIN, EPOCH
+from optimizer.planner.inputs import CUTOVER_MARGIN
 
 _Q = Decimal("0.000001")
 

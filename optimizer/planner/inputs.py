@@ -14,15 +14,12 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
+from optimizer.config import Mode
 from optimizer.fluence.models import Constraints
 
-EPOCH = timedelta(hours=24)
 DEFAULT_LEAD_TIME = timedelta(minutes=10)
 CUTOVER_MARGIN = timedelta(minutes=5)
-HEALTHY_STATUSES = frozenset({"Active", "SmallBalance", "InsufficientFunds"})
-LAUNCHING_STATUSES = frozenset({"New", "Launching"})
 
-Mode = Literal["observe", "recommend", "act"]
 ActionKind = Literal["deploy", "migrate", "delete", "finalize", "replace_stuck"]
 
 

@@ -23,19 +23,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from optimizer.config import FleetConfig, MaintenanceWindow
+from optimizer.clock import EPOCH
+from optimizer.config import FleetConfig, MaintenanceWindow, Mode
+from optimizer.fluence.status import VmStatus, is_ended, is_healthy, is_launching
 from optimizer.planner.economics import evaluate, overlap_cost, price_cap, schedule
 from optimizer.planner.inputs import (
-    EPOCH,
-    HEALTHY_STATUSES,
-    LAUNCHING_STATUSES,
     Action,
     BudgetState,
     InFlight,
     LaunchStats,
     MarketOffer,
     MarketView,
-    Mode,
     OwnedVm,
     Plan,
     Trends,
@@ -303,7 +301,7 @@ def plan_fleet(
         if vm.id in in_flight.new_vm_ids:
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "busy", "being launched by the executor")
             continue
-        if vm.status in ("Stopped", "Terminated") and vm.id in in_flight.busy:
+        if is_ended(vm.status) and vm.id in in_flight.busy:
             # the old VM of an open migration ended before the action did (we deleted it and
             # crashed or lost the answer, or the provider terminated it mid-migration): it
             # keeps its place until the action ends, because its replacement is the
@@ -311,9 +309,9 @@ def plan_fleet(
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "busy", "being replaced by the executor")
             counted.append(vm)
             continue
-        if vm.status == "Terminated":
+        if vm.status == VmStatus.TERMINATED:
             continue
-        if vm.status == "Stopped":
+        if vm.status == VmStatus.STOPPED:
             verdicts[vm.id] = VmVerdict(vm.id, vm.name, "stay", "stopped by the user; not counted")
             continue
         counted.append(vm)
@@ -321,7 +319,7 @@ def plan_fleet(
 
     # 1. provider-terminated → finalize
     for vm in vms:
-        if vm.status == "Terminated" and vm.id not in in_flight.busy:
+        if vm.status == VmStatus.TERMINATED and vm.id not in in_flight.busy:
             actions.append(
                 Action(
                     kind="finalize",
@@ -336,7 +334,7 @@ def plan_fleet(
 
     # 2. stuck launches → replace elsewhere
     for vm in counted:
-        if vm.id in in_flight.busy or vm.status not in LAUNCHING_STATUSES:
+        if vm.id in in_flight.busy or not is_launching(vm.status):
             continue
         if vm.created_at is None or now - vm.created_at <= policy.launch_timeout:
             continue
@@ -532,7 +530,7 @@ def plan_fleet(
             planned += a.expected_price
         if a.kind in ("migrate", "delete", "replace_stuck") and a.old_price is not None:
             planned -= a.old_price
-    healthy = sum(1 for vm in counted if vm.status in HEALTHY_STATUSES)
+    healthy = sum(1 for vm in counted if is_healthy(vm.status))
     for vm in counted:
         verdicts.setdefault(vm.id, VmVerdict(vm.id, vm.name, "stay", "no change needed"))
     return Plan(
@@ -642,7 +640,7 @@ def _migration_for(
     policy = fleet.policy
     if _protected(vm, fleet):
         return "listed in do_not_disrupt", None
-    if vm.status not in HEALTHY_STATUSES:
+    if not is_healthy(vm.status):
         return f"status {vm.status}: only running VMs are migrated", None
     if vm.price is None:
         return "its price is unknown", None

@@ -8,7 +8,7 @@ sim.advance(timedelta(hours=1))               # prices move, VMs launch, billing
 
 from optimizer.sim.clock import DEFAULT_START, SimClock
 from optimizer.sim.faults import FaultConfig, FaultInjector
-from optimizer.sim.market import Dynamics, Market, SimOffer
+from optimizer.sim.market import Dynamics, SimMarket, SimOffer
 from optimizer.sim.server import SimServer, serve, start_server
 from optimizer.sim.simulator import SimConfig, SimError, Simulator
 from optimizer.sim.transport import SimTransport
@@ -21,10 +21,10 @@ __all__ = [
     "FaultConfig",
     "FaultInjector",
     "LedgerEntry",
-    "Market",
     "SimClock",
     "SimConfig",
     "SimError",
+    "SimMarket",
     "SimOffer",
     "SimServer",
     "SimTransport",

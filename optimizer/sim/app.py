@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
-from optimizer.fluence.models import Constraints, DeployedVm, DeployRequest, VmStatus, VmUpdate
+from optimizer.fluence.models import Constraints, DeployedVm, DeployRequest, VmStatusEntry, VmUpdate
 from optimizer.sim.simulator import DEFAULT_IMAGES, SimError
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def _dispatch(sim: Simulator, endpoint: str, query: str, body: bytes) -> SimResp
             vms = [vm for vm in vms if vm.id in wanted]
         out = []
         for vm in vms:
-            st = VmStatus(id=vm.id, status=vm.status, public_ip=vm.public_ip).wire()
+            st = VmStatusEntry(id=vm.id, status=vm.status, public_ip=vm.public_ip).wire()
             st.setdefault("publicIp", None)
             out.append(st)
         return _json(200, out)

@@ -18,7 +18,7 @@ from optimizer.clock import utc
 #: Fixed default start, so a seeded simulation is reproducible.
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 
-Mode = Literal["stepped", "accelerated", "real"]
+ClockMode = Literal["stepped", "accelerated", "real"]
 
 
 class SimClock:
@@ -33,14 +33,14 @@ class SimClock:
         self,
         start: datetime | None = None,
         *,
-        mode: Mode = "stepped",
+        mode: ClockMode = "stepped",
         factor: float = 1.0,
     ) -> None:
         if mode not in ("stepped", "accelerated", "real"):
             raise ValueError(f"unknown clock mode {mode!r}")
         if factor <= 0:
             raise ValueError("clock factor must be > 0")
-        self.mode: Mode = mode
+        self.mode: ClockMode = mode
         self.factor = factor if mode == "accelerated" else 1.0
         if start is None:
             start = datetime.now(UTC) if mode == "real" else DEFAULT_START

@@ -151,7 +151,7 @@ class SimDatacenter:
 
 
 @dataclass
-class SimServer:
+class SimHost:
     available: int
     storage_free: int
 
@@ -169,7 +169,7 @@ class SimOffer:
     cpu: dict[str, str]
     ram: dict[str, str]
     storage_type: str
-    servers: list[SimServer]
+    servers: list[SimHost]
     storage_gib_price: Decimal
     per_vm_limit: int | None
     appear_hour: int
@@ -256,7 +256,7 @@ def _eq(a: object, b: object) -> bool:
     return a is None or str(a).lower() == str(b).lower()
 
 
-class Market:
+class SimMarket:
     """The seeded market. Not thread-safe on its own: the Simulator holds the lock."""
 
     def __init__(self, seed: int = 7, offers: int = 80, dynamics: Dynamics | None = None) -> None:
@@ -368,12 +368,12 @@ class Market:
         assert dims is not None
         n_servers = rng.randint(1, 3)
         if capacity is None:
-            servers = [SimServer(rng.randint(0, 6), rng.choice((200, 500, 1000, 2000)))
+            servers = [SimHost(rng.randint(0, 6), rng.choice((200, 500, 1000, 2000)))
                        for _ in range(n_servers)]  # fmt: skip
             if sum(s.available for s in servers) == 0:
                 servers[0].available = rng.randint(1, 4)
         else:
-            servers = [SimServer(capacity, 1000)]
+            servers = [SimHost(capacity, 1000)]
         o = SimOffer(
             key="",
             slug=slug,

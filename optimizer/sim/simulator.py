@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from optimizer.clock import EPOCH
 from optimizer.fluence.models import (
     NAME_RE,
     Constraints,
@@ -24,10 +25,11 @@ from optimizer.fluence.models import (
     Port,
     VmUpdate,
 )
+from optimizer.fluence.status import is_ended
 from optimizer.sim.clock import SimClock
 from optimizer.sim.faults import FaultConfig, FaultInjector
-from optimizer.sim.market import Dynamics, Market, Placement, SelectionError, SimOffer
-from optimizer.sim.vms import ENDED, EPOCH, Account, LedgerEntry, SimVm
+from optimizer.sim.market import Dynamics, Placement, SelectionError, SimMarket, SimOffer
+from optimizer.sim.vms import Account, LedgerEntry, SimVm
 
 if TYPE_CHECKING:
     import httpx
@@ -168,7 +170,7 @@ class Simulator:
         self.api_key = (
             api_key or "sim-" + hashlib.sha256(f"fluence-sim:{seed}".encode()).hexdigest()[:32]
         )
-        self.market = Market(seed, offers, dynamics)
+        self.market = SimMarket(seed, offers, dynamics)
         self.faults = FaultInjector(faults, seed)
         self.account = Account(balance=Decimal(self.config.balance))
         self.vms: dict[str, SimVm] = {}
@@ -220,7 +222,7 @@ class Simulator:
 
     def _apply(self, ev: _Event) -> None:
         vm = self.vms.get(ev.vm_id)
-        if vm is None or vm.status in ENDED:
+        if vm is None or is_ended(vm.status):
             return
         if ev.kind == "launching" and vm.status == "New":
             vm.status = "Launching"
@@ -562,7 +564,7 @@ class Simulator:
             return vm
 
     def add_offer(self, **kw: Any) -> SimOffer:
-        """Put a scripted, fixed-price offer on the market now (see Market.add_offer)."""
+        """Put a scripted, fixed-price offer on the market now (see SimMarket.add_offer)."""
         with self._lock:
             self.sync()
             return self.market.add_offer(**kw)
@@ -588,7 +590,7 @@ class Simulator:
         with self._lock:
             self.sync()
             vm = self.vms[vm_id]
-            if vm.status in ENDED:
+            if is_ended(vm.status):
                 raise ValueError(f"VM {vm_id} has already ended ({vm.status})")
             self._terminate(vm, self.clock.now())
 

@@ -10,15 +10,13 @@ refunds its reserve to the balance; the current epoch is not refunded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from optimizer.fluence.models import Datacenter, Port, Vm, VmResource
+from optimizer.fluence.status import VmStatus, is_ended
 from optimizer.sim.market import SimDatacenter, SimOffer
-
-EPOCH = timedelta(hours=24)
-ENDED = frozenset({"Stopped", "Terminated"})
 
 
 @dataclass
@@ -85,7 +83,7 @@ class SimVm:
 
     @property
     def running(self) -> bool:
-        return self.status not in ENDED
+        return not is_ended(self.status)
 
     def resources_wire(self) -> list[dict[str, Any]]:
         rs = [
@@ -100,9 +98,9 @@ class SimVm:
 
     def model(self) -> Vm:
         """The wire model of this VM (what GET /vms/v3 lists)."""
-        ended = self.status in ENDED
+        ended = is_ended(self.status)
         dc = None
-        if self.status != "Terminated":
+        if self.status != VmStatus.TERMINATED:
             dc = Datacenter.model_validate(self.datacenter.wire())
         return Vm(
             id=self.id,

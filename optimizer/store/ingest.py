@@ -44,8 +44,8 @@ from optimizer.store.engine import store_errors, writing
 from optimizer.store.tables.market import (
     OUTCOME_FAILED,
     OUTCOME_OK,
-    MarketOffer,
     OfferPrice,
+    OfferRecord,
     Snapshot,
     VmObservation,
     VmRecord,
@@ -54,7 +54,7 @@ from optimizer.store.tables.market import (
 log = structlog.get_logger("optimizer.store.ingest")
 
 snapshot_t = Snapshot.__table__
-offer_t = MarketOffer.__table__
+offer_t = OfferRecord.__table__
 price_t = OfferPrice.__table__
 vm_t = VmRecord.__table__
 vmobs_t = VmObservation.__table__

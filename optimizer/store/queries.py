@@ -20,19 +20,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from optimizer.clock import EPOCH_SECONDS, utc
+from optimizer.fluence.status import VmStatus
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.market import (
     OUTCOME_OK,
-    MarketOffer,
     OfferEpoch,
     OfferPrice,
+    OfferRecord,
     Snapshot,
     VmObservation,
     VmRecord,
 )
 
 snapshot_t = Snapshot.__table__
-offer_t = MarketOffer.__table__
+offer_t = OfferRecord.__table__
 price_t = OfferPrice.__table__
 epoch_t = OfferEpoch.__table__
 vm_t = VmRecord.__table__
@@ -412,15 +413,18 @@ def launch_durations(engine: Engine, since: datetime | None = None) -> pd.DataFr
     """VMs observed becoming Active: vm_id, name, datacenter, created_at, first_new
     (first poll that saw New; NaT if none did), first_active, launch_seconds =
     first_active − first_new, or − created_at when New was never observed."""
-    first = sa.func.min
+
+    def first(status: VmStatus) -> sa.ColumnElement[Any]:
+        return sa.func.min(sa.case((vmobs_t.c.status == status.value, vmobs_t.c.from_at)))
+
     stmt = (
         sa.select(
             vm_t.c.vm_id,
             vm_t.c.name,
             vm_t.c.datacenter,
             vm_t.c.created_at,
-            first(sa.case((vmobs_t.c.status == "New", vmobs_t.c.from_at))).label("first_new"),
-            first(sa.case((vmobs_t.c.status == "Active", vmobs_t.c.from_at))).label("first_active"),
+            first(VmStatus.NEW).label("first_new"),
+            first(VmStatus.ACTIVE).label("first_active"),
         )
         .join(vm_t, vm_t.c.id == vmobs_t.c.vm_ref)
         .group_by(vm_t.c.id, vm_t.c.vm_id, vm_t.c.name, vm_t.c.datacenter, vm_t.c.created_at)
@@ -450,7 +454,7 @@ def terminations(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
             sa.func.min(vmobs_t.c.from_at).label("terminated_at"),
         )
         .join(vm_t, vm_t.c.id == vmobs_t.c.vm_ref)
-        .where(vmobs_t.c.status == "Terminated")
+        .where(vmobs_t.c.status == VmStatus.TERMINATED.value)
         .group_by(vm_t.c.id, vm_t.c.vm_id, vm_t.c.name, vm_t.c.datacenter)
     )
     with store_errors(engine), engine.connect() as conn:

@@ -12,7 +12,7 @@ import pytest
 
 from optimizer.fluence.models import Constraints, Hardware, Offer, offer_key, parse_slug
 from optimizer.sim import Dynamics, SimClock, Simulator
-from optimizer.sim.market import COUNTRIES, Market
+from optimizer.sim.market import COUNTRIES, SimMarket
 
 
 def offers(http: httpx.Client, **filters: object) -> list[Offer]:
@@ -46,7 +46,7 @@ def test_offer_json_has_the_documented_shape_and_prices_have_five_decimals() -> 
 
 
 def test_market_offer_keys_equal_the_models_offer_key() -> None:
-    m = Market(seed=11, offers=300)
+    m = SimMarket(seed=11, offers=300)
     for o in m.offers:
         assert offer_key(Offer.model_validate(o.wire(m.price_str(o)))) == o.key
 

@@ -44,7 +44,7 @@ class Snapshot(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class MarketOffer(SQLModel, table=True):
+class OfferRecord(SQLModel, table=True):
     """One derived offer identity and its attributes (see `optimizer.fluence.models.offer_key`)."""
 
     __tablename__ = "offer"

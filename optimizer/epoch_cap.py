@@ -1,0 +1,63 @@
+"""Spend against the per-epoch caps: the one arithmetic the planner's budget input and the
+executor's last check before a deploy share.
+
+Two caps can bind a fleet: `[budget] max_usd_per_epoch` over every running VM of the
+account (foreign VMs included), and the fleet's own `budget.max_usd_per_epoch` over the
+fleet's running VMs. Spend is the `pricePerEpoch` the API reports for each running VM now
+(see `optimizer.fluence.status.is_running`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from optimizer.config import Config, FleetConfig
+from optimizer.fluence.models import Vm
+
+
+@dataclass(frozen=True)
+class EpochCap:
+    """One cap and what the VMs it covers cost per epoch now. `scope` is "account" or the
+    fleet's name."""
+
+    scope: str
+    cap: Decimal
+    spend: Decimal
+
+    @property
+    def headroom(self) -> Decimal:
+        """What may still be added per epoch (negative when the cap is already exceeded)."""
+        return self.cap - self.spend
+
+    def spend_after(self, price: Decimal, replaced: Decimal = Decimal(0)) -> Decimal:
+        """Spend per epoch once a VM at `price` is added and one at `replaced` removed."""
+        return self.spend - replaced + price
+
+    def exceeded_by(self, price: Decimal, replaced: Decimal = Decimal(0)) -> bool:
+        """Would adding a VM at `price` (replacing one at `replaced`) go over the cap?"""
+        return self.spend_after(price, replaced) > self.cap
+
+
+def epoch_spend(vms: Iterable[Vm]) -> Decimal:
+    """What the running VMs among `vms` cost per epoch now."""
+    return sum(
+        (v.price_per_epoch for v in vms if v.running and v.price_per_epoch is not None),
+        Decimal(0),
+    )
+
+
+def epoch_caps(
+    config: Config, fleet: FleetConfig, vms: Sequence[Vm], owned: Container[str]
+) -> list[EpochCap]:
+    """The caps that bind `fleet` (account first, then the fleet's own), each with the
+    spend it covers: all `vms` for the account, those whose id is in `owned` for the
+    fleet. Empty when neither cap is configured."""
+    caps: list[EpochCap] = []
+    if config.budget.max_usd_per_epoch is not None:
+        caps.append(EpochCap("account", config.budget.max_usd_per_epoch, epoch_spend(vms)))
+    if fleet.budget.max_usd_per_epoch is not None:
+        own = epoch_spend(v for v in vms if v.id in owned)
+        caps.append(EpochCap(fleet.name, fleet.budget.max_usd_per_epoch, own))
+    return caps
