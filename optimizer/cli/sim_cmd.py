@@ -43,9 +43,19 @@ def serve_cmd(
     key: str | None = typer.Option(
         None, "--key", help="API key to accept (default: derived from the seed, printed)."
     ),
+    api: str = typer.Option(
+        "marketplace-v3",
+        "--api",
+        help="API generation to serve: marketplace-v3 (the seeds' API) or cloud (today's).",
+    ),
+    cloud_spec: str = typer.Option(
+        "0.10.0", "--cloud-spec", help="With --api cloud: spec version to speak (0.10.0, 0.8.210)."
+    ),
 ) -> None:
     """Serve the simulated API until Ctrl-C or SIGTERM; print the URL and the key it accepts."""
     from optimizer.sim import FaultConfig, SimClock, SimServer, Simulator
+    from optimizer.sim.cloud import SPECS, CloudConfig
+    from optimizer.sim.simulator import APIS
 
     if not _is_loopback(host):
         raise ConfigError(f"--host {host!r}: the simulator only listens on loopback addresses")
@@ -57,12 +67,16 @@ def serve_cmd(
         raise ConfigError(f"--speed {speed:g}: must be > 0")
     if not 0.0 <= faults <= 1.0:
         raise ConfigError(f"--faults {faults:g}: must be a probability between 0 and 1")
+    if api not in APIS:
+        raise ConfigError(f"--api {api!r}: expected one of {', '.join(APIS)}")
+    if cloud_spec not in SPECS:
+        raise ConfigError(f"--cloud-spec {cloud_spec!r}: expected one of {', '.join(SPECS)}")
     start = datetime.now(UTC).replace(microsecond=0)
     clock = SimClock.real(start) if speed == 1.0 else SimClock.accelerated(speed, start)
     sim = Simulator(seed=seed, clock=clock, offers=offers, faults=FaultConfig(rate=faults),
-                    api_key=key)  # fmt: skip
+                    api_key=key, cloud=CloudConfig(spec=cloud_spec))  # fmt: skip
     try:
-        server = SimServer(sim, host, port)
+        server = SimServer(sim, host, port, api=api)
     except OSError as err:
         raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
@@ -70,10 +84,15 @@ def serve_cmd(
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     previous = signal.signal(signal.SIGTERM, _stop)
-    n = len(sim.market.listed())
+    if api == "cloud":
+        points = len(sim.cloud.price_points())
+        what = f"cloud API {cloud_spec}, {len(sim.cloud.catalog.clusters)} clusters, "
+        what += f"{points} price points"
+    else:
+        what = f"{len(sim.market.listed())} offers"
     typer.echo(
         f"fluence simulator listening on {server.url} "
-        f"(seed {seed}, {n} offers, speed {speed:g}x, faults {faults:g})"
+        f"(seed {seed}, {what}, speed {speed:g}x, faults {faults:g})"
     )
     typer.echo(f"API key: {sim.api_key}")
     typer.echo(f"try: FLUENCE_API_KEY={sim.api_key} fluence-optimizer --api-url {server.url} "

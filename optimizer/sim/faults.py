@@ -35,10 +35,10 @@ KINDS = (
     "wrong_shape",
     "lost_response",
 )
-MUTATING = frozenset({"deploy", "delete_vms", "patch_vms", "add_ssh_key", "remove_ssh_key"})
+V3_MUTATING = frozenset({"deploy", "delete_vms", "patch_vms", "add_ssh_key", "remove_ssh_key"})
 
-#: endpoint names (used for per-endpoint rates and forced faults)
-ENDPOINTS = (
+#: endpoint names of the v3 face (used for per-endpoint rates and forced faults)
+V3_ENDPOINTS = (
     "offers",
     "basic_configurations",
     "countries",
@@ -55,6 +55,17 @@ ENDPOINTS = (
     "add_ssh_key",
     "remove_ssh_key",
 )
+
+
+def _cloud_endpoints() -> tuple[tuple[str, ...], frozenset[str]]:
+    from optimizer.sim.cloud import routes
+
+    return routes.ENDPOINTS, routes.MUTATING
+
+
+#: every endpoint name, both faces ("cloud.*" for the cloud generation)
+ENDPOINTS = V3_ENDPOINTS + _cloud_endpoints()[0]
+MUTATING = V3_MUTATING | _cloud_endpoints()[1]
 
 
 @dataclass

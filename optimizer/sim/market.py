@@ -116,6 +116,31 @@ class Dynamics:
 MAX_FREE_PER_SERVER = 8
 
 
+def step_log_prices(
+    x: np.ndarray,
+    drift: np.ndarray,
+    hour: int,
+    z: np.ndarray,
+    jumps: np.ndarray,
+    jump_size: np.ndarray,
+    d: Dynamics,
+) -> np.ndarray:
+    """One hour of the log-price path (module docstring): mean reversion toward a slow,
+    clipped drift, noise `z`, and a jump where `jumps` is set. Pure: the caller draws."""
+    mu = np.clip(drift * (hour / 24.0), -d.drift_clip, d.drift_clip)
+    jump = np.where(jumps, jump_size, 0)
+    out: np.ndarray = x + d.theta * (mu - x) + d.sigma * z + jump
+    np.clip(out, -d.x_clip, d.x_clip, out=out)
+    return out
+
+
+def step_segments(seg: np.ndarray, z: np.ndarray, d: Dynamics) -> np.ndarray:
+    """One hour of the segment-wide mean-reverting factors, bounded to ±0.3."""
+    out: np.ndarray = seg * (1 - d.seg_theta) + d.seg_sigma * z
+    np.clip(out, -0.3, 0.3, out=out)
+    return out
+
+
 @dataclass
 class SimDatacenter:
     """One datacenter of one provider."""
@@ -458,13 +483,9 @@ class SimMarket:
             z = self._np.standard_normal(n)
             jumps = self._np.random(n) < d.jump_prob
             jump_size = self._np.standard_normal(n) * d.jump_sigma
-            mu = np.clip(self._drift * (h / 24.0), -d.drift_clip, d.drift_clip)
-            jump = np.where(jumps, jump_size, 0)
-            self._x = self._x + d.theta * (mu - self._x) + d.sigma * z + jump
-            np.clip(self._x, -d.x_clip, d.x_clip, out=self._x)
+            self._x = step_log_prices(self._x, self._drift, h, z, jumps, jump_size, d)
             zs = self._np_seg.standard_normal(len(self._seg))
-            self._seg = self._seg * (1 - d.seg_theta) + d.seg_sigma * zs
-            np.clip(self._seg, -0.3, 0.3, out=self._seg)
+            self._seg = step_segments(self._seg, zs, d)
             # arrivals keep the number of live offers roughly steady
             k = _poisson(self._arrivals, self.target_offers / d.mean_lifetime_hours)
             rows = [r for _ in range(k) if (r := self._make_offer(self._arrivals, h)) is not None]

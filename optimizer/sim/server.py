@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from optimizer.sim.simulator import Simulator
 
 
-def _handler_class(sim: Simulator) -> type[BaseHTTPRequestHandler]:
+def _handler_class(sim: Simulator, api: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "fluence-sim/1"
@@ -32,7 +32,8 @@ def _handler_class(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length > 0 else b""
             url = urlsplit(self.path)
             resp = sim.handle(self.command, url.path, query=url.query,
-                              headers=dict(self.headers.items()), body=body)  # fmt: skip
+                              headers=dict(self.headers.items()), body=body,
+                              api=api)  # fmt: skip
             if resp.drop is not None:
                 if resp.drop == "timeout":
                     time.sleep(sim.faults.config.timeout_sleep)
@@ -65,9 +66,12 @@ class _Server(ThreadingHTTPServer):
 class SimServer:
     """A running simulator HTTP server (context manager; `close()` stops it)."""
 
-    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, sim: Simulator, host: str = "127.0.0.1", port: int = 0, api: str = "marketplace-v3"
+    ) -> None:
         self.sim = sim
-        self.httpd = _Server((host, port), _handler_class(sim))
+        self.api = api
+        self.httpd = _Server((host, port), _handler_class(sim, api))
         self._thread: threading.Thread | None = None
 
     @property
@@ -105,14 +109,18 @@ class SimServer:
         self.close()
 
 
-def start_server(sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> SimServer:
-    """Serve `sim` in a background thread; port 0 picks a free port (see `.url`)."""
-    return SimServer(sim, host, port).start()
+def start_server(
+    sim: Simulator, host: str = "127.0.0.1", port: int = 0, api: str = "marketplace-v3"
+) -> SimServer:
+    """Serve `sim`'s `api` face in a background thread; port 0 picks a free port (`.url`)."""
+    return SimServer(sim, host, port, api).start()
 
 
-def serve(sim: Simulator, host: str = "127.0.0.1", port: int = 8787) -> None:
-    """Serve `sim` in this thread until interrupted."""
-    server = SimServer(sim, host, port)
+def serve(
+    sim: Simulator, host: str = "127.0.0.1", port: int = 8787, api: str = "marketplace-v3"
+) -> None:
+    """Serve `sim`'s `api` face in this thread until interrupted."""
+    server = SimServer(sim, host, port, api)
     try:
         server.serve_forever()
     finally:

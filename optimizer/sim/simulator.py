@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     import httpx
 
     from optimizer.sim.app import SimResponse
+    from optimizer.sim.cloud import CloudConfig, CloudWorld
+
+#: the API generations the simulator serves ("faces" of one world)
+APIS = ("marketplace-v3", "cloud")
 
 IMAGE_SUFFIXES = (".qcow2", ".img", ".raw", ".raw.xz", ".raw.gz", ".img.xz", ".img.gz")
 RESERVED_PORTS = frozenset({10250})
@@ -163,6 +167,7 @@ class Simulator:
         api_key: str | None = None,
         config: SimConfig | None = None,
         dynamics: Dynamics | None = None,
+        cloud: CloudConfig | None = None,
     ) -> None:
         self.seed = seed
         self.clock = clock or SimClock.stepped()
@@ -182,9 +187,22 @@ class Simulator:
         self._seq = 0
         self._ids = random.Random(f"{seed}:vm-ids")
         self._synced = self._start
+        self._cloud_config = cloud
+        self._cloud: CloudWorld | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"Simulator(seed={self.seed}, offers={len(self.market.offers)}, vms={len(self.vms)})"
+
+    @property
+    def cloud(self) -> CloudWorld:
+        """The cloud generation's face of this world (made on first use)."""
+        with self._lock:
+            if self._cloud is None:
+                from optimizer.sim.cloud import CloudWorld
+
+                self.sync()
+                self._cloud = CloudWorld(self, self._cloud_config)
+            return self._cloud
 
     # --- time --------------------------------------------------------------------------------
 
@@ -210,6 +228,8 @@ class Simulator:
                 self._apply(ev)
             self._market_to(now)
             self._synced = now
+            if self._cloud is not None:
+                self._cloud.sync(now)
 
     def _market_to(self, at: datetime) -> None:
         hour = int((at - self._start).total_seconds() // 3600)
@@ -502,22 +522,25 @@ class Simulator:
 
     # --- helpers for tests and the demo ------------------------------------------------------
 
-    def transport(self) -> httpx.BaseTransport:
-        """An in-process httpx transport serving this simulator."""
+    def transport(self, api: str = "marketplace-v3") -> httpx.BaseTransport:
+        """An in-process httpx transport serving this simulator's `api` face."""
         from optimizer.sim.transport import SimTransport
 
-        return SimTransport(self)
+        return SimTransport(self, api=api)
 
-    def http_client(self, *, header: str = "bearer", **kw: Any) -> httpx.Client:
-        """A plain httpx.Client wired to this simulator with its key (for tests)."""
+    def http_client(
+        self, *, header: str = "bearer", api: str = "marketplace-v3", **kw: Any
+    ) -> httpx.Client:
+        """A plain httpx.Client wired to this simulator with its key (for tests); the
+        cloud face takes the key as `X-API-KEY` whatever `header` says."""
         import httpx
 
         headers = (
             {"Authorization": f"Bearer {self.api_key}"}
-            if header == "bearer"
+            if header == "bearer" and api != "cloud"
             else {"X-API-KEY": self.api_key}
         )
-        return httpx.Client(base_url="http://sim.local", transport=self.transport(),
+        return httpx.Client(base_url="http://sim.local", transport=self.transport(api),
                             headers=headers, **kw)  # fmt: skip
 
     def handle(
@@ -528,8 +551,15 @@ class Simulator:
         query: str = "",
         headers: dict[str, str] | None = None,
         body: bytes = b"",
+        api: str = "marketplace-v3",
     ) -> SimResponse:
-        """Answer one HTTP request (see optimizer.sim.app)."""
+        """Answer one HTTP request to the `api` face (optimizer.sim.app, sim.cloud.app)."""
+        if api == "cloud":
+            from optimizer.sim.cloud.app import handle as handle_cloud
+
+            return handle_cloud(self, method, path, query, headers or {}, body)
+        if api != "marketplace-v3":
+            raise ValueError(f"unknown API generation {api!r}; expected one of {APIS}")
         from optimizer.sim.app import handle
 
         return handle(self, method, path, query, headers or {}, body)

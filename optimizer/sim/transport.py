@@ -17,8 +17,9 @@ class SimTransport(httpx.BaseTransport):
     exceptions a real connection would raise.
     """
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, api: str = "marketplace-v3") -> None:
         self.sim = sim
+        self.api = api
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
@@ -28,6 +29,7 @@ class SimTransport(httpx.BaseTransport):
             query=request.url.query.decode("ascii", "replace"),
             headers=dict(request.headers.items()),
             body=body,
+            api=self.api,
         )
         if resp.drop == "timeout":
             raise httpx.ReadTimeout("simulated timeout: no response", request=request)
