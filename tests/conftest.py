@@ -8,6 +8,12 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
 
+# The CLI imports pandas and matplotlib only when a command needs them. Imported for the
+# first time while freezegun has replaced `datetime`, pandas trips its binary-compatibility
+# check and matplotlib registers its date converter for the fake class, so both are
+# loaded here, before any test freezes time.
+import matplotlib.dates  # noqa: F401
+import pandas  # noqa: F401
 import pytest
 
 PG_URL = os.environ.get("OPTIMIZER_TEST_POSTGRES_URL")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from optimizer.alerts.model import Alert
 from optimizer.cli.render import print_json, print_line, print_table, safe
 from optimizer.clock import SystemClock
 
@@ -67,6 +66,7 @@ def test_cmd(ctx: typer.Context) -> None:
     """Send a test alert through every sink (the log and each [[alerts.sinks]] entry) and
     report each result. Exits 1 when any sink failed."""
     from optimizer.alerts.delivery import send_now
+    from optimizer.alerts.model import Alert
     from optimizer.alerts.sinks import build_sinks
 
     config = ctx.obj.config()

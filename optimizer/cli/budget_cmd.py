@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.engine import Engine
 
-from optimizer.budget import BudgetReport, ScopeBudget, points_from_vms
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock, utc
 from optimizer.errors import ConfigError
 from optimizer.money import fmt_usd
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from optimizer.budget import BudgetReport, ScopeBudget
 
 
 def _pct(x: Decimal | None) -> str:
@@ -157,6 +160,7 @@ def register(app: typer.Typer) -> None:
         """Spend this epoch and month, forecast, thresholds, remaining budget, reserves and
         deposits needed, per fleet and in total."""
         from optimizer.alerts.tick import load_budget
+        from optimizer.budget import points_from_vms
 
         config = ctx.obj.config()
         engine = ctx.obj.engine()

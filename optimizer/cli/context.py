@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.config import Config, default_config_path, load_config
-
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from optimizer.config import Config
     from optimizer.fluence.client import FluenceClient
 
 
@@ -24,6 +23,8 @@ class AppContext:
 
     def config(self) -> Config:
         if "config" not in self._cache:
+            from optimizer.config import default_config_path, load_config
+
             path = self.config_path or default_config_path()
             cfg = load_config(path)
             if self.api_url:

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.engine import Engine
 
-from optimizer.cli.context import AppContext
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock
-from optimizer.store.engine import (
-    create_engine,
-    current_revision,
-    default_url,
-    head_revision,
-    safe_url,
-    upgrade,
-)
-from optimizer.store.maintenance import db_stats, vacuum
-from optimizer.store.retention import roll_up
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from optimizer.cli.context import AppContext
 
 db = typer.Typer(
     name="db",
@@ -44,6 +38,8 @@ def store(app: AppContext) -> Iterator[Engine]:
 
 
 def _url(ctx: typer.Context) -> str:
+    from optimizer.store.engine import default_url
+
     app: AppContext = ctx.obj
     return app.config().database.url or default_url()
 
@@ -51,6 +47,8 @@ def _url(ctx: typer.Context) -> str:
 @db.command("upgrade")
 def upgrade_cmd(ctx: typer.Context) -> None:
     """Migrate the database schema to the one this version needs (creates it if empty)."""
+    from optimizer.store.engine import safe_url, upgrade
+
     url = _url(ctx)
     before, after = upgrade(url)
     if before == after:
@@ -64,6 +62,9 @@ def stats_cmd(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Show schema revision, size, row counts and the span of recorded snapshots."""
+    from optimizer.store.engine import create_engine, current_revision, head_revision, safe_url
+    from optimizer.store.maintenance import db_stats
+
     url = _url(ctx)
     engine = create_engine(url)
     try:
@@ -84,6 +85,8 @@ def stats_cmd(
 def vacuum_cmd(ctx: typer.Context) -> None:
     """Compact the database file (SQLite: checkpoint WAL + VACUUM; PostgreSQL: VACUUM
     ANALYZE). Safe while the daemon runs, but it waits for the database lock."""
+    from optimizer.store.maintenance import vacuum
+
     app: AppContext = ctx.obj
     with store(app) as engine:
         before, after = vacuum(engine)
@@ -97,6 +100,8 @@ def vacuum_cmd(ctx: typer.Context) -> None:
 def prune_cmd(ctx: typer.Context) -> None:
     """Apply retention now: roll raw history older than retention.raw_days into per-epoch
     aggregates, drop aggregates older than retention.epoch_days."""
+    from optimizer.store.retention import roll_up
+
     app: AppContext = ctx.obj
     cfg = app.config().retention
     with store(app) as engine:

@@ -6,18 +6,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import typer
 
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock
-from optimizer.config import Config, FleetConfig
 from optimizer.errors import ExecutionError, OptimizerError
-from optimizer.executor import FleetRunner
-from optimizer.executor import journal as jr
 from optimizer.money import fmt_usd
-from optimizer.planner import Plan
-from optimizer.planner.report import plan_dict
+
+if TYPE_CHECKING:
+    from optimizer.config import Config, FleetConfig
+    from optimizer.executor import FleetRunner
+    from optimizer.planner import Plan
 
 fleets = typer.Typer(
     name="fleets", help="Fleet ownership and status (adopt or release VMs).", no_args_is_help=True
@@ -33,6 +34,8 @@ def _select(cfg: Config, fleet: str | None) -> list[FleetConfig]:
 
 
 def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list, FleetRunner]:
+    from optimizer.executor import FleetRunner
+
     app = ctx.obj
     cfg = app.config()
     specs = _select(cfg, fleet)
@@ -98,6 +101,8 @@ def plan_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the plans as JSON."),
 ) -> None:
     """Dry run: what each fleet would do now, and why each VM stays or moves. Changes nothing."""
+    from optimizer.planner.report import plan_dict
+
     plans, _vms, _runner = _plans(ctx, fleet)
     if as_json:
         print_json([plan_dict(p) for p in plans])
@@ -121,6 +126,7 @@ def apply_cmd(
             "configuration to let the optimizer deploy and delete VMs (see `plan` for a dry run)"
         )
     from optimizer.daemon.lock import InstanceLock
+    from optimizer.executor import journal as jr
 
     # one writer per database: refuse while the daemon (or another apply) is running
     lock = InstanceLock(ctx.obj.engine()).acquire()
@@ -176,6 +182,8 @@ def status_cmd(
     fleet: str | None = typer.Option(None, "--fleet", "-f", help="Only this fleet."),
 ) -> None:
     """Owned VMs, unfinished actions and realized savings per fleet."""
+    from optimizer.executor import journal as jr
+
     app = ctx.obj
     cfg = app.config()
     specs = _select(cfg, fleet)
@@ -237,6 +245,8 @@ def adopt_cmd(
     vm_ids: list[str] = typer.Argument(..., help="VM ids (0x...) to put under the fleet."),
 ) -> None:
     """Let the optimizer manage existing VMs (migrate, resize, delete) as part of FLEET."""
+    from optimizer.executor import journal as jr
+
     app = ctx.obj
     app.config().fleet(fleet)
     engine, client = app.engine(), app.client()
@@ -253,6 +263,8 @@ def release_cmd(
     vm_ids: list[str] = typer.Argument(..., help="VM ids (0x...) to stop managing."),
 ) -> None:
     """Stop managing VMs: they keep running and the optimizer never touches them again."""
+    from optimizer.executor import journal as jr
+
     engine = ctx.obj.engine()
     ctx.call_on_close(engine.dispose)
     done = jr.release_vms(engine, fleet, _ids(vm_ids), SystemClock().now())

@@ -4,13 +4,14 @@ and when it last renewed its lease."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
-from optimizer.cli.context import AppContext
 from optimizer.cli.render import print_json, print_table
-from optimizer.daemon.leader import read_leader
-from optimizer.store.engine import safe_url
+
+if TYPE_CHECKING:
+    from optimizer.cli.context import AppContext
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +26,9 @@ def register(app: typer.Typer) -> None:
         On PostgreSQL it also says whether the leader's advisory lock is held right now:
         "no" means the last leader is gone and a follower takes over at its next poll.
         """
+        from optimizer.daemon.leader import read_leader
+        from optimizer.store.engine import safe_url
+
         app_ctx: AppContext = ctx.obj
         engine = app_ctx.engine()
         try:

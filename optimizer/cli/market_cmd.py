@@ -6,22 +6,17 @@ Thin: parse options, call the client, render a table or JSON.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import typer
 
-from optimizer.cli.context import AppContext
 from optimizer.cli.render import JSON_OPTION_HELP, print_json, print_table
 from optimizer.errors import ConfigError
-from optimizer.fluence.models import (
-    SLUG_RE,
-    Constraints,
-    CpuSpec,
-    DatacenterFilter,
-    Hardware,
-    Offer,
-    StorageSpec,
-)
 from optimizer.money import parse_usd
+
+if TYPE_CHECKING:
+    from optimizer.cli.context import AppContext
+    from optimizer.fluence.models import Constraints, Hardware, Offer
 
 market = typer.Typer(
     name="market",
@@ -42,6 +37,15 @@ def build_constraints(
 ) -> Constraints:
     """CLI filter options → offer constraints. Raise ConfigError (exit 2) naming the option
     for a value that cannot be right."""
+    from optimizer.fluence.models import (
+        SLUG_RE,
+        Constraints,
+        CpuSpec,
+        DatacenterFilter,
+        Hardware,
+        StorageSpec,
+    )
+
     c = Constraints()
     if configuration:
         if not SLUG_RE.match(configuration):

@@ -13,13 +13,16 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+# rich and pydantic are imported where they are used, not here: every command module
+# imports this one, and `--help` must not pay for them (see tests/cli/test_startup.py)
 
 _UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -33,6 +36,8 @@ def safe(value: object) -> str:
 
 def cell(value: object, style: str | None = None) -> Text:
     """A table cell that is never interpreted as rich markup."""
+    from rich.text import Text
+
     if isinstance(value, Decimal):
         value = format_decimal(value)
     elif isinstance(value, datetime):
@@ -50,6 +55,8 @@ def format_decimal(d: Decimal) -> str:
 
 def console() -> Console:
     """A console on the current stdout (looked up at print time, so capture works)."""
+    from rich.console import Console
+
     return Console(highlight=False, markup=False, emoji=False, soft_wrap=False)
 
 
@@ -61,6 +68,9 @@ def print_table(
     empty: str = "(none)",
 ) -> None:
     """Print a table. A column is a header, or (header, "right") for numbers."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=safe(title) if title else None, show_edge=False, pad_edge=False)
     for col in columns:
         header, justify = (col, "left") if isinstance(col, str) else col
@@ -78,6 +88,8 @@ def print_table(
 
 def to_jsonable(obj: Any) -> Any:
     """Wire models → their documented camelCase JSON; lists and plain values as they are."""
+    from pydantic import BaseModel
+
     if isinstance(obj, BaseModel):
         wire = getattr(obj, "wire", None)
         return wire() if callable(wire) else obj.model_dump(mode="json", by_alias=True)

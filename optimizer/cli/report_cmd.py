@@ -21,7 +21,6 @@ import typer
 
 from optimizer.cli.context import AppContext
 from optimizer.clock import SystemClock
-from optimizer.config import parse_duration
 from optimizer.errors import ConfigError, OptimizerError
 
 MIN_EPOCHS = 2
@@ -79,6 +78,7 @@ def build_report(
     """Load, analyze and render; return the report text. Raise NotEnoughHistory when the
     window holds fewer than MIN_EPOCHS epochs with data, ConfigError on a bad --since."""
     from optimizer.analysis import analyze_history
+    from optimizer.config import parse_duration
     from optimizer.report import render_html, render_markdown, to_csv, to_json
     from optimizer.store.analysis_queries import fleet_frames, market_history
 

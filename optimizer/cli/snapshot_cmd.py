@@ -7,18 +7,19 @@ Thin: parse options, call `optimizer.store`, render a table or JSON.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from optimizer.cli.context import AppContext
 from optimizer.cli.db_cmd import store
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock
-from optimizer.config import parse_duration
 from optimizer.errors import ConfigError
-from optimizer.store.ingest import take_snapshot
-from optimizer.store.queries import price_observations
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from optimizer.cli.context import AppContext
 
 history = typer.Typer(
     name="history",
@@ -33,6 +34,8 @@ def snapshot_cmd(
 ) -> None:
     """Take one marketplace snapshot now and store it; print offers seen, new, changed,
     vanished."""
+    from optimizer.store.ingest import take_snapshot
+
     app: AppContext = ctx.obj
     with store(app) as engine:
         summary, vm_summary = take_snapshot(engine, app.client(), SystemClock(), vms=vms)
@@ -52,6 +55,8 @@ def snapshot_cmd(
 
 
 def _since(value: str) -> timedelta:
+    from optimizer.config import parse_duration
+
     try:
         span = parse_duration(value)
     except ValueError as err:
@@ -93,6 +98,8 @@ def history_offers_cmd(
     ),
 ) -> None:
     """Price history per offer over the last --since, cheapest (latest price) first."""
+    from optimizer.store.queries import price_observations
+
     span = _since(since)
     if country is not None and not (len(country) == 2 and country.isalpha()):
         raise ConfigError(f"--country: {country!r} is not a two-letter ISO country code")

@@ -9,7 +9,6 @@ import typer
 
 from optimizer.cli.render import JSON_OPTION_HELP, print_json, print_line, print_table, safe
 from optimizer.errors import ConfigError
-from optimizer.fluence.models import NAME_RE
 
 ssh_keys = typer.Typer(
     name="ssh-keys", help="Manage the SSH keys stored in the Fluence account.", no_args_is_help=True
@@ -74,6 +73,8 @@ def add_cmd(
     ),
 ) -> None:
     """Store a public key in the account; fleets can then refer to it by name."""
+    from optimizer.fluence.models import NAME_RE
+
     if not NAME_RE.match(name):
         raise ConfigError(f"ssh-keys add: {name!r} is not a valid name (letters, digits, hyphens)")
     public_key = read_public_key(key, file)

@@ -1,0 +1,125 @@
+"""Start-up cost, guarded structurally: a command imports only what it uses.
+
+Each test runs the CLI in a fresh interpreter and lists the heavy modules that ended up
+in `sys.modules`. No timing is asserted (the figures are printed by
+tests/benchmarks/bench_startup_snapshot.py); an import that slips back to module level
+shows up here as a module name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from optimizer.sim import Simulator, start_server
+
+# what `--help` and `--version` must not load: the data stack, the HTTP/wire stack, the
+# config models, and every package of the core
+NOT_FOR_HELP = (
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "pydantic",
+    "httpx",
+    "structlog",
+    "rich",
+    "optimizer.config",
+    "optimizer.fluence",
+    "optimizer.store",
+    "optimizer.analysis",
+    "optimizer.planner",
+    "optimizer.executor",
+    "optimizer.alerts",
+    "optimizer.report",
+    "optimizer.daemon",
+    "optimizer.sim",
+    "optimizer.backtest",
+)
+# `vms list` talks to the API and prints a table: no database, no analysis, no alerts
+NOT_FOR_VMS_LIST = (
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "optimizer.store",
+    "optimizer.analysis",
+    "optimizer.planner",
+    "optimizer.executor",
+    "optimizer.alerts",
+    "optimizer.report",
+    "optimizer.sim",
+)
+
+_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from optimizer.cli.main import main
+    try:
+        main(sys.argv[1:])
+    except SystemExit as e:
+        code = e.code or 0
+    else:
+        code = 0
+    print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+    """
+)
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[str], str]:
+    """Run the CLI with `args` in a fresh interpreter; return (exit code, loaded module
+    names, stdout)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["modules"]), proc.stdout
+
+
+def _loaded(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(f for f in forbidden if any(m == f or m.startswith(f + ".") for m in modules))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)])
+def test_help_and_version_load_none_of_the_heavy_modules(args: tuple[str, ...]) -> None:
+    """`--help` and `--version` build the whole command tree, yet load neither pandas,
+    SQLAlchemy, matplotlib, pydantic, httpx nor any package of the core."""
+    code, modules, out = _run(*args)
+    assert code == 0
+    assert out.strip()  # it did print its help / version
+    assert _loaded(modules, NOT_FOR_HELP) == []
+
+
+@pytest.mark.parametrize("args", [("vms", "list"), ("snapshot",), ("report",), ("db", "stats")])
+def test_command_help_loads_none_of_the_heavy_modules(args: tuple[str, ...]) -> None:
+    """A command's `--help` loads nothing of ours either. Typer itself coerces a
+    command's parameters with pydantic adapters, so pydantic is the one exception."""
+    code, modules, out = _run(*args, "--help")
+    assert code == 0
+    assert "Usage:" in out
+    assert _loaded(modules, tuple(m for m in NOT_FOR_HELP if m != "pydantic")) == []
+
+
+@pytest.mark.http
+def test_vms_list_loads_no_database_or_analysis_stack() -> None:
+    """`vms list` against a loopback API prints the VMs without importing pandas,
+    SQLAlchemy, matplotlib, the store, the planner or the alert stack."""
+    sim = Simulator(seed=7, offers=20)
+    with start_server(sim) as srv:
+        code, modules, out = _run(
+            "--api-url", srv.url, "vms", "list", "--json", env={"FLUENCE_API_KEY": sim.api_key}
+        )
+    assert code == 0
+    assert json.loads(out) == []  # a fresh simulated account has no VMs
+    assert "httpx" in modules  # it did talk to the API
+    assert _loaded(modules, NOT_FOR_VMS_LIST) == []
