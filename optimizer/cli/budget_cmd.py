@@ -12,7 +12,6 @@ import typer
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock, utc
 from optimizer.errors import ConfigError
-from optimizer.money import fmt_usd
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -25,6 +24,8 @@ def _pct(x: Decimal | None) -> str:
 
 
 def _usd(x: Decimal | None) -> str:
+    from optimizer.money import fmt_usd  # money imports pydantic: not at module load
+
     return "" if x is None else fmt_usd(x)
 
 

@@ -13,7 +13,6 @@ import typer
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock
 from optimizer.errors import ExecutionError, OptimizerError
-from optimizer.money import fmt_usd
 
 if TYPE_CHECKING:
     from optimizer.config import Config, FleetConfig
@@ -51,6 +50,8 @@ def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list, Fle
 
 
 def _usd(d: Decimal | None) -> str:
+    from optimizer.money import fmt_usd  # money imports pydantic: not at module load
+
     return "" if d is None else fmt_usd(d, 4)
 
 

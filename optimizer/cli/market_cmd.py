@@ -12,7 +12,6 @@ import typer
 
 from optimizer.cli.render import JSON_OPTION_HELP, print_json, print_table
 from optimizer.errors import ConfigError
-from optimizer.money import parse_usd
 
 if TYPE_CHECKING:
     from optimizer.cli.context import AppContext
@@ -45,6 +44,7 @@ def build_constraints(
         Hardware,
         StorageSpec,
     )
+    from optimizer.money import parse_usd
 
     c = Constraints()
     if configuration:
