@@ -9,13 +9,21 @@ Steps of a deploying action (deploy, migrate, replace_stuck):
 
 A deploy whose answer was lost stays in `deploying` and is recognized next tick by its
 name in `GET /vms/v3`; it is re-attempted only when no VM of that name appears within
-`deploy_grace`. A launch that is not Active within the fleet's `launch_timeout` is
-deleted and the action fails; that, or a VM that ends before going Active, is the only
-failure that makes the planner avoid the datacenter next time (failure_cause "launch").
+`deploy_grace`. A VM found by that name is claimed only when it is the only VM of that
+name, nobody owns it, and the API says it was created after the deploy started (less
+CLAIM_CLOCK_SKEW); otherwise the action fails (cause "claim", which raises an alert) and
+the VM is left alone: a name is not proof of ownership. A launch that is not Active
+within the fleet's `launch_timeout` is deleted and the action fails; that, or a VM that
+ends before going Active, is the only failure that makes the planner avoid the
+datacenter next time (failure_cause "launch").
 Delete and finalize check ownership and then DELETE.
 
 Safety: every mutating call is preceded by an ownership check against `fleet_vm`; a
-VM not owned is never patched or deleted. One failing action never stops the others.
+VM not owned is never patched or deleted, nor is a VM listed under an owned id with a
+`createdAt` other than the one recorded at ownership (ids may be reused). Each round
+first reconciles ownership with the VM list (journal.reconcile_ownership): owned VMs
+missing from several lists in a row are released. One failing action never stops the
+others.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from decimal import Decimal
 import structlog
 from sqlalchemy.engine import Engine
 
-from optimizer.clock import Clock
+from optimizer.clock import Clock, utc
 from optimizer.config import Config, FleetConfig
 from optimizer.epoch_cap import epoch_caps
 from optimizer.errors import (
@@ -58,6 +66,11 @@ from optimizer.store.tables.journal import JournalAction, SavingsEntry
 log = structlog.get_logger("optimizer.executor")
 
 _AMBIGUOUS = (TransportError, ServerError, BadResponse)  # the deploy may have happened
+
+#: How far the API's clock may lag ours when a VM is recognized by name after a lost
+#: deploy answer: it is claimed only if its `createdAt` is no earlier than the moment the
+#: deploy was sent minus this allowance.
+CLAIM_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def desired_ports(fleet: FleetConfig) -> list[Port]:
@@ -121,6 +134,8 @@ class Executor:
         if vms is None:
             vms = self.client.list_vms()  # type: ignore[attr-defined]
         counts: Counter[str] = Counter()
+        for gone in jr.reconcile_ownership(self.engine, vms, self.clock.now(), fleet):
+            log.warning("ownership released", fleet=gone.fleet, vm_id=gone.vm_id, why=gone.why)
         fleets = {f.name: f for f in self.config.fleets}
         for row in jr.open_actions(self.engine, fleet):
             spec = fleets.get(row.fleet)
@@ -217,7 +232,9 @@ class Executor:
         ids = [d.vm_id for d in deployed]
         self._launched(row, ids)
 
-    def _launched(self, row: JournalAction, ids: list[str]) -> None:
+    def _launched(
+        self, row: JournalAction, ids: list[str], created_at: datetime | None = None
+    ) -> None:
         now = self.clock.now()
         with store_errors(self.engine), jr.session(self.engine) as s:
             for vm_id in ids:
@@ -229,6 +246,7 @@ class Executor:
                     source="created",
                     name=jr.vm_name(row.fleet, row.token),
                     action_id=row.id,
+                    created_at=created_at,
                 )
             row.new_vm_ids = ",".join(ids)
             row.state = "launching"
@@ -240,11 +258,21 @@ class Executor:
 
     def _resolve_deploy(self, row: JournalAction, fleet: FleetConfig, vms: Sequence[Vm]) -> None:
         name = jr.vm_name(row.fleet, row.token)
-        found = sorted(v.id for v in vms if v.vm_name == name)
-        if found:
-            self._launched(row, found)
-            return
+        found = sorted((v for v in vms if v.vm_name == name), key=lambda v: v.id)
         started = row.deploy_started_at or row.updated_at
+        if found:
+            problem = self._claim_problem(name, found, started)
+            if problem is None:
+                self._launched(row, [found[0].id], found[0].created_at)
+                return
+            log.error("VM not claimed", name=name, why=problem, vm_ids=[v.id for v in found])
+            self._fail(
+                row,
+                f"deploy answer lost; not claimed, left alone: {problem}. "
+                "Check the account (adopt the VM with `fleets adopt` if it is ours)",
+                "claim",
+            )
+            return
         if self.clock.now() - started < self.deploy_grace:
             return  # the VM list may lag behind the deploy
         if row.attempts >= self.max_attempts:
@@ -253,6 +281,25 @@ class Executor:
         log.info("no VM named after the token; deploying again", name=name)
         self._save(row, state="planned")
         self._estimate_and_deploy(row, fleet, vms)
+
+    def _claim_problem(self, name: str, found: Sequence[Vm], started: datetime) -> str | None:
+        """Why the VMs named after a deploy's token (`found`, at least one) may not be
+        taken as that deploy's result, or None when exactly one may."""
+        if len(found) > 1:
+            return f"{len(found)} VMs are named {name}: {', '.join(v.id for v in found)}"
+        vm = found[0]
+        owner = jr.owned_ids(self.engine).get(vm.id)
+        if owner is not None:
+            return f"VM {vm.id} named {name} is already owned by fleet {owner.fleet}"
+        if vm.created_at is None:
+            return f"VM {vm.id} named {name} has no createdAt to check against the deploy"
+        earliest = started - CLAIM_CLOCK_SKEW
+        if utc(vm.created_at) < earliest:
+            return (
+                f"VM {vm.id} named {name} was created at {utc(vm.created_at).isoformat()}, "
+                f"before this deploy was sent at {started.isoformat()}"
+            )
+        return None
 
     def _launching(self, row: JournalAction, fleet: FleetConfig, by_id: dict[str, Vm]) -> None:
         ids = [x for x in row.new_vm_ids.split(",") if x]
@@ -348,6 +395,13 @@ class Executor:
                 action=row.id,
             )
         vm = by_id.get(vm_id)
+        if vm is not None and not jr.same_vm(owned[vm_id], vm):
+            raise ExecutionError(
+                f"refusing to delete VM {vm_id}: its createdAt differs from the owned VM's "
+                "(the id names another VM now)",
+                fleet=row.fleet,
+                action=row.id,
+            )
         if vm is not None and vm.status != VmStatus.STOPPED:
             self.client.delete_vms([vm_id])  # type: ignore[attr-defined]
             log.info("deleted", fleet=row.fleet, vm_id=vm_id, status=vm.status)
@@ -392,6 +446,7 @@ class Executor:
             VmUpdate(id=v.id, open_ports=want)
             for v in sorted(vms, key=lambda v: v.id)
             if v.id in owned
+            and jr.same_vm(owned[v.id], v)
             and v.status == VmStatus.ACTIVE
             and {(p.port, p.protocol) for p in v.ports} != want_set
         ]

@@ -29,10 +29,13 @@ from optimizer.planner.market_view import market_view, owned_vm
 
 
 def owned_vms(engine: Engine, fleet: str, vms: Sequence[Vm]) -> list[OwnedVm]:
-    """The fleet's owned VMs (ownership table, never the name alone) as planner inputs."""
+    """The fleet's owned VMs (ownership table, never the name alone; an owned id listed
+    with another `createdAt` is another VM and left out) as planner inputs."""
     owned = jr.owned_ids(engine, fleet)
     return [
-        owned_vm(v, last_migrated_at=owned[v.id].last_migrated_at) for v in vms if v.id in owned
+        owned_vm(v, last_migrated_at=owned[v.id].last_migrated_at)
+        for v in vms
+        if v.id in owned and jr.same_vm(owned[v.id], v)
     ]
 
 

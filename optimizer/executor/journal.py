@@ -16,7 +16,7 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from optimizer.clock import EPOCH, EPOCH_SECONDS
+from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
 from optimizer.errors import ExecutionError
 from optimizer.fluence.models import Vm
 from optimizer.money import from_micros, to_micros
@@ -72,7 +72,10 @@ def own(
     source: str,
     name: str = "",
     action_id: int | None = None,
+    created_at: datetime | None = None,
 ) -> None:
+    """Record `vm_id` as owned by `fleet`. `created_at` is the VM's `createdAt` when known
+    (else recorded by `reconcile_ownership` when the VM is first listed)."""
     row = s.get(FleetVm, vm_id)
     if row is None:
         s.add(
@@ -83,12 +86,82 @@ def own(
                 vm_name=name,
                 action_id=action_id,
                 owned_at=now,
+                vm_created_at=utc(created_at) if created_at is not None else None,
+                absent_ticks=0,
             )
         )
     else:
         row.fleet, row.source, row.released_at, row.owned_at = fleet, source, None, now
         row.vm_name = name or row.vm_name
+        row.action_id = action_id
+        row.vm_created_at = utc(created_at) if created_at is not None else None
+        row.absent_ticks = 0
         s.add(row)
+
+
+def same_vm(row: FleetVm, vm: Vm) -> bool:
+    """Whether listed `vm` is the VM `row` took ownership of. Ids are the API's and may be
+    reused: once the VM's `createdAt` is recorded, a VM under that id with another (or no)
+    `createdAt` is a different VM and must not be acted on."""
+    if row.vm_created_at is None:
+        return True  # not seen yet since ownership (a deploy whose VM is not listed yet)
+    return vm.created_at is not None and utc(vm.created_at) == row.vm_created_at
+
+
+#: An owned VM missing from this many VM lists in a row (the executor checks one per tick
+#: in act mode) is taken to be gone: its ownership is released, so its id, if the API ever
+#: hands it to another VM, is not owned. Deleting a VM releases it at once.
+RELEASE_AFTER_ABSENT_TICKS = 4
+
+
+@dataclass(frozen=True)
+class Released:
+    vm_id: str
+    fleet: str
+    why: str
+
+
+def reconcile_ownership(
+    engine: Engine, vms: Sequence[Vm], now: datetime, fleet: str | None = None
+) -> list[Released]:
+    """Check the ownership rows (of `fleet`, or all) against one VM list `vms`.
+
+    A listed VM gets its `createdAt` recorded the first time and its absence count reset;
+    a listed VM whose `createdAt` differs from the recorded one is another VM that got
+    the id, and the ownership is released; an unlisted one counts one more absence and
+    is released after RELEASE_AFTER_ABSENT_TICKS. Returns what was released and why."""
+    by_id = {v.id: v for v in vms}
+    out: list[Released] = []
+    with store_errors(engine), session(engine) as s:
+        q = select(FleetVm).where(FleetVm.released_at.is_(None))  # type: ignore[union-attr]
+        if fleet is not None:
+            q = q.where(FleetVm.fleet == fleet)
+        for row in s.exec(q):
+            vm = by_id.get(row.vm_id)
+            why = None
+            if vm is None:
+                row.absent_ticks += 1
+                if row.absent_ticks >= RELEASE_AFTER_ABSENT_TICKS:
+                    why = f"missing from {row.absent_ticks} VM lists in a row"
+            elif not same_vm(row, vm):
+                why = (
+                    f"the id now names another VM (createdAt {_iso(vm.created_at)}, "
+                    f"owned one created {_iso(row.vm_created_at)})"
+                )
+            else:
+                row.absent_ticks = 0
+                if row.vm_created_at is None and vm.created_at is not None:
+                    row.vm_created_at = utc(vm.created_at)
+            s.add(row)
+            if why is not None:
+                release(s, row.vm_id, now)
+                out.append(Released(row.vm_id, row.fleet, why))
+        s.commit()
+    return out
+
+
+def _iso(t: datetime | None) -> str:
+    return t.isoformat() if t is not None else "unknown"
 
 
 def release(s: Session, vm_id: str, now: datetime) -> None:
@@ -122,7 +195,7 @@ def adopt(
                     f"VM {vm_id} already belongs to fleet {other.fleet}; release it first",
                     fleet=fleet,
                 )
-            own(s, vm_id, fleet, now, source="adopted", name=vm.vm_name)
+            own(s, vm_id, fleet, now, source="adopted", name=vm.vm_name, created_at=vm.created_at)
             done.append(vm_id)
         s.commit()
     return done
@@ -314,13 +387,17 @@ def savings(engine: Engine, now: datetime) -> dict[str, FleetSavings]:
 __all__ = [
     "FINAL_STATES",
     "OPEN_STATES",
+    "RELEASE_AFTER_ABSENT_TICKS",
     "FleetSavings",
+    "Released",
     "adopt",
     "in_flight",
     "open_actions",
     "owned_ids",
+    "reconcile_ownership",
     "record_plan",
     "release_vms",
+    "same_vm",
     "savings",
     "vm_name",
 ]

@@ -1,10 +1,12 @@
-"""Executor journal, fleet ownership and the savings ledger (migrations 0002, 0005).
+"""Executor journal, fleet ownership and the savings ledger (migrations 0002, 0005, 0006).
 
 - `journal_action`: one row per planned Action, written BEFORE its first API call and
   advanced step by step (`state`). The name token (`<fleet>-<token>` is the VM name) is
   recorded before deploy, so a lost deploy response is recognized by name afterwards.
 - `fleet_vm`: ownership. Only VMs listed here (created by the daemon or adopted with
-  `fleets adopt`) are ever patched or deleted; `released_at` ends ownership.
+  `fleets adopt`) are ever patched or deleted; `released_at` ends ownership. The VM's
+  `createdAt` is recorded with it: a listed VM whose `createdAt` differs is another VM
+  that got the same id, and is never acted on.
 - `savings_ledger`: one row per completed migration with the old and new price.
 
 Money is integer micro-USD; timestamps are aware UTC.
@@ -50,8 +52,9 @@ class JournalAction(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     #: why a `failed` action failed (migration 0005): "launch" (the datacenter did not
     #: bring the VM up: it ended or timed out before Active; the planner avoids the
-    #: datacenter for an epoch), "vanished", "deploy" (no VM after every attempt), "api"
-    #: (too many failed steps) or "error"
+    #: datacenter for an epoch), "vanished", "deploy" (no VM after every attempt), "claim"
+    #: (a VM carries the deploy's name but may not be ours: left alone), "api" (too many
+    #: failed steps) or "error"
     failure_cause: str | None = Field(default=None, sa_column=Column(String(16)))
     fencing_token: int | None = Field(default=None, sa_column=Column(BigInteger))
 
@@ -69,6 +72,12 @@ class FleetVm(SQLModel, table=True):
     owned_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     last_migrated_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     released_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    #: the VM's `createdAt` when first seen owned (migration 0006); None until then
+    vm_created_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    #: consecutive VM lists checked by the executor that did not show the VM
+    absent_ticks: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
 
 class SavingsEntry(SQLModel, table=True):
