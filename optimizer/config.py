@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from optimizer.countries import normalize_country
 from optimizer.errors import ConfigError
 from optimizer.fluence.models import NAME_RE
 from optimizer.money import Usd
@@ -66,7 +67,7 @@ Thresholds = Annotated[list[float], AfterValidator(_fractions)]
 #: What the daemon may do: snapshot and report, also plan and alert, also execute.
 Mode = Literal["observe", "recommend", "act"]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+Country = Annotated[str, BeforeValidator(normalize_country)]
 
 
 class Section(BaseModel):
@@ -378,6 +379,14 @@ def load_config(path: Path | str | None) -> Config:
         return Config()
     p = Path(path)
     return parse_config(read_toml(p), str(p))
+
+
+def config_search_note() -> str:
+    """Where `default_config_path` looked, for a message when it found nothing."""
+    return (
+        "no configuration file: --config not given, $FLUENCE_OPTIMIZER_CONFIG and "
+        "$CONFIGURATION_DIRECTORY unset, /etc/fluence-optimizer/optimizer.toml does not exist"
+    )
 
 
 def default_config_path() -> Path | None:

@@ -366,7 +366,7 @@ class Cycle:
         state.plans[fleet.name] = plan
         return _integration.describe_plan(plan)
 
-    def _execute(self, state: _TickState, fleet: FleetConfig | None) -> str:
+    def _execute(self, state: _TickState, fleet: FleetConfig | None) -> str | Degraded:
         assert fleet is not None
         _skip_if_api_down(state)
         if self.rt.config.mode != "act":  # decided here and only here
@@ -380,6 +380,13 @@ class Cycle:
                 if self.rt.metrics is not None:
                     kind, _, outcome = key.partition(":")
                     self.rt.metrics.actions.labels(kind, outcome or "done").inc(n)
+        failed = _integration.failed_since(self.rt, fleet, state.now)
+        if failed:  # the tick is "degraded" (and `once` exits 6), the other fleets go on
+            n = sum(len(ids) for ids in failed.values())
+            what = "; ".join(
+                f"{', '.join(f'#{i}' for i in ids)} {error}" for error, ids in failed.items()
+            )
+            return Degraded(f"{n} action(s) failed: {what}")
         return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v)
 
     def _alerts(self, state: _TickState, _fleet: FleetConfig | None) -> str:
@@ -485,6 +492,17 @@ class _Integration:
         from optimizer.executor.journal import open_actions
 
         return bool(open_actions(rt.engine, fleet.name))
+
+    def failed_since(
+        self, rt: Runtime, fleet: FleetConfig, since: datetime
+    ) -> dict[str, list[int]]:
+        """The fleet's actions that failed at or after `since`: error → action ids."""
+        from optimizer.executor.journal import failed_actions
+
+        by_error: dict[str, list[int]] = {}
+        for r in failed_actions(rt.engine, fleet.name, since):
+            by_error.setdefault(f"{r.kind}: {r.error}", []).append(r.id or 0)
+        return by_error
 
     def execute_plan(
         self, rt: Runtime, state: _TickState, fleet: FleetConfig, plan: Any

@@ -5,13 +5,14 @@
     ├── ApiError                      exit 4   (base of every Fluence API failure)
     │   ├── AuthError                 exit 3   401/403: missing or wrong API key
     │   ├── NoMatchingOffers          exit 1   422: no suitable / not enough offers
-    │   ├── ClientRequestError        exit 1   any other 4xx
+    │   ├── ClientRequestError        exit 1   any other 4xx (permanent unless 408/409/425)
     │   ├── RateLimited               exit 4   429 (carries retry_after)
     │   ├── ServerError               exit 4   5xx
     │   ├── TransportError            exit 4   connect error, reset, timeout
     │   └── BadResponse               exit 4   malformed JSON or a body of the wrong shape
     ├── StoreError                    exit 5   database unreachable, read-only, full, newer schema
     ├── ExecutionError                exit 1   an action failed; carries fleet / action id
+    ├── DegradedRun                   exit 6   `once`/`apply` ran to the end, but actions failed
     └── LeadershipLost                exit 1   a stale leader tried to write
 
 The library raises; only the CLI (`optimizer.cli.main`) turns an error into a line and an
@@ -62,6 +63,21 @@ class ApiError(OptimizerError):
         self.status = status
         self.endpoint = endpoint
 
+    @property
+    def permanent(self) -> bool:
+        """True when repeating the request cannot help: a 4xx other than the statuses that
+        mean "try again" (408 timeout, 409 conflict, 425 too early, 429 rate limited).
+        The API's message says what to fix (e.g. an SSH key it does not know)."""
+        return (
+            self.status is not None
+            and 400 <= self.status < 500
+            and (self.status not in TRANSIENT_CLIENT_STATUSES)
+        )
+
+
+#: 4xx statuses that say "not now" rather than "never"
+TRANSIENT_CLIENT_STATUSES = frozenset({408, 409, 425, 429})
+
 
 class AuthError(ApiError):
     exit_code = 3
@@ -99,6 +115,15 @@ class StoreError(OptimizerError):
 
 class ExecutionError(OptimizerError):
     pass
+
+
+class DegradedRun(OptimizerError):
+    """A daemon tick (`once`) or an `apply` ran to the end but did only part of its job:
+    actions failed (e.g. the API refused a deploy) or part of a snapshot could not be
+    stored; the tick's outcome is "degraded". Exit code 6 lets a timer or a script tell
+    this from a crash (1) or an outage (4)."""
+
+    exit_code = 6
 
 
 class LeadershipLost(OptimizerError):

@@ -21,11 +21,17 @@ class AppContext:
     database_url: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
+    def resolved_config_path(self) -> Path | None:
+        """The file the configuration comes from (None: none found, defaults apply)."""
+        from optimizer.config import default_config_path
+
+        return self.config_path or default_config_path()
+
     def config(self) -> Config:
         if "config" not in self._cache:
-            from optimizer.config import default_config_path, load_config
+            from optimizer.config import load_config
 
-            path = self.config_path or default_config_path()
+            path = self.resolved_config_path()
             cfg = load_config(path)
             if self.api_url:
                 cfg.api.base_url = self.api_url

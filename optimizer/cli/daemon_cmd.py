@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from optimizer.cli.context import AppContext
-from optimizer.errors import OptimizerError
+from optimizer.errors import DegradedRun, OptimizerError
 
 LOG_FORMATS = ("auto", "json", "console")
 
@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         """Run one cycle (snapshot → analyze → plan → execute → alerts) and exit.
 
         For a systemd timer or cron. Exits 0 when every stage succeeded, otherwise with
-        the exit code of the first failure (4 = API unavailable, 5 = database, ...).
+        the exit code of the first failure (4 = API unavailable, 5 = database, ...), or 6
+        when the tick ran but was degraded (e.g. actions the API refused).
         """
         from optimizer.daemon.service import open_daemon
 
@@ -55,6 +56,8 @@ def register(app: typer.Typer) -> None:
         if result.failures:
             err = result.failures[0].error
             raise typer.Exit(err.exit_code if isinstance(err, OptimizerError) else 1)
+        if result.degraded:  # e.g. actions the API refused: the tick line says which
+            raise typer.Exit(DegradedRun.exit_code)
 
     @app.command("run")
     def run(

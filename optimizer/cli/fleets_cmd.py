@@ -11,10 +11,18 @@ from typing import TYPE_CHECKING
 import typer
 
 from optimizer.cli.render import print_json, print_line, print_table
-from optimizer.clock import SystemClock
-from optimizer.errors import ExecutionError, OptimizerError
+from optimizer.clock import EPOCH, SystemClock
+from optimizer.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    DegradedRun,
+    ExecutionError,
+    OptimizerError,
+)
 
 if TYPE_CHECKING:
+    from optimizer.cli.context import AppContext
     from optimizer.config import Config, FleetConfig
     from optimizer.executor import FleetRunner
     from optimizer.planner import Plan
@@ -24,11 +32,17 @@ fleets = typer.Typer(
 )
 
 
-def _select(cfg: Config, fleet: str | None) -> list[FleetConfig]:
+def _select(app: AppContext, fleet: str | None) -> list[FleetConfig]:
+    cfg = app.config()
     if fleet is not None:
         return [cfg.fleet(fleet)]
     if not cfg.fleets:
-        raise ExecutionError("no [[fleets]] in the configuration: nothing to plan")
+        path = app.resolved_config_path()
+        if path is None:
+            from optimizer.config import config_search_note
+
+            raise ConfigError(config_search_note() + "; pass --config FILE")
+        raise ExecutionError(f"{path}: no [[fleets]] in the configuration: nothing to plan")
     return list(cfg.fleets)
 
 
@@ -37,7 +51,7 @@ def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list, Fle
 
     app = ctx.obj
     cfg = app.config()
-    specs = _select(cfg, fleet)
+    specs = _select(app, fleet)
     client, engine, clock = app.client(), app.engine(), SystemClock()
     ctx.call_on_close(client.close)
     ctx.call_on_close(engine.dispose)
@@ -86,7 +100,11 @@ def _render(plan: Plan) -> None:
             ]
             for i, a in enumerate(plan.actions, 1)
         ),
-        empty="no actions: the fleet is where it should be",
+        empty=(
+            "no actions: the fleet is where it should be"
+            if plan.healthy_instances >= plan.target_instances and not plan.notes
+            else "no actions possible: the fleet is not where it should be (see the notes)"
+        ),
     )
     for i, a in enumerate(plan.actions, 1):
         print_line(f"  #{i} {a.kind}: {a.reason}")
@@ -146,6 +164,7 @@ def apply_cmd(
             print_line("aborted: nothing was changed")
             raise typer.Exit(1)
     failed = 0
+    started = SystemClock().now()
     for p in plans:
         try:
             counts = runner.execute(p, vms)
@@ -157,12 +176,29 @@ def apply_cmd(
         print_line(f"fleet {p.fleet}: {summary}")
     if failed:
         raise ExecutionError(f"{failed} fleet(s) failed; see above")
+    rejected = jr.failed_actions(ctx.obj.engine(), fleet, started)
+    for r in rejected:
+        print_line(f"failed action #{r.id} ({r.fleet}, {r.kind}): {r.error}")
+    if rejected:
+        raise DegradedRun(f"{len(rejected)} action(s) failed; see above")
 
 
 def check_config_cmd(ctx: typer.Context) -> None:
-    """Validate the configuration; print a short summary (exit 2 with every error)."""
-    cfg = ctx.obj.config()
-    print_line(f"ok: mode {cfg.mode}, {len(cfg.fleets)} fleet(s)")
+    """Validate the configuration and the fleets' SSH keys; print a short summary.
+
+    Exit 2 with every error: bad keys in the file, no configuration file at all, or an
+    SSH key entry that is neither a public key nor a key name stored in the account
+    (names are checked when an API key is available)."""
+    app = ctx.obj
+    path = app.resolved_config_path()
+    if path is None:
+        from optimizer.config import config_search_note
+
+        raise ConfigError(config_search_note() + "; pass --config FILE")
+    cfg = app.config()
+    problems = _check_ssh_keys(app, cfg, str(path))
+    verdict = "ok" if "" not in problems else "invalid"
+    print_line(f"{verdict}: {path}: mode {cfg.mode}, {len(cfg.fleets)} fleet(s)")
     for f in cfg.fleets:
         size = (
             f"{f.instances} instances"
@@ -175,6 +211,49 @@ def check_config_cmd(ctx: typer.Context) -> None:
             f"  {f.name}: {size}, {len(f.constraints.configurations) or 'any'} "
             f"configuration(s), countries {','.join(f.constraints.countries) or 'any'}"
         )
+        for line in problems.pop(f.name, []):
+            print_line(f"    {line}")
+    bad = [p for lines in problems.values() for p in lines]
+    if bad:
+        raise ConfigError("\n".join(bad))
+
+
+def _check_ssh_keys(app: AppContext, cfg: Config, source: str) -> dict[str, list[str]]:
+    """Say what each `ssh_keys` entry is: a public key, or the name of a key stored in
+    the account (looked up when an API key is available). Returns per fleet the lines to
+    print; a name the account does not have goes under the key "" as an error line."""
+    from optimizer.cli.ssh_keys_cmd import is_public_key
+
+    stored: set[str] | None = None
+    why_unchecked = ""
+    if any(not is_public_key(k) for f in cfg.fleets for k in f.ssh_keys):
+        try:
+            stored = {k.name for k in app.client().ssh_keys()}
+        except AuthError:
+            why_unchecked = "no API key, so not looked up in the account"
+        except ApiError as err:
+            why_unchecked = f"not looked up in the account: {err}"
+    out: dict[str, list[str]] = {}
+    for i, f in enumerate(cfg.fleets):
+        for j, key in enumerate(f.ssh_keys):
+            where = f"fleets[{i}].ssh_keys[{j}]"
+            if is_public_key(key):
+                what = f"a public key ({key.split()[0]})"
+            elif stored is None:
+                what = f"a key name ({why_unchecked})"
+            elif key in stored:
+                what = "a key name stored in the account"
+            else:
+                have = ", ".join(sorted(stored)) or "none"
+                out.setdefault("", []).append(
+                    f"{source}: {where}: {key!r} is neither a public key nor a key name "
+                    f"stored in the account (stored: {have}); add it with "
+                    f"`fluence-optimizer ssh-keys add {key} --file KEY.pub` or put the public "
+                    "key itself here"
+                )
+                what = "NOT a public key and NOT stored in the account"
+            out.setdefault(f.name, []).append(f"ssh key {where} {key[:24]!r}: {what}")
+    return out
 
 
 @fleets.command("status")
@@ -186,8 +265,7 @@ def status_cmd(
     from optimizer.executor import journal as jr
 
     app = ctx.obj
-    cfg = app.config()
-    specs = _select(cfg, fleet)
+    specs = _select(app, fleet)
     engine, client = app.engine(), app.client()
     ctx.call_on_close(client.close)
     ctx.call_on_close(engine.dispose)
@@ -229,6 +307,11 @@ def status_cmd(
                     [r.id, r.kind, r.state, r.old_vm_id or "", r.new_vm_ids, r.error or ""]
                     for r in open_rows
                 ),
+            )
+        # a failure must be visible where people look, with the API's own words
+        for r in jr.failed_actions(engine, spec.name, now - EPOCH):
+            print_line(
+                f"  failed action #{r.id} ({r.kind}, {r.finished_at:%Y-%m-%d %H:%M}): {r.error}"
             )
 
 

@@ -5,13 +5,13 @@ Thin: parse options, call the client, render a table or JSON.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import typer
 
 from optimizer.cli.render import JSON_OPTION_HELP, print_json, print_table
-from optimizer.errors import ConfigError
+from optimizer.countries import country_problem
+from optimizer.errors import ConfigError, NoMatchingOffers
 
 if TYPE_CHECKING:
     from optimizer.cli.context import AppContext
@@ -24,7 +24,6 @@ market = typer.Typer(
 )
 
 STORAGE_TYPES = {"hdd": "HDD", "ssd": "SSD", "nvme": "NVMe"}
-_COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 
 
 def build_constraints(
@@ -55,10 +54,10 @@ def build_constraints(
             )
         c.basic_configuration = configuration
     if countries:
-        bad = [x for x in countries if not _COUNTRY_RE.match(x)]
-        if bad:
-            raise ConfigError(f"--country: {bad[0]!r} is not a two-letter ISO country code")
-        c.datacenter = DatacenterFilter(countries=sorted({x.upper() for x in countries}))
+        for x in countries:
+            if problem := country_problem(x):
+                raise ConfigError(f"--country: {problem}")
+        c.datacenter = DatacenterFilter(countries=sorted({x.strip().upper() for x in countries}))
     if max_price is not None:
         try:
             price = parse_usd(max_price)
@@ -132,6 +131,9 @@ def offers_cmd(
     offers = sort_offers(app.client().list_offers(constraints))
     if as_json:
         print_json(offers)
+    if not offers:  # the documented contract: no match is a failure (exit 1)
+        raise NoMatchingOffers("no offers match these filters")
+    if as_json:
         return
     print_table(
         [

@@ -21,6 +21,7 @@ import typer
 
 from optimizer.cli.context import AppContext
 from optimizer.clock import SystemClock
+from optimizer.countries import country_problem
 from optimizer.errors import ConfigError, OptimizerError
 
 MIN_EPOCHS = 2
@@ -153,7 +154,9 @@ def report(
     app: AppContext = ctx.obj
     now = SystemClock().now()
     if country is not None:
-        country = country.upper()
+        if problem := country_problem(country):
+            raise ConfigError(f"--country: {problem}")
+        country = country.strip().upper()
     if out is None and fmt in (Format.html, Format.md):
         out = Path(f"fluence-report-{now:%Y%m%d}.{fmt.value}")
     engine = app.engine()

@@ -19,6 +19,11 @@ _PUBLIC_KEY_RE = re.compile(
 )
 
 
+def is_public_key(text: str) -> bool:
+    """True when `text` is one line shaped like an OpenSSH public key."""
+    return "\n" not in text.strip() and bool(_PUBLIC_KEY_RE.match(text.strip()))
+
+
 def read_public_key(key: str | None, file: Path | None) -> str:
     """The public key from `--key` or `--file`; ConfigError (exit 2) when it is missing,
     unreadable, or does not look like an OpenSSH public key (a private key is refused)."""
@@ -37,7 +42,7 @@ def read_public_key(key: str | None, file: Path | None) -> str:
     text = key.strip()
     if "PRIVATE KEY" in text:
         raise ConfigError(f"ssh-keys add: {where} is a PRIVATE key; give the .pub file")
-    if "\n" in text or not _PUBLIC_KEY_RE.match(text):
+    if not is_public_key(text):
         raise ConfigError(
             f"ssh-keys add: {where} is not an OpenSSH public key (like 'ssh-ed25519 AAAA... me')"
         )

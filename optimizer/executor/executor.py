@@ -145,7 +145,10 @@ class Executor:
                 else:
                     self._step(row, spec, vms)
             except ApiError as err:
-                self._retry_or_fail(row, err)
+                if err.permanent:  # a 4xx that says "never": repeating it cannot help
+                    self._fail(row, f"rejected by the API: {err}", "rejected")
+                else:
+                    self._retry_or_fail(row, err)
             except ExecutionError as err:
                 self._fail(row, str(err), "error")
             counts[f"{row.kind}:{row.state}"] += 1
@@ -477,8 +480,9 @@ class Executor:
     def _fail(self, row: JournalAction, error: str, cause: str) -> None:
         """End the action as failed. `cause` says whose failure it was: "launch" is the
         datacenter's and makes the planner avoid it (see journal.in_flight); the others —
-        "deploy", "vanished", "api", "error": our own restarts, API trouble, a VM missing
-        from a list — say nothing about the datacenter."""
+        "deploy", "vanished", "api", "rejected" (a permanent 4xx, e.g. an SSH key the
+        account does not know), "error": our own restarts, API trouble, a VM missing from
+        a list, a request the API refuses — say nothing about the datacenter."""
         self._finish(row, "failed", error, cause=cause)
 
     def _finish(

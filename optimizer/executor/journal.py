@@ -239,6 +239,18 @@ def recent_actions(engine: Engine, fleet: str | None, since: datetime) -> list[J
         return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
 
 
+def failed_actions(engine: Engine, fleet: str | None, since: datetime) -> list[JournalAction]:
+    """Actions (of `fleet`, or all) that ended as failed at or after `since`."""
+    with store_errors(engine), session(engine) as s:
+        q = select(JournalAction).where(
+            JournalAction.state == "failed",
+            JournalAction.finished_at >= since,  # type: ignore[operator]
+        )
+        if fleet is not None:
+            q = q.where(JournalAction.fleet == fleet)
+        return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
+
+
 def record_plan(
     engine: Engine, plan: Plan, now: datetime, fencing_token: int | None = None
 ) -> list[int]:

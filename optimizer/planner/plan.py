@@ -386,6 +386,12 @@ def plan_fleet(
                             f"{size + i} of {target} VMs; {missing} not deployed"
                             + (" (below the fleet's minimum)" if size + i < minimum else "")
                         )
+                    elif not cands:
+                        notes.append(
+                            "no allowed offer: nothing on the market satisfies the fleet's "
+                            f"constraints; {missing} VM(s) cannot be deployed (check "
+                            "configurations, countries, max price, min_tier, hardware)"
+                        )
                     else:
                         notes.append(f"no allowed offer with capacity for {missing} more VM(s)")
                     break

@@ -108,9 +108,18 @@ def test_market_offers_table(server: SimServer, sim: Simulator, capsys) -> None:
     assert f"{len(sim.offers(None))} offer(s)" in err
 
 
-def test_no_matching_offers_table_says_so(server: SimServer, capsys) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = run(server, capsys, "market", "offers", "--max-price", "0.000001")
-    assert code == 0 and "no offers match" in out
+def test_no_matching_offers_says_so_and_exits_1_as_documented(server: SimServer, capsys) -> None:  # type: ignore[no-untyped-def]
+    """README: exit 1 for "no matching offers" (issue 20: it used to exit 0)."""
+    code, out, err = run(server, capsys, "market", "offers", "--max-price", "0.000001")
+    assert code == 1 and "no offers match" in err and out == ""
+    code, out, err = run(server, capsys, "market", "offers", "--country", "AQ", "--json")
+    assert code == 1 and json.loads(out) == [] and "no offers match" in err
+
+
+def test_country_codes_are_case_insensitive(server: SimServer, sim: Simulator, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(server, capsys, "market", "offers", "--country", "de", "--json")
+    assert code == 0, err
+    assert {o["datacenter"]["countryCode"] for o in json.loads(out)} == {"DE"}
 
 
 @pytest.mark.parametrize(

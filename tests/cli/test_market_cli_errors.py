@@ -76,7 +76,9 @@ def test_unreachable_api_exits_4(tmp_path: Path, capsys, monkeypatch) -> None:  
     [
         (["--max-price", "cheap"], "--max-price: 'cheap' is not an amount in USD"),
         (["--max-price", "-1"], "--max-price: must be greater than 0"),
-        (["--country", "FRA"], "--country: 'FRA' is not a two-letter ISO country code"),
+        (["--country", "FRA"], "--country: 'FRA' is not an ISO 3166-1 country code (use FR)"),
+        (["--country", "UK"], "--country: 'UK' is not an ISO 3166-1 country code (use GB)"),
+        (["--country", "XX"], "--country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
         (["--configuration", "big"], "--configuration: 'big' is not a configuration slug"),
         (["--storage-type", "tape"], "--storage-type: 'tape' is not one of HDD, SSD, NVMe"),
     ],

@@ -90,3 +90,18 @@ def test_unreadable_and_malformed_files_give_one_line(tmp_path: Path) -> None:
         load_config(bad)
     assert str(exc.value).startswith(f"{bad}: not valid TOML")
     assert len(str(exc.value).splitlines()) == 1
+
+
+def test_country_codes_are_iso_3166_with_suggestions_and_any_case() -> None:
+    """Issue 20: `UK` used to pass and match nothing; `de` failed with a raw regex."""
+    lines = _errors({"fleets": [{**FLEET, "constraints": {"countries": ["DE", "UK", "XX", "EL"]}}]})
+    assert lines == [
+        "t.toml: fleets[0].constraints.countries[1]: 'UK' is not an ISO 3166-1 country code "
+        "(use GB)",
+        "t.toml: fleets[0].constraints.countries[2]: 'XX' is not an ISO 3166-1 alpha-2 "
+        "country code (like DE, GB, US)",
+        "t.toml: fleets[0].constraints.countries[3]: 'EL' is not an ISO 3166-1 country code "
+        "(use GR)",
+    ]
+    cfg = parse_config({"fleets": [{**FLEET, "constraints": {"countries": ["de", " fr"]}}]})
+    assert cfg.fleets[0].constraints.countries == ["DE", "FR"]

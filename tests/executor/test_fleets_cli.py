@@ -155,3 +155,35 @@ def test_apply_refuses_while_the_daemon_holds_the_database(served, capsys, tmp_p
     engine.dispose()
     assert code == 1 and err.startswith("error: ")
     assert w.client.list_vms() == []
+
+
+def test_plan_for_a_fleet_no_offer_satisfies_says_so(served, capsys) -> None:
+    """Issue 20: a fleet with 0 of 2 VMs and nothing to deploy on used to be reported as
+    "no actions: the fleet is where it should be"."""
+    w, config = served
+    w.sim.add_offer(country="DE", price="0.30", capacity=5)
+    path = config("recommend")
+    path.write_text(
+        path.read_text().replace(
+            "[fleets.policy]", 'constraints = { countries = ["aq"] }\n[fleets.policy]'
+        )
+    )
+    code, out, err = run(capsys, "-c", str(path), "plan")
+    assert code == 0, err
+    assert "the fleet is where it should be" not in out
+    assert "no actions possible: the fleet is not where it should be" in out
+    assert (
+        "note: no allowed offer: nothing on the market satisfies the fleet's constraints; 2 VM(s)"
+        in out
+    )
+
+
+def test_no_config_file_says_where_it_looked(capsys, monkeypatch, tmp_path) -> None:
+    """Issue 20: with no file at the default path, check-config said "ok ... 0 fleet(s)"."""
+    # this machine may have an /etc/fluence-optimizer/optimizer.toml of its own
+    monkeypatch.setattr("optimizer.config.default_config_path", lambda: None)
+    for command in (["check-config"], ["plan"]):
+        code, out, err = run(capsys, *command)
+        assert code == 2 and out == "", (command, out)
+        assert "no configuration file" in err and "/etc/fluence-optimizer/optimizer.toml" in err
+        assert "$FLUENCE_OPTIMIZER_CONFIG" in err and "--config" in err
