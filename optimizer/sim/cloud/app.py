@@ -2,8 +2,9 @@
 
 Order, as on the v3 face: route (404/405) → fault injection (the simulator's injector,
 endpoint names "cloud.*") → auth (401; a read-only key gets 403 on writes) → the
-endpoint. Errors are `{"code", "error"}`. Routes a spec version does not have answer as
-that server would: 405 when the path exists with other methods, else 404.
+endpoint. Errors are `{"code", "error"}` in 0.10.0 and `{"error"}` in 0.8.210 (its
+ErrorBody). Routes a spec version does not have answer as that server would: 405 when
+the path exists with other methods, else 404.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> S
     return SimResponse(status, body, {**JSON, **(headers or {})})
 
 
-def error(err: CloudError, headers: dict[str, str] | None = None) -> SimResponse:
+def error(spec: str, err: CloudError, headers: dict[str, str] | None = None) -> SimResponse:
+    """`{code, error}` in 0.10.0; 0.8.210's ErrorBody has only `error`."""
+    if spec == SPEC_0_8:
+        return _json(err.status, {"error": err.message}, headers)
     return _json(err.status, {"code": err.code, "error": err.message}, headers)
 
 
@@ -53,8 +57,8 @@ def _route(spec: str, method: str, path: str) -> tuple[Route, str | None] | SimR
         allowed = True
     # a literal route (e.g. /v1/storages/delete) also matches {id}: prefer it, as above
     if allowed:
-        return error(CloudError(405, "bad_request", f"Method {method} not allowed on {path}"))
-    return error(CloudError(404, "not_found", f"Not found: {path}"))
+        return error(spec, CloudError(405, "bad_request", f"Method {method} not allowed on {path}"))
+    return error(spec, CloudError(404, "not_found", f"Not found: {path}"))
 
 
 def _key(headers: dict[str, str]) -> str:
@@ -83,10 +87,13 @@ def handle(
         sim.requests[endpoint] = sim.requests.get(endpoint, 0) + 1
         fault = sim.faults.draw(endpoint)
         if fault == "server_error":
-            return error(CloudError(503, "service_unavailable", "Service temporarily unavailable"))
+            return error(
+                w.spec, CloudError(503, "service_unavailable", "Service temporarily unavailable")
+            )
         if fault == "rate_limit":
             ra = sim.faults.config.retry_after
             return error(
+                w.spec,
                 CloudError(429, "service_unavailable", "Too many requests"),
                 {"retry-after": f"{ra:g}"},
             )
@@ -95,16 +102,18 @@ def handle(
         if endpoint not in NO_AUTH:
             key = _key(headers)
             if key not in (sim.api_key, w.read_only_key):
-                return error(CloudError(401, "unauthorized", "Auth failed. No such API Key"))
+                return error(
+                    w.spec, CloudError(401, "unauthorized", "Auth failed. No such API Key")
+                )
             if key == w.read_only_key and endpoint in MUTATING:
-                return error(CloudError(403, "forbidden", "This API key is read-only"))
+                return error(w.spec, CloudError(403, "forbidden", "This API key is read-only"))
         sim.sync()
         try:
             if ident is not None and not UUID_RE.match(ident):
                 raise CloudError(400, "bad_request", f"Invalid URL: {ident!r} is not a UUID")
             resp = HANDLERS[endpoint](w, Query(query, w.spec), body, ident)
         except CloudError as err:
-            resp = error(err)
+            resp = error(w.spec, err)
         if fault == "lost_response":
             return SimResponse(0, drop="timeout")
         if fault == "malformed":

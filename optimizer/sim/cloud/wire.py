@@ -6,6 +6,11 @@ client must handle):
   types are bare arrays in 0.8.210 and `{items: [...]}` in 0.10.0;
 - a cluster's datacenter id is `dc_id` in 0.8.210 and `dcId` in 0.10.0;
 - a public IP's `attachedTo` is a VM id in 0.8.210 and `{id, name}` in 0.10.0;
+- errors are `{error}` in 0.8.210 and `{code, error}` in 0.10.0;
+- page size is `per_page` in 0.8.210 and `perPage` in 0.10.0 (app.Query.page);
+- 0.10.0 adds routes: GET /v2/vms/{id}, GET and DELETE /v1/storages/{id},
+  DELETE /v1/public_ips/{id} and /v1/ssh_keys/{id}, GET /v1/clusters/resources;
+  and query parameters: `expand`, `excludeStatus`, `sort`/`order`, status lists;
 - 0.10.0 adds fields 0.8.210 does not send: a datacenter's `cityName`; a VM's
   `allowedActions`, `configurationSlug`, `configurationName`, `vcpu`, `ramGb`, price
   snapshots, `cloudInit`, `expanded`; a disk's `replicated`, `image`, `allowedActions`;

@@ -22,6 +22,21 @@ def items(payload: Any) -> list[Any]:
     return payload if isinstance(payload, list) else payload["items"]
 
 
+def code(r: httpx.Response) -> str | None:
+    """The error's `code`: 0.10.0 sends {code, error}; 0.8.210's ErrorBody has only
+    `error` (checked: no other field), so its code is None."""
+    body = r.json()
+    assert isinstance(body.get("error"), str) and r.status_code >= 400
+    if "code" not in body:
+        assert set(body) == {"error"}
+    return body.get("code")
+
+
+def want(spec: str, error_code: str) -> str | None:
+    """The code a server of `spec` sends for this error (None: 0.8.210 sends none)."""
+    return error_code if spec == "0.10.0" else None
+
+
 def vm_body(
     cluster_id: str, configuration_id: str, name: str = "web-1", keys: list[str] | None = None
 ) -> dict[str, Any]:

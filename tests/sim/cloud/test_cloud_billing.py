@@ -9,7 +9,7 @@ import httpx
 
 from optimizer.sim import Simulator
 from optimizer.sim.cloud import CloudConfig
-from tests.sim.cloud.conftest import Cloud, vm_body
+from tests.sim.cloud.conftest import Cloud, code, vm_body, want
 
 
 def hourly(sim: Simulator, vm_id: str) -> Decimal:
@@ -68,7 +68,9 @@ def test_balance_endpoint_reports_balance_and_usage(sim: Simulator, cloud: Cloud
     assert bal[0]["usageDaysLeft"] > 30
 
 
-def test_create_needs_six_hours_of_everything_in_the_balance(sim: Simulator, cloud: Cloud) -> None:
+def test_create_needs_six_hours_of_everything_in_the_balance(
+    spec: str, sim: Simulator, cloud: Cloud
+) -> None:
     first = cloud.create("one")
     cluster, conf = cloud.first_point()
     w = sim.cloud
@@ -77,7 +79,7 @@ def test_create_needs_six_hours_of_everything_in_the_balance(sim: Simulator, clo
     sim.set_balance(need - Decimal("0.01"))
     body = vm_body(cluster, conf, "two", [cloud.key_id()])
     r = cloud.http.post("/v2/vms", json=body)
-    assert r.status_code == 422 and r.json()["code"] == "insufficient_balance"
+    assert r.status_code == 422 and code(r) == want(spec, "insufficient_balance")
     assert len(w.vms) == 1 and len(w.storages) == 1  # nothing half-made
     sim.set_balance(need + Decimal("0.01"))
     assert cloud.http.post("/v2/vms", json=body).status_code == 200
@@ -118,9 +120,9 @@ def test_debt_above_five_dollars_removes_vms_and_ips_not_disks(
     assert w.storages[vm["bootDisk"]].status == "ready"
 
 
-def test_read_only_key_reads_but_cannot_write(sim: Simulator, cloud: Cloud) -> None:
+def test_read_only_key_reads_but_cannot_write(spec: str, sim: Simulator, cloud: Cloud) -> None:
     ro = httpx.Client(base_url="http://sim.local", transport=sim.transport("cloud"),
                       headers={"X-API-KEY": sim.cloud.read_only_key})  # fmt: skip
     assert ro.get("/v2/vms").status_code == 200
     r = ro.post("/v2/vms", json={})
-    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert r.status_code == 403 and code(r) == want(spec, "forbidden")

@@ -6,19 +6,22 @@ import httpx
 import pytest
 
 from optimizer.sim import Simulator, start_server
-from tests.sim.cloud.conftest import items
+from tests.sim.cloud.conftest import code, items, want
 
 
 @pytest.mark.parametrize(
     "headers",
     [{}, {"X-API-KEY": "wrong"}, {"Authorization": "Bearer KEY"}],
 )
-def test_missing_or_bad_key_is_401_with_code(sim: Simulator, headers: dict[str, str]) -> None:
+def test_missing_or_bad_key_is_401_with_code(
+    spec: str, sim: Simulator, headers: dict[str, str]
+) -> None:
     h = {k: v.replace("KEY", sim.api_key) for k, v in headers.items()}
     client = httpx.Client(base_url="http://sim.local", transport=sim.transport("cloud"), headers=h)
     r = client.get("/v2/vms")
     assert r.status_code == 401
-    assert r.json() == {"code": "unauthorized", "error": "Auth failed. No such API Key"}
+    assert code(r) == want(spec, "unauthorized")
+    assert r.json()["error"] == "Auth failed. No such API Key"
 
 
 def test_both_key_headers_of_the_specs_work(sim: Simulator) -> None:
@@ -33,23 +36,25 @@ def test_service_status_needs_no_key(sim: Simulator, spec: str) -> None:
     assert client.get("/v1/service/status").json() == {"maintenanceMode": False, "version": spec}
 
 
-def test_the_v3_paths_are_not_served_by_the_cloud_face(http: httpx.Client) -> None:
+def test_the_v3_paths_are_not_served_by_the_cloud_face(spec: str, http: httpx.Client) -> None:
     r = http.post("/marketplace/offers", json={})
-    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert r.status_code == 404 and code(r) == want(spec, "not_found")
 
 
-def test_bad_json_is_400_and_wrong_fields_422(http: httpx.Client) -> None:
+def test_bad_json_is_400_and_wrong_fields_422(spec: str, http: httpx.Client) -> None:
     r = http.post("/v2/vms", content=b"{nope", headers={"content-type": "application/json"})
-    assert r.status_code == 400 and r.json()["code"] == "bad_request"
+    assert r.status_code == 400 and code(r) == want(spec, "bad_request")
     r = http.post("/v2/vms", json={"name": 3})
-    assert r.status_code == 422 and r.json()["code"] == "unprocessable_entity"
+    assert r.status_code == 422 and code(r) == want(spec, "unprocessable_entity")
 
 
-def test_forced_faults_use_cloud_endpoint_names(sim: Simulator, http: httpx.Client) -> None:
+def test_forced_faults_use_cloud_endpoint_names(
+    spec: str, sim: Simulator, http: httpx.Client
+) -> None:
     sim.faults.force_next("cloud.list_vms", "server_error")
     sim.faults.force_next("cloud.list_vms", "rate_limit")
     r = http.get("/v2/vms")
-    assert r.status_code == 503 and r.json()["code"] == "service_unavailable"
+    assert r.status_code == 503 and code(r) == want(spec, "service_unavailable")
     r = http.get("/v2/vms")
     assert r.status_code == 429 and r.headers["retry-after"] == "1"
     assert http.get("/v2/vms").status_code == 200

@@ -10,7 +10,7 @@ import pytest
 
 from optimizer.sim import Simulator
 from optimizer.sim.cloud import CloudConfig
-from tests.sim.cloud.conftest import Cloud, vm_body
+from tests.sim.cloud.conftest import Cloud, code, vm_body, want
 
 
 def test_vm_goes_new_launching_launched_then_terminating_terminated(
@@ -49,11 +49,13 @@ def test_disk_and_ip_survive_the_vm_detached_and_billing(sim: Simulator, cloud: 
     assert sim.cloud.vms[vm["id"]].spent == vm_spent  # the VM's meter stopped
 
 
-def test_terminate_is_not_allowed_while_new_and_says_406(sim: Simulator, cloud: Cloud) -> None:
+def test_terminate_is_not_allowed_while_new_and_says_406(
+    spec: str, sim: Simulator, cloud: Cloud
+) -> None:
     vm = cloud.create()
     r = cloud.http.post(f"/v2/vms/{vm['id']}/terminate")
     assert r.status_code == 406
-    assert r.json()["code"] == "not_acceptable" and "new" in r.json()["error"]
+    assert code(r) == want(spec, "not_acceptable") and "new" in r.json()["error"]
 
 
 def test_allowed_actions_follow_status_in_0_10() -> None:
@@ -66,10 +68,12 @@ def test_allowed_actions_follow_status_in_0_10() -> None:
 
 
 @pytest.mark.parametrize("name", ["Web-1", "web_1", "-web", "web-", "a" * 26, "", "wéb"])
-def test_names_are_lowercase_letters_digits_hyphens_up_to_25(cloud: Cloud, name: str) -> None:
+def test_names_are_lowercase_letters_digits_hyphens_up_to_25(
+    spec: str, cloud: Cloud, name: str
+) -> None:
     cluster, conf = cloud.first_point()
     r = cloud.http.post("/v2/vms", json={**vm_body(cluster, conf, "ok"), "name": name})
-    assert r.status_code == 422 and r.json()["code"] == "unprocessable_entity"
+    assert r.status_code == 422 and code(r) == want(spec, "unprocessable_entity")
 
 
 def test_a_25_character_name_is_fine(cloud: Cloud) -> None:
@@ -165,7 +169,7 @@ def test_delete_disks_and_ips_both_ways(spec: str, sim: Simulator, cloud: Cloud)
     vm = cloud.create()
     sim.advance(timedelta(minutes=5))
     attached = cloud.http.post("/v1/storages/delete", json={"ids": [vm["bootDisk"]]})
-    assert attached.status_code == 406 and attached.json()["code"] == "not_acceptable"
+    assert attached.status_code == 406 and code(attached) == want(spec, "not_acceptable")
     cloud.http.post(f"/v2/vms/{vm['id']}/terminate")
     sim.advance(timedelta(minutes=5))
     r = cloud.http.post("/v1/storages/delete", json={"ids": [vm["bootDisk"]]})
@@ -205,10 +209,10 @@ def test_standalone_disk_and_ip_create_list_delete(
         assert http.delete(f"/v1/storages/{d.json()['id']}").status_code == 200
 
 
-def test_unknown_ids_answer_404_and_bad_ids_400(http: httpx.Client) -> None:
+def test_unknown_ids_answer_404_and_bad_ids_400(spec: str, http: httpx.Client) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     r = http.post(f"/v2/vms/{missing}/terminate")
-    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert r.status_code == 404 and code(r) == want(spec, "not_found")
     assert http.post("/v2/vms/not-a-uuid/terminate").status_code == 400
     assert http.post("/v1/storages/delete", json={"ids": [missing]}).status_code == 404
 
@@ -222,7 +226,7 @@ def test_ssh_keys_dedupe_by_key_body_and_delete(
     again = http.post(
         "/v1/ssh_keys", json={"name": "other", "publicKey": KEY.rsplit(" ", 1)[0] + " c"}
     )
-    assert again.status_code == 409 and again.json()["code"] == "conflict"
+    assert again.status_code == 409 and code(again) == want(spec, "conflict")
     bad = http.post("/v1/ssh_keys", json={"name": "x", "publicKey": "not a key"})
     assert bad.status_code == 422
     listed = http.get("/v1/ssh_keys").json()
