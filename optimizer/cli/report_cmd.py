@@ -82,6 +82,7 @@ def build_report(
     from optimizer.config import parse_duration
     from optimizer.report import render_html, render_markdown, to_csv, to_json
     from optimizer.store.analysis_queries import fleet_frames, market_history
+    from optimizer.store.outlook import fleet_outlook
 
     step = progress or (lambda _s: None)
     try:
@@ -117,6 +118,7 @@ def build_report(
     filters = {"configuration": configuration or "", "country": country or ""}
     if fmt in (Format.html, Format.md):
         spend, saved = fleet_frames(engine, history.span, now)  # type: ignore[arg-type]
+        outlook = fleet_outlook(engine)  # type: ignore[arg-type]
         if fmt is Format.html:
             return render_html(
                 analysis,
@@ -124,10 +126,16 @@ def build_report(
                 filters=filters,
                 fleet_spend=spend,
                 savings=saved,
+                outlook=outlook,
                 progress=step,
             )
         return render_markdown(
-            analysis, generated_at=now, filters=filters, fleet_spend=spend, savings=saved
+            analysis,
+            generated_at=now,
+            filters=filters,
+            fleet_spend=spend,
+            savings=saved,
+            outlook=outlook,
         )
     if fmt is Format.csv:
         return to_csv(analysis)

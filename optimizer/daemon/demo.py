@@ -309,6 +309,7 @@ def _write_report(
         from optimizer.analysis import analyze_history
         from optimizer.report import render_html
         from optimizer.store.analysis_queries import market_history
+        from optimizer.store.outlook import fleet_outlook
     except ImportError as e:
         return None, f"the report modules are not part of this build ({e})"
     history = market_history(engine, start, end)
@@ -321,6 +322,7 @@ def _write_report(
         filters={"source": "demo (simulated marketplace)"},
         fleet_spend=fleet_spend(engine, config),
         savings=fleet_savings(engine, end),
+        outlook=fleet_outlook(engine),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

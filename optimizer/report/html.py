@@ -12,9 +12,10 @@ Optional fleet frames (passed by the fleets/daemon code when fleets exist):
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -24,6 +25,7 @@ from optimizer.report import charts
 from optimizer.report.tables import (
     Table,
     cheapest_tables,
+    fleet_overview_table,
     fleet_tables,
     longevity_table,
     movers_table,
@@ -31,7 +33,11 @@ from optimizer.report.tables import (
     trends_table,
 )
 
+if TYPE_CHECKING:
+    from optimizer.store.outlook import FleetOutlook
+
 SECTIONS = (
+    ("fleets", "Your fleets: cost, savings and what happens now"),
     ("price-bands", "Market price bands"),
     ("cheapest", "Cheapest countries and datacenters"),
     ("per-vcpu", "Price per vCPU across configurations"),
@@ -39,7 +45,6 @@ SECTIONS = (
     ("trends", "Trends and forecast"),
     ("capacity", "Capacity over time"),
     ("longevity", "Offer longevity"),
-    ("fleets", "Fleet spend and savings"),
 )
 
 _CSS = """
@@ -82,9 +87,11 @@ def render_html(
     filters: dict[str, str] | None = None,
     fleet_spend: pd.DataFrame | None = None,
     savings: pd.DataFrame | None = None,
+    outlook: Sequence[FleetOutlook] = (),
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Render the whole report; `progress(step)` is called before each section."""
+    """Render the whole report; `progress(step)` is called before each section. The
+    fleets come first (what they cost, what was saved, what happens now), the market after."""
     step = progress or (lambda _s: None)
     a = analysis
     grid = a.history.grid
@@ -114,6 +121,14 @@ def render_html(
         title = dict(SECTIONS)[sid]
         out.append(f'<section id="{sid}"><h2>{escape(title)}</h2>{body}</section>')
 
+    step("fleets")
+    body = _table(fleet_overview_table(outlook, fleet_spend, savings))
+    if fleet_spend is not None and not fleet_spend.empty:
+        body += _img(charts.fleet_spend(fleet_spend, span), "Fleet spend per epoch")
+    if savings is not None and not savings.empty:
+        body += _img(charts.savings(savings, span), "Savings realized")
+    body += "".join(_table(t) for t in fleet_tables(fleet_spend, savings))
+    section("fleets", body)
     step("price bands")
     section(
         "price-bands",
@@ -140,19 +155,5 @@ def render_html(
     section("capacity", _img(charts.capacity(a), "Capacity over time"))
     step("longevity")
     section("longevity", _table(longevity_table(a)))
-    step("fleets")
-    has_fleets = (fleet_spend is not None and not fleet_spend.empty) or (
-        savings is not None and not savings.empty
-    )
-    if has_fleets:
-        body = ""
-        if fleet_spend is not None and not fleet_spend.empty:
-            body += _img(charts.fleet_spend(fleet_spend, span), "Fleet spend per epoch")
-        if savings is not None and not savings.empty:
-            body += _img(charts.savings(savings, span), "Savings realized")
-        body += "".join(_table(t) for t in fleet_tables(fleet_spend, savings))
-    else:
-        body = '<p class="note">No fleet data in this window yet.</p>'
-    section("fleets", body)
     out.append("</body></html>")
     return "\n".join(out)

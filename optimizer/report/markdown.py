@@ -5,7 +5,9 @@ or HTML/Markdown markup from API strings)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -13,12 +15,16 @@ from optimizer.analysis import MarketAnalysis
 from optimizer.report.tables import (
     Table,
     cheapest_tables,
+    fleet_overview_table,
     fleet_tables,
     longevity_table,
     movers_table,
     per_vcpu_table,
     trends_table,
 )
+
+if TYPE_CHECKING:
+    from optimizer.store.outlook import FleetOutlook
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
@@ -47,8 +53,9 @@ def render_markdown(
     filters: dict[str, str] | None = None,
     fleet_spend: pd.DataFrame | None = None,
     savings: pd.DataFrame | None = None,
+    outlook: Sequence[FleetOutlook] = (),
 ) -> str:
-    """Render the report's tables as one Markdown document."""
+    """Render the report's tables as one Markdown document, the fleets first."""
     a = analysis
     grid = a.history.grid
     window = (
@@ -64,6 +71,10 @@ def render_markdown(
         f"Window: {md_escape(window)}; filters: {md_escape(flt)}; generated "
         f"{generated_at:%Y-%m-%d %H:%M} UTC. Prices in USD per epoch (24 h).",
         "",
+        "## Your fleets: cost, savings and what happens now",
+        "",
+        _table(fleet_overview_table(outlook, fleet_spend, savings)),
+        *(_table(t) for t in fleet_tables(fleet_spend, savings)),
         "## Cheapest countries now",
         "",
         *(_table(t) for t in cheapest_tables(a, "country")),
@@ -83,9 +94,5 @@ def render_markdown(
         "## Offer longevity",
         "",
         _table(longevity_table(a)),
-        "## Fleet spend and savings",
-        "",
     ]
-    fleets = fleet_tables(fleet_spend, savings)
-    parts += [_table(t) for t in fleets] if fleets else ["_No fleet data in this window yet._", ""]
     return "\n".join(parts).rstrip() + "\n"

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from optimizer.analysis import MarketAnalysis, biggest_movers, cheapest, latest_epoch
+
+if TYPE_CHECKING:
+    from optimizer.store.outlook import FleetOutlook
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,62 @@ def longevity_table(a: MarketAnalysis, n: int = 15) -> Table:
         rows=tuple(rows),
         note="" if rows else "No longevity data.",
     )
+
+
+def fleet_overview_table(
+    outlook: Sequence[FleetOutlook],
+    fleet_spend: pd.DataFrame | None,
+    savings: pd.DataFrame | None,
+) -> Table:
+    """The report's first table: per fleet, what it costs, what the optimizer saved and
+    what it is doing or would do now (open actions, else the last plan's verdict)."""
+    spent = _totals(fleet_spend, "spend_usd")
+    saved = _totals(savings, "savings_usd")
+    by_name = {o.fleet: o for o in outlook}
+    rows = []
+    for name in sorted(set(by_name) | set(spent) | set(saved)):
+        o = by_name.get(name)
+        rows.append(
+            (
+                name,
+                num(o.vms) if o else "—",
+                usd(spent.get(name, 0.0), 2),
+                usd(saved.get(name, 0.0), 2),
+                _doing_now(o) if o else "—",
+            )
+        )
+    return Table(
+        title="Your fleets",
+        header=("Fleet", "VMs now", "Spent (USD)", "Saved (USD)", "Doing now"),
+        rows=tuple(rows),
+        note=(
+            "Spent: what the fleet's VMs were charged in this window. Saved: (old − new "
+            "price) × time since, for each completed migration. Doing now: the actions in "
+            "progress, else what the last plan decided."
+            if rows
+            else "No fleets in this database yet: `fluence-optimizer plan` shows what the "
+            "configured fleets would do."
+        ),
+    )
+
+
+def _doing_now(o: FleetOutlook) -> str:
+    if o.open_actions:
+        return "; ".join(o.open_actions)
+    if o.planned_at is None:
+        return "not planned yet"
+    if o.available_per_epoch:
+        return (
+            f"last plan ({o.planned_at:%Y-%m-%d %H:%M} UTC): moves saving "
+            f"{usd(o.available_per_epoch)}/epoch"
+        )
+    return f"stays where it is (last plan {o.planned_at:%Y-%m-%d %H:%M} UTC)"
+
+
+def _totals(frame: pd.DataFrame | None, col: str) -> dict[str, float]:
+    if frame is None or frame.empty:
+        return {}
+    return {str(k): float(v) for k, v in frame.groupby("fleet")[col].sum().items()}
 
 
 def fleet_tables(fleet_spend: pd.DataFrame | None, savings: pd.DataFrame | None) -> list[Table]:

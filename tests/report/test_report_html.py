@@ -108,7 +108,7 @@ def test_report_from_simulated_history_has_every_section_and_valid_html(
         assert tag != "script"
     text = " ".join(p.text)
     assert "cpu-2-ram-4gb-storage-25gb" in text
-    assert "USD" in text and "No fleet data in this window yet." in text
+    assert "USD" in text and "No fleets in this database yet" in text
     assert sim_analysis.history.observed_epochs == 30
 
 
@@ -130,7 +130,7 @@ def test_fleet_section_charts_spend_and_savings_when_given() -> None:
     assert "Fleet spend" in text and "Savings realized" in text
     assert "$15.00" in text  # total spend 10 × 1.5
     assert "$0.50" in text  # total saved
-    assert "No fleet data" not in text
+    assert "No fleets in this database yet" not in text
 
 
 def _hostile_obs() -> pd.DataFrame:
@@ -184,7 +184,7 @@ def test_markdown_has_the_same_tables(sim_analysis) -> None:
     for heading in ("## Cheapest countries now", "## Cheapest datacenters now",
                     "## Price per vCPU across configurations", "## Biggest movers",
                     "## Trends and forecast", "## Offer longevity",
-                    "## Fleet spend and savings"):  # fmt: skip
+                    "## Your fleets: cost, savings and what happens now"):  # fmt: skip
         assert heading in md
     assert "| Country | Median latest |" in md
     assert md.count("|---|") >= 5
