@@ -20,6 +20,7 @@ from optimizer.fluence.models import Constraints
 DEFAULT_LEAD_TIME = timedelta(minutes=10)
 CUTOVER_MARGIN = timedelta(minutes=5)
 
+Decision = Literal["stay", "migrate", "delete", "finalize", "replace", "busy"]
 ActionKind = Literal["deploy", "migrate", "delete", "finalize", "replace_stuck"]
 
 
@@ -191,7 +192,7 @@ class VmVerdict:
 
     vm_id: str
     name: str
-    decision: Literal["stay", "migrate", "delete", "finalize", "replace", "busy"]
+    decision: Decision
     reason: str
 
 

@@ -6,6 +6,7 @@ Pure functions over `MarketOffer` and the fleet's config.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from optimizer.config import FleetConfig
@@ -22,7 +23,7 @@ from optimizer.fluence.models import (
 from optimizer.planner.inputs import MarketOffer, MarketView, Trends
 
 
-def _in(value: str | None, allowed: list[str]) -> bool:
+def _in(value: str | None, allowed: Sequence[str]) -> bool:
     if not allowed:
         return True
     if value is None:
@@ -42,6 +43,15 @@ def why_not(offer: MarketOffer, fleet: FleetConfig, trends: Trends | None = None
     """Return None when `offer` satisfies every constraint of `fleet` (API-side ones and the
     client-side ones the API lacks: min tier, certifications, excluded datacenters, minimum
     reliability), else a short reason naming the first constraint that fails."""
+    return (
+        _listing_mismatch(offer, fleet)
+        or _hardware_mismatch(offer, fleet)
+        or _datacenter_mismatch(offer, fleet, trends)
+        or ("no capacity left" if offer.capacity <= 0 else None)
+    )
+
+
+def _listing_mismatch(offer: MarketOffer, fleet: FleetConfig) -> str | None:
     c = fleet.constraints
     if c.configurations and offer.configuration not in c.configurations:
         return f"configuration {offer.configuration} not allowed"
@@ -49,17 +59,28 @@ def why_not(offer: MarketOffer, fleet: FleetConfig, trends: Trends | None = None
         return f"country {offer.country} not allowed"
     if c.max_price_per_epoch_usd is not None and offer.price > c.max_price_per_epoch_usd:
         return f"price above the fleet's max {c.max_price_per_epoch_usd}"
-    hw = c.hardware
-    if not _in(offer.cpu_manufacturer, hw.cpu_manufacturers):
-        return "CPU manufacturer not allowed"
-    if not _in(offer.cpu_architecture, hw.cpu_architectures):
-        return "CPU architecture not allowed"
-    if not _in(offer.memory_type, hw.memory_types):
-        return "memory type not allowed"
-    if not _in(offer.memory_generation, hw.memory_generations):
-        return "memory generation not allowed"
-    if not _in(offer.storage_type, list(hw.storage_types)):
-        return "storage type not allowed"
+    return None
+
+
+def _hardware_mismatch(offer: MarketOffer, fleet: FleetConfig) -> str | None:
+    hw = fleet.constraints.hardware
+    checks = (
+        (offer.cpu_manufacturer, hw.cpu_manufacturers, "CPU manufacturer"),
+        (offer.cpu_architecture, hw.cpu_architectures, "CPU architecture"),
+        (offer.memory_type, hw.memory_types, "memory type"),
+        (offer.memory_generation, hw.memory_generations, "memory generation"),
+        (offer.storage_type, hw.storage_types, "storage type"),
+    )
+    for value, allowed, what in checks:
+        if not _in(value, allowed):
+            return f"{what} not allowed"
+    return None
+
+
+def _datacenter_mismatch(
+    offer: MarketOffer, fleet: FleetConfig, trends: Trends | None
+) -> str | None:
+    c = fleet.constraints
     if c.min_tier is not None and (offer.tier is None or offer.tier < c.min_tier):
         return f"datacenter tier {offer.tier} below {c.min_tier}"
     if c.certifications:
@@ -74,8 +95,6 @@ def why_not(offer: MarketOffer, fleet: FleetConfig, trends: Trends | None = None
         score = reliability_of(offer, trends)
         if score is not None and score < minimum:
             return f"datacenter {offer.datacenter} reliability {score:.2f} below {minimum:.2f}"
-    if offer.capacity <= 0:
-        return "no capacity left"
     return None
 
 
@@ -96,7 +115,10 @@ class _Filter:
         self.configs = set(c.configurations)
         self.countries = set(c.countries)
         self.max_price = c.max_price_per_epoch_usd
-        low = lambda xs: {x.lower() for x in xs}  # noqa: E731
+
+        def low(xs: Iterable[str]) -> set[str]:
+            return {x.lower() for x in xs}
+
         self.hw = [
             low(hw.cpu_manufacturers),
             low(hw.cpu_architectures),

@@ -2,103 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
-from optimizer.config import FleetConfig
+from planner_helpers import NOW, D, fleet, market, offer, plan, vm
+
 from optimizer.planner import (
     BudgetState,
     InFlight,
     LaunchStats,
-    MarketOffer,
-    MarketView,
-    OwnedVm,
-    plan_fleet,
 )
-from optimizer.planner.plan import _cheapest_mix
-
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-D = Decimal
-
-
-#: the rules below are written against these limits (the pre-benchmark defaults), spelled
-#: out so that tuning the defaults (bench_policy_quality.py) does not change what they test
-RULE_POLICY = {
-    "min_savings_pct": 10,
-    "min_savings_usd_per_epoch": "0.05",
-    "payback_epochs": 3,
-    "max_migrations_per_epoch": 1,
-    "cooldown_epochs": 2,
-    "max_surge": 1,
-}
-
-
-def fleet(**kw) -> FleetConfig:
-    base = {
-        "name": "web",
-        "instances": 2,
-        "os_image": "https://images.example/ubuntu.img",
-        "ssh_keys": ["ops"],
-    }
-    base.update(kw)
-    base["policy"] = {**RULE_POLICY, **base.get("policy", {})}
-    return FleetConfig.model_validate(base)
-
-
-def offer(
-    key: str,
-    price: str,
-    dc: str = "FR-PAR-1",
-    cfg: str = "cpu-2-ram-4gb-storage-25gb",
-    cap: int = 10,
-    **kw,
-) -> MarketOffer:
-    country = dc.split("-")[0]
-    v, r = int(cfg.split("-")[1]), int(cfg.split("-")[3].removesuffix("gb"))
-    return MarketOffer(
-        offer_key=key,
-        configuration=cfg,
-        vcpu=v,
-        ram_gb=r,
-        country=country,
-        datacenter=dc,
-        price=D(price),
-        capacity=cap,
-        tier=3,
-        **kw,
-    )
-
-
-def vm(
-    id: str,
-    price: str,
-    dc: str = "FR-PAR-1",
-    status: str = "Active",
-    age_h: float = 100,
-    billing_in_h: float = 6,
-    cfg=(2, 4),
-) -> OwnedVm:
-    return OwnedVm(
-        id=id,
-        name=f"web-{id}",
-        status=status,
-        price=D(price),
-        next_billing_at=NOW + timedelta(hours=billing_in_h),
-        created_at=NOW - timedelta(hours=age_h),
-        datacenter=dc,
-        country=dc[:2],
-        vcpu=cfg[0],
-        ram_gb=cfg[1],
-        reserved_balance=D(price),
-    )
-
-
-def market(*offers: MarketOffer) -> MarketView:
-    return MarketView(offers=tuple(offers), taken_at=NOW)
-
-
-def plan(f, vms, m, **kw):
-    return plan_fleet(f, vms, m, now=NOW, **kw)
+from optimizer.planner.capacity_mix import cheapest_mix
 
 
 def test_cheaper_offer_gives_exactly_one_billing_aligned_migration() -> None:
@@ -188,7 +101,7 @@ def test_diversification_spreads_deploys() -> None:
     assert len({d[:2] for d in dcs}) >= 2
 
 
-def test_capacity_target_uses_cheapest_mix() -> None:
+def test_capacity_target_usescheapest_mix() -> None:
     f = fleet(
         instances=None,
         capacity={"vcpu": 8},
@@ -199,7 +112,7 @@ def test_capacity_target_uses_cheapest_mix() -> None:
     m = market(offer("s", "0.30"), offer("l", "1.00", cfg="cpu-8-ram-16gb-storage-25gb"))
     p = plan(f, [], m)
     assert [a.offer.offer_key for a in p.actions] == ["l"]
-    assert _cheapest_mix({"a": (2, 4, D("0.2")), "b": (8, 16, D("1"))}, 8, 0) == {"a": 4}
+    assert cheapest_mix({"a": (2, 4, D("0.2")), "b": (8, 16, D("1"))}, 8, 0) == {"a": 4}
 
 
 def test_budget_cap_limits_deploys_and_says_so() -> None:

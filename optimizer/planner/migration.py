@@ -1,0 +1,157 @@
+"""One VM's migration decision: the best allowed target cheaper by the required margin,
+when to start and cut over, and whether the saving pays for the overlap. Pure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from optimizer.clock import EPOCH
+from optimizer.fluence.status import is_healthy
+from optimizer.planner.economics import Timing, evaluate, overlap_cost, price_cap, schedule
+from optimizer.planner.inputs import Action, MarketOffer, OwnedVm, Trends
+from optimizer.planner.matching import narrow
+from optimizer.planner.state import PlanState
+from optimizer.planner.windows import in_window
+
+
+def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
+    """Given one counted VM and the plan so far, return ("", the migration it should make),
+    or (why it stays, None)."""
+    fleet = st.fleet
+    policy = fleet.policy
+    why = _not_movable(vm, st)
+    if why or vm.price is None:
+        return why or "its price is unknown", None
+    cap = price_cap(vm.price, policy)
+    if fleet.constraints.max_price_per_epoch_usd is not None:
+        cap = min(cap, fleet.constraints.max_price_per_epoch_usd)
+    if cap <= 0:
+        return "no offer could be cheaper by the required margin", None
+    target = _target(vm, st, cap)
+    if target is None:
+        best = next((o.price for o in st.cands), None)
+        if best is not None and best < vm.price:
+            return (
+                f"pays ${vm.price}/epoch; the best allowed offer (${best}) is not cheaper by "
+                f"the required margin (≤ ${cap})",
+                None,
+            )
+        return f"pays ${vm.price}/epoch; no allowed offer is cheaper", None
+    timing, dip, why = _timing(vm, vm.price, target, st)
+    if timing is None:
+        return why, None
+    overlap = overlap_cost(vm.price, target.price, timing, vm.next_billing_at)
+    verdict = evaluate(vm.price, target.price, overlap, policy)
+    if not verdict.worth_it:
+        return f"could move to {target.datacenter} at ${target.price}: {verdict.reason}", None
+    if timing.start_at <= st.now and policy.align_to_billing and vm.next_billing_at is not None:
+        when = f"start now, {dip}; cutover as soon as the new VM is up"
+    elif policy.align_to_billing and vm.next_billing_at is not None:
+        when = f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
+    else:
+        when = "cutover as soon as the new VM is up"
+    horizon = Decimal(str(policy.payback_epochs))
+    return "", Action(
+        kind="migrate",
+        fleet=fleet.name,
+        vm_id=vm.id,
+        offer=target,
+        constraints=narrow(target, fleet, cap),
+        cap=cap,
+        expected_price=target.price,
+        old_price=vm.price,
+        saving_per_epoch=verdict.saving_per_epoch,
+        saving_over_horizon=(
+            verdict.saving_per_epoch * horizon - verdict.overlap - policy.disruption_cost_usd
+        ),
+        not_before=timing.start_at,
+        cutover_at=timing.cutover_at,
+        reason=f"${vm.price} → ${target.price}/epoch in {target.datacenter} "
+        f"({target.configuration}): {verdict.reason}; {when}",
+    )
+
+
+def dip(target: MarketOffer, trends: Trends | None) -> str:
+    """Why the target's price may not last until the next billing boundary ("" when there
+    is no sign of that): it is under its segment's forecast, or the segment's prices rise."""
+    if trends is None:
+        return ""
+    key = (target.configuration, target.country)
+    forecast = trends.forecast.get(key)
+    if forecast is not None and target.price < forecast:
+        return f"${target.price} is under the forecast ${forecast} for {target.country}"
+    slope = trends.slope.get(key)
+    if slope is not None and slope > 0:
+        return f"{target.country} prices rise ${slope:.4f}/epoch"
+    return ""
+
+
+def _not_movable(vm: OwnedVm, st: PlanState) -> str:
+    """Why `vm` may not move at all now ("" when it may)."""
+    if st.protected(vm):
+        return "listed in do_not_disrupt"
+    if not is_healthy(vm.status):
+        return f"status {vm.status}: only running VMs are migrated"
+    if vm.price is None:
+        return "its price is unknown"
+    anchor = (
+        max(t for t in (vm.created_at, vm.last_migrated_at) if t is not None)
+        if (vm.created_at or vm.last_migrated_at)
+        else None
+    )
+    cooldown = EPOCH * st.fleet.policy.cooldown_epochs
+    if anchor is not None and st.now - anchor < cooldown:
+        return f"in cooldown until {(anchor + cooldown):%Y-%m-%d %H:%M} UTC"
+    return ""
+
+
+def _target(vm: OwnedVm, st: PlanState, cap: Decimal) -> MarketOffer | None:
+    """The cheapest allowed offer at or under `cap` that `vm` may move to."""
+    for o in st.cands:
+        if o.price > cap:
+            return None
+        if st.fleet.capacity is not None and (
+            o.vcpu < (vm.vcpu or 0) or o.ram_gb < (vm.ram_gb or 0)
+        ):
+            continue
+        if not st.usable(o, vm.datacenter) or not st.countries_ok(o, vm.country):
+            continue
+        if st.shadowed(o, cap, vm.datacenter):
+            continue
+        return o
+    return None
+
+
+def _timing(
+    vm: OwnedVm, price: Decimal, target: MarketOffer, st: PlanState
+) -> tuple[Timing | None, str, str]:
+    """When the move would start and cut over, and the target's price dip ("" for none);
+    (None, dip, why not now) when the timing rules it out for this plan."""
+    policy = st.fleet.policy
+    lead: timedelta = st.launch.lead_time
+    timing = schedule(st.now, vm.next_billing_at, lead, policy.align_to_billing)
+    why_dip = dip(target, st.trends)
+    if why_dip and timing.start_at > st.now:
+        # the price may not last until the billing boundary: start now when that pays,
+        # else re-decide at the next plan (the overlap shrinks as the boundary nears)
+        early = schedule(st.now, vm.next_billing_at, lead, False)
+        if in_window(early.cutover_at, policy.maintenance_windows):
+            early_cost = overlap_cost(price, target.price, early, vm.next_billing_at)
+            early_verdict = evaluate(price, target.price, early_cost, policy)
+            if not early_verdict.worth_it:
+                return (
+                    None,
+                    why_dip,
+                    f"could move to {target.datacenter} at ${target.price} ({why_dip}), but "
+                    f"starting now does not pay yet: {early_verdict.reason}",
+                )
+            timing = early
+    if not in_window(timing.cutover_at, policy.maintenance_windows):
+        return (
+            None,
+            why_dip,
+            f"could move to {target.datacenter} at ${target.price}, but the cutover time "
+            f"{timing.cutover_at:%H:%M} UTC is outside the maintenance windows",
+        )
+    return timing, why_dip, ""
