@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from optimizer.alerts.model import Alert
 from optimizer.alerts.sinks import Sink, SinkError
@@ -97,7 +98,7 @@ def enqueue(engine: Engine, sinks: Sequence[Sink], alerts: Sequence[Alert], now:
 @dataclass
 class _Job:
     sink: Sink
-    rows: list[sa.Row]
+    rows: list[sa.Row[Any]]
     results: dict[int, str | None] = field(default_factory=dict)  # row id → error or None
     running: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,8 +133,34 @@ def _work(job: _Job, deadline: float) -> None:
 def deliver(engine: Engine, sinks: Sequence[Sink], now: datetime) -> DeliveryReport:
     """Try every due pending delivery once; record the outcomes. Returns a report."""
     now = utc(now)
-    by_name = {s.name: s for s in sinks if s.name != "log"}
+    jobs, orphans = _due_jobs(engine, {s.name: s for s in sinks if s.name != "log"}, now)
+    if jobs:
+        _run_jobs(jobs)
     report = DeliveryReport()
+    with engine.begin() as conn:
+        if orphans:
+            conn.execute(
+                delivery_t.update()
+                .where(delivery_t.c.id.in_(orphans))
+                .values(state="abandoned", last_error="sink no longer configured")
+            )
+        for job in jobs.values():
+            rows = {r.id: r for r in job.rows}
+            for rid, err in job.results.items():
+                _record(conn, rows[rid], err, now, report)
+        report.pending = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(delivery_t)
+            .where(delivery_t.c.state == "pending")
+        ).scalar_one()
+    return report
+
+
+def _due_jobs(
+    engine: Engine, by_name: Mapping[str, Sink], now: datetime
+) -> tuple[dict[str, _Job], list[int]]:
+    """Per sink, the pending rows due now (only the earliest per sink and alert key, at
+    most MAX_PER_TICK); and the ids of rows whose sink is no longer configured."""
     with engine.connect() as conn:
         pending = conn.execute(
             sa.select(delivery_t)
@@ -157,82 +184,66 @@ def deliver(engine: Engine, sinks: Sequence[Sink], now: datetime) -> DeliveryRep
         job = jobs.setdefault(row.sink, _Job(by_name[row.sink], []))
         if len(job.rows) < MAX_PER_TICK:
             job.rows.append(row)
+    return jobs, orphans
 
-    if jobs:
-        start = time.monotonic()
-        threads = []
-        for job in jobs.values():
-            t = threading.Thread(
-                target=_work,
-                args=(job, start + job.sink.timeout),
-                name=f"alert-{job.sink.name}",
-                daemon=True,
-            )
-            t.start()
-            threads.append((t, start + job.sink.timeout + GRACE_SECONDS))
-        for t, until in threads:
-            t.join(max(until - time.monotonic(), 0))
-        for job in jobs.values():
-            with job.lock:
-                job.abandoned = True
-                if job.running is not None and job.running not in job.results:
-                    job.results[job.running] = (
-                        f"{job.sink.name}: timed out after {job.sink.timeout:g}s"
-                    )
 
-    with engine.begin() as conn:
-        if orphans:
-            conn.execute(
-                delivery_t.update()
-                .where(delivery_t.c.id.in_(orphans))
-                .values(state="abandoned", last_error="sink no longer configured")
-            )
-        for job in jobs.values():
-            rows = {r.id: r for r in job.rows}
-            for rid, err in job.results.items():
-                row = rows[rid]
-                if err is None:
-                    report.sent += 1
-                    conn.execute(
-                        delivery_t.update()
-                        .where(delivery_t.c.id == rid)
-                        .values(
-                            state="sent",
-                            attempts=row.attempts + 1,
-                            delivered_at=now,
-                            last_error=None,
-                        )
-                    )
-                    continue
-                attempts = row.attempts + 1
-                report.errors.append(err)
-                if attempts >= MAX_ATTEMPTS:
-                    report.abandoned += 1
-                    log.error(
-                        "alert delivery given up", sink=row.sink, key=row.alert_key, error=err
-                    )
-                    values = {"state": "abandoned"}
-                else:
-                    report.failed += 1
-                    log.warning(
-                        "alert delivery failed; will retry",
-                        sink=row.sink,
-                        key=row.alert_key,
-                        error=err,
-                        attempt=attempts,
-                    )
-                    values = {"next_attempt_at": now + backoff(attempts)}
-                conn.execute(
-                    delivery_t.update()
-                    .where(delivery_t.c.id == rid)
-                    .values(attempts=attempts, last_error=err, **values)
-                )
-        report.pending = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(delivery_t)
-            .where(delivery_t.c.state == "pending")
-        ).scalar_one()
-    return report
+def _run_jobs(jobs: Mapping[str, _Job]) -> None:
+    """One thread per sink, each bounded by the sink's timeout; a send still running at
+    the deadline is recorded as timed out and its late result ignored."""
+    start = time.monotonic()
+    threads = []
+    for job in jobs.values():
+        t = threading.Thread(
+            target=_work,
+            args=(job, start + job.sink.timeout),
+            name=f"alert-{job.sink.name}",
+            daemon=True,
+        )
+        t.start()
+        threads.append((t, start + job.sink.timeout + GRACE_SECONDS))
+    for t, until in threads:
+        t.join(max(until - time.monotonic(), 0))
+    for job in jobs.values():
+        with job.lock:
+            job.abandoned = True
+            if job.running is not None and job.running not in job.results:
+                job.results[job.running] = f"{job.sink.name}: timed out after {job.sink.timeout:g}s"
+
+
+def _record(
+    conn: Connection, row: sa.Row[Any], err: str | None, now: datetime, report: DeliveryReport
+) -> None:
+    """Write one attempt's outcome: sent, retry later (with backoff), or given up."""
+    attempts = row.attempts + 1
+    if err is None:
+        report.sent += 1
+        conn.execute(
+            delivery_t.update()
+            .where(delivery_t.c.id == row.id)
+            .values(state="sent", attempts=attempts, delivered_at=now, last_error=None)
+        )
+        return
+    report.errors.append(err)
+    values: dict[str, object]
+    if attempts >= MAX_ATTEMPTS:
+        report.abandoned += 1
+        log.error("alert delivery given up", sink=row.sink, key=row.alert_key, error=err)
+        values = {"state": "abandoned"}
+    else:
+        report.failed += 1
+        log.warning(
+            "alert delivery failed; will retry",
+            sink=row.sink,
+            key=row.alert_key,
+            error=err,
+            attempt=attempts,
+        )
+        values = {"next_attempt_at": now + backoff(attempts)}
+    conn.execute(
+        delivery_t.update()
+        .where(delivery_t.c.id == row.id)
+        .values(attempts=attempts, last_error=err, **values)
+    )
 
 
 def send_now(sink: Sink, alert: Alert) -> str | None:

@@ -96,7 +96,8 @@ class Optimum:
         return sum(max(0, len(s) - 1) for s in self.schedules)
 
 
-def hindsight_optimum(
+def hindsight_optimum(  # noqa: C901 — one coordinate-descent loop over VM slots whose state is
+    # the shared usage/deploy matrices and the `mark` closure; split, each part would take them all
     market: Market,
     match: FleetMatch,
     model: BillingModel,

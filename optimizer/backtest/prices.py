@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,8 @@ import pandas as pd
 from optimizer.errors import ConfigError
 
 if TYPE_CHECKING:
+    import _csv
+
     from sqlalchemy.engine import Engine
 
 REQUIRED_COLUMNS = ("timestamp", "offer_key", "configuration", "country", "price_per_epoch_usd")
@@ -98,6 +100,60 @@ def _int_field(value: str, name: str, lo: int, hi: int | None = None) -> tuple[i
     return n, None
 
 
+def _header(reader: _csv.Reader, name: str) -> tuple[dict[str, int], int]:
+    """The column positions (required and optional columns present) and the row width."""
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ConfigError(f"{name}: the file is empty (expected a header line)") from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise ConfigError(f"{name}:1: not a CSV header: {e}") from None
+    header = [h.strip().lower().lstrip("\ufeff") for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ConfigError(
+            f"{name}:1: missing column(s) {', '.join(missing)} (need {','.join(REQUIRED_COLUMNS)})"
+        )
+    idx = {c: header.index(c) for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in header}
+    return idx, len(header)
+
+
+def _read_rows(
+    reader: _csv.Reader,
+    name: str,
+    idx: dict[str, int],
+    width: int,
+    cols: dict[str, list[Any]],
+    lines: list[int],
+    errors: list[str],
+) -> None:
+    """Parse the data rows into `cols` (one list per column), the line of each good row
+    into `lines`, and what is wrong with each bad row into `errors` (up to the limit)."""
+    seen: dict[tuple[str, str], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
+        if len(row) != width:
+            errors.append(f"{name}:{line}: expected {width} fields, found {len(row)}")
+            continue
+        errs = _parse_row(row, idx, cols)
+        if not errs:
+            key = (cols["ts"][-1], cols["offer_key"][-1])
+            if key in seen:
+                errs.append(f"offer {key[1]!r} at {key[0]} appears twice (also line {seen[key]})")
+            else:
+                seen[key] = line
+        if errs:
+            errors.extend(f"{name}:{line}: {e}" for e in errs)
+            for c in cols.values():  # drop the partial row
+                del c[len(lines) :]
+            continue
+        lines.append(line)
+
+
 def load_csv(path: Path | str) -> PriceHistory:
     """Read a price CSV; return a validated `PriceHistory`.
 
@@ -115,52 +171,14 @@ def load_csv(path: Path | str) -> PriceHistory:
     except OSError as e:
         raise ConfigError(f"{name}: cannot read price file: {e.strerror}") from None
 
-    cols: dict[str, list] = {c: [] for c in FRAME_COLUMNS}
+    cols: dict[str, list[Any]] = {c: [] for c in FRAME_COLUMNS}
     lines: list[int] = []
     errors: list[str] = []
     with fh:
         reader = csv.reader(fh)
+        idx, width = _header(reader, name)
         try:
-            header = next(reader)
-        except StopIteration:
-            raise ConfigError(f"{name}: the file is empty (expected a header line)") from None
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise ConfigError(f"{name}:1: not a CSV header: {e}") from None
-        header = [h.strip().lower().lstrip("\ufeff") for h in header]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise ConfigError(
-                f"{name}:1: missing column(s) {', '.join(missing)} "
-                f"(need {','.join(REQUIRED_COLUMNS)})"
-            )
-        idx = {c: header.index(c) for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in header}
-        width = len(header)
-        seen: dict[tuple[str, str], int] = {}
-        try:
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(errors) >= MAX_REPORTED_ERRORS:
-                    break
-                if len(row) != width:
-                    errors.append(f"{name}:{line}: expected {width} fields, found {len(row)}")
-                    continue
-                errs = _parse_row(row, idx, cols)
-                if not errs:
-                    key = (cols["ts"][-1], cols["offer_key"][-1])
-                    if key in seen:
-                        errs.append(
-                            f"offer {key[1]!r} at {key[0]} appears twice (also line {seen[key]})"
-                        )
-                    else:
-                        seen[key] = line
-                if errs:
-                    errors.extend(f"{name}:{line}: {e}" for e in errs)
-                    for c in cols.values():  # drop the partial row
-                        del c[len(lines) :]
-                    continue
-                lines.append(line)
+            _read_rows(reader, name, idx, width, cols, lines, errors)
         except (csv.Error, UnicodeDecodeError) as e:
             errors.append(f"{name}:{reader.line_num}: unreadable CSV: {e}")
     if errors:
@@ -175,7 +193,7 @@ def load_csv(path: Path | str) -> PriceHistory:
     return PriceHistory(_sorted(frame), name)
 
 
-def _parse_row(row: list[str], idx: dict[str, int], cols: dict[str, list]) -> list[str]:
+def _parse_row(row: list[str], idx: dict[str, int], cols: dict[str, list[Any]]) -> list[str]:
     """Append one row's parsed values to `cols`; return its problems (empty when fine)."""
     errs: list[str] = []
 

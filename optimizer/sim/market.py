@@ -557,8 +557,9 @@ class SimMarket:
             chosen = [o for o in self.listed() if self._fit(o, c) is not None]
         return ("[" + ",".join(o.wire_json(self.price_str(o)) for o in chosen) + "]").encode()
 
-    def _fit(self, o: SimOffer, c: Constraints) -> tuple[Decimal, int] | None:
+    def _fit(self, o: SimOffer, c: Constraints) -> tuple[Decimal, int] | None:  # noqa: C901
         """(per-instance total price, extra GiB) when `o` satisfies `c`, else None."""
+        # the API's filter list, one constraint per branch, in the documented order
         if c.basic_configuration is not None and c.basic_configuration != o.slug:
             return None
         countries = c.datacenter.countries if c.datacenter is not None else []

@@ -312,8 +312,13 @@ def record_failed_snapshot(
     return IngestSummary(snapshot_id=sid, outcome=OUTCOME_FAILED, error=error)
 
 
-def _ingest(
-    conn: Connection, rows: list[dict[str, Any]], duplicates: int, taken_at: datetime, ms: int
+def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, offer upserts,
+    # price/epoch rows, outcome; the steps share the open connection and the offer-id map
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    duplicates: int,
+    taken_at: datetime,
+    ms: int,
 ) -> IngestSummary:
     prev = conn.execute(
         sa.select(snapshot_t.c.id, snapshot_t.c.taken_at)

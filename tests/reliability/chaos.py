@@ -284,7 +284,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:
+def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
+    # a scenario script: warm up, kill and restart at random moments, drain, measure; the
+    # steps read as one story and share the daemon process and the clock
     workdir.mkdir(parents=True, exist_ok=True)
     res = ChaosResult()
     wall0 = time.monotonic()
