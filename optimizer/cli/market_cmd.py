@@ -26,7 +26,7 @@ market = typer.Typer(
 STORAGE_TYPES = {"hdd": "HDD", "ssd": "SSD", "nvme": "NVMe"}
 
 
-def build_constraints(
+def build_constraints(  # noqa: C901 — one check per CLI option, each error naming its option
     configuration: str | None = None,
     countries: list[str] | None = None,
     max_price: str | None = None,

@@ -71,8 +71,14 @@ def _key(headers: dict[str, str]) -> str:
     return ""
 
 
-def handle(
-    sim: Simulator, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+def handle(  # noqa: C901 — route, faults, auth, dispatch in the order a gateway applies them,
+    # under one lock so a drawn fault and the request it hits stay together
+    sim: Simulator,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
 ) -> SimResponse:
     """Answer one request to the simulated cloud API (thread-safe)."""
     w = sim.cloud

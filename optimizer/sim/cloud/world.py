@@ -370,9 +370,11 @@ class CloudWorld:
 
     # --- VMs --------------------------------------------------------------------------------
 
-    def create_vm(self, body: dict[str, Any], *, foreign: bool = False) -> CloudVm:
+    def create_vm(self, body: dict[str, Any], *, foreign: bool = False) -> CloudVm:  # noqa: C901
         """`POST /v2/vms`: validate, check capacity and the 6-hour balance rule, create the
         VM with its boot disk and public IP (inline requests or existing ids)."""
+        # validation in the API's order, then VM, disk and IP created together: one piece
+        # so that nothing is created when any check fails
         name = _str(body, "name")
         _check_name(name, "name")
         cluster = self._cluster_ref(_str(body, "clusterId"), "clusterId")
