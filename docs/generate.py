@@ -133,7 +133,24 @@ def exit_codes_page() -> str:
     return "\n".join(out) + "\n"
 
 
+def alerts_page() -> str:
+    from optimizer.alerts.catalog import ALERT_FAMILIES
+
+    out = [GENERATED, "# Alert keys\n"]
+    out.append(
+        "Every alert has a key `<family>:<subject>` (for example `budget.forecast:web`). "
+        "It stays the same while the condition lasts, so each sink hears of it once, again "
+        "when it escalates, and once more when it is resolved (one-shot alerts are not "
+        "resolved). `fluence-optimizer alerts` lists the active ones.\n"
+    )
+    out.append("| family | severity | subject | fires when |\n|---|---|---|---|")
+    for family, f in ALERT_FAMILIES.items():
+        out.append(f"| `{family}` | {f.severity} | {f.subject} | {_cell(f.when)} |")
+    return "\n".join(out) + "\n"
+
+
 PAGES: dict[str, Callable[[], str]] = {
+    "alerts.md": alerts_page,
     "cli.md": cli_page,
     "metrics.md": metrics_page,
     "exit-codes.md": exit_codes_page,
