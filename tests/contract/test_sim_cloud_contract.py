@@ -172,6 +172,10 @@ def test_every_route_and_error_validates(scenario: Scenario) -> None:
         "POST", "/v1/public_ips", json={"name": "ip-1", "clusterId": cid, "addressType": "V4"}
     )
     s.ok("PATCH", f"/v1/storages/{disk['id']}", json={"name": "data-2"})
+    sim.advance(timedelta(minutes=2))
+    s.ok("POST", f"/v2/vms/{vm['id']}/storages/add", json={"dataDisks": [disk["id"]]})
+    s.fails(406, "POST", "/v1/storages/delete", json={"ids": [disk["id"]]})
+    s.ok("POST", f"/v2/vms/{vm['id']}/storages/remove", json={"dataDisks": [disk["id"]]})
     s.ok("PATCH", f"/v1/public_ips/{ip['id']}", json={"name": "ip-2"})
     sim.advance(timedelta(minutes=2))
     s.ok("GET", "/v1/storages", params={"status": "ready", "name": "data", per_page: 50})

@@ -368,7 +368,7 @@ def _resource_hourly(w: CloudWorld, res: Any, where: str) -> Decimal:
 
 
 def _default_images(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimResponse:
-    items = [wire.default_image(i, w._start) for i in DEFAULT_IMAGES]
+    items = [wire.default_image(i, w.sim.clock.start) for i in DEFAULT_IMAGES]
     return _json(200, wire.collection(w.spec, items))
 
 
@@ -458,6 +458,14 @@ def _vm_add_ip(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimRe
 
 def _vm_remove_ip(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimResponse:
     return _json(200, wire.vm(w, w.vm_remove_public_ip(ident or "")))
+
+
+def _vm_add_storages(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimResponse:
+    return _json(200, wire.vm(w, w.vm_add_storages(ident or "", _obj(body))))
+
+
+def _vm_remove_storages(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimResponse:
+    return _json(200, wire.vm(w, w.vm_remove_storages(ident or "", _obj(body))))
 
 
 # --- disks, IPs, keys ----------------------------------------------------------------------
@@ -711,6 +719,8 @@ HANDLERS: dict[str, Handler] = {
     "cloud.softreboot_vm": _softreboot_vm,
     "cloud.vm_add_public_ip": _vm_add_ip,
     "cloud.vm_remove_public_ip": _vm_remove_ip,
+    "cloud.vm_add_storages": _vm_add_storages,
+    "cloud.vm_remove_storages": _vm_remove_storages,
     "cloud.list_storages": _list_storages,
     "cloud.create_storage": _create_storage,
     "cloud.get_storage": _get_storage,

@@ -44,6 +44,7 @@ class CloudVm:
     network_interface: str
     boot_disk: str | None
     public_ip: str | None
+    data_disks: list[str] = field(default_factory=list)
     cloud_init: str | None = None
     #: hourly price fixed at creation (used when the world bills "fixed"); else the catalog's
     price_at_create: Decimal = Decimal(0)

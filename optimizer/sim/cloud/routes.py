@@ -48,6 +48,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v2/vms/{id}/softreboot", "cloud.softreboot_vm"),
     Route("POST", "/v2/vms/{id}/public_ip/add", "cloud.vm_add_public_ip"),
     Route("POST", "/v2/vms/{id}/public_ip/remove", "cloud.vm_remove_public_ip"),
+    Route("POST", "/v2/vms/{id}/storages/add", "cloud.vm_add_storages"),
+    Route("POST", "/v2/vms/{id}/storages/remove", "cloud.vm_remove_storages"),
     Route("GET", "/v1/storages", "cloud.list_storages"),
     Route("POST", "/v1/storages", "cloud.create_storage"),
     Route("POST", "/v1/storages/delete", "cloud.delete_storages"),

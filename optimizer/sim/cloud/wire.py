@@ -120,7 +120,7 @@ def vm(w: CloudWorld, v: CloudVm, expand: frozenset[str] = frozenset()) -> dict[
         "name": v.name,
         "status": v.status,
         "restartRequired": False,
-        "dataDisks": [],
+        "dataDisks": list(v.data_disks),
         "subnets": [],
         "sshKeys": list(v.ssh_keys),
         "networkInterfaces": [v.network_interface],
@@ -128,7 +128,7 @@ def vm(w: CloudWorld, v: CloudVm, expand: frozenset[str] = frozenset()) -> dict[
         "updatedAt": ts(v.updated_at or v.created_at),
         "bootDisk": v.boot_disk,
         "publicIp": v.public_ip,
-        "lastPaidAt": ts(w._billed_to) if v.billable else None,
+        "lastPaidAt": ts(w.billed_to) if v.billable else None,
         "paidUntil": None,
         "readySince": ts(v.ready_since),
         "terminatedAt": ts(v.terminated_at),
@@ -153,7 +153,7 @@ def _expanded(w: CloudWorld, v: CloudVm, expand: frozenset[str]) -> dict[str, An
         st = w.storages.get(v.boot_disk or "")
         ex["bootDisk"] = storage(w, st) if st is not None else None
     if "dataDisks" in expand:
-        ex["dataDisks"] = []
+        ex["dataDisks"] = [storage(w, w.storages[d]) for d in v.data_disks if d in w.storages]
     if "publicIp" in expand:
         ip = w.public_ips.get(v.public_ip or "")
         ex["publicIp"] = public_ip(w, ip) if ip is not None else None
@@ -185,7 +185,7 @@ def storage(w: CloudWorld, s: CloudStorage) -> dict[str, Any]:
         "attachedTo": list(s.attached_to),
         "createdAt": ts(s.created_at),
         "initUrl": s.os_image,
-        "lastPaidAt": ts(w._billed_to) if s.billable else None,
+        "lastPaidAt": ts(w.billed_to) if s.billable else None,
         "paidUntil": None,
         "readySince": ts(s.ready_since),
         "removedAt": ts(s.removed_at),
@@ -216,7 +216,7 @@ def public_ip(w: CloudWorld, ip: CloudPublicIp) -> dict[str, Any]:
         "createdAt": ts(ip.created_at),
         "address": ip.address if ip.status == "ready" else None,
         "attachedTo": attached,
-        "lastPaidAt": ts(w._billed_to) if ip.billable else None,
+        "lastPaidAt": ts(w.billed_to) if ip.billable else None,
         "paidUntil": None,
         "readySince": ts(ip.ready_since),
         "removedAt": ts(ip.removed_at),

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from optimizer.sim.simulator import Simulator
 
 HOUR = timedelta(hours=1)
+#: the 0.10.0 spec's limit on cloudInit.userData (bytes, UTF-8)
+CLOUD_INIT_MAX_BYTES = 16 * 1024
 MICRO = timedelta(microseconds=1)
 FOREIGN_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl manual"
@@ -148,6 +150,11 @@ class CloudWorld:
     @property
     def spec(self) -> str:
         return self.config.spec
+
+    @property
+    def billed_to(self) -> datetime:
+        """Until when every billable resource has been charged."""
+        return self._billed_to
 
     # --- time -----------------------------------------------------------------------------
 
@@ -393,8 +400,17 @@ class CloudWorld:
                 raise unprocessable(f"sshKeys: no SSH key with id {k}")
         cloud_init = body.get("cloudInit")
         user_data = cloud_init.get("userData") if isinstance(cloud_init, dict) else None
+        if isinstance(user_data, str) and len(user_data.encode()) > CLOUD_INIT_MAX_BYTES:
+            raise CloudError(400, "bad_request", "cloudInit.userData is larger than 16 KiB")
         disk_new, disk_id = self._disk_request(body.get("bootDisk"), cluster, "bootDisk")
         ip_new, ip_id = self._ip_request(body.get("publicIp"), cluster, "publicIp")
+        raw_data = body.get("dataDisks", [])
+        if not isinstance(raw_data, list):
+            raise unprocessable("dataDisks: expected a list")
+        data = [
+            self._disk_request(d, cluster, f"dataDisks[{i}]", boot=False)
+            for i, d in enumerate(raw_data)
+        ]
         if cluster.capacity.get(conf_id, 0) <= 0:
             raise unprocessable(f"cluster {cluster.id} has no capacity for {conf.slug}")
         # the 6-hour rule: every billable resource, the new ones included
@@ -407,6 +423,9 @@ class CloudWorld:
             )
         if ip_new:
             extra += cluster.public_ip_hour
+        for new, _ in data:
+            if new is not None:
+                extra += cluster.storage_gb_hour * new["volumeGb"] * (2 if new["replicated"] else 1)
         need = (self.hourly_burn() + extra) * self.config.balance_hours
         if self.sim.account.balance < need:
             raise CloudError(
@@ -421,6 +440,10 @@ class CloudWorld:
             disk_id = self._new_storage(disk_new, cluster, "BOOT", now).id
         if ip_new is not None:
             ip_id = self._new_ip(ip_new, cluster, now).id
+        data_ids = [
+            old if new is None else self._new_storage(new, cluster, "DATA", now).id
+            for new, old in data
+        ]
         jit = random.Random(f"{self.sim.seed}:cloud:launch:{vm_id}")
         j = self.config.launch_jitter
         d1 = self.config.launching_after * (1 + jit.uniform(-j, j))
@@ -437,13 +460,15 @@ class CloudWorld:
             network_interface=self._uuid(),
             boot_disk=disk_id,
             public_ip=ip_id,
+            data_disks=[d for d in data_ids if d is not None],
             cloud_init=user_data if isinstance(user_data, str) else None,
             price_at_create=price,
             foreign=foreign,
         )
         self.vms[vm_id] = vm
-        if disk_id is not None:
-            self.storages[disk_id].attached_to.append(vm_id)
+        for sid in [disk_id, *vm.data_disks]:
+            if sid is not None:
+                self.storages[sid].attached_to.append(vm_id)
         if ip_id is not None:
             self.public_ips[ip_id].attached_to = vm_id
         cluster.capacity[conf_id] -= 1
@@ -473,7 +498,7 @@ class CloudWorld:
         return cl
 
     def _disk_request(
-        self, raw: Any, cluster: Cluster, where: str
+        self, raw: Any, cluster: Cluster, where: str, *, boot: bool = True
     ) -> tuple[dict[str, Any] | None, str | None]:
         """(inline create request, None) or (None, id of an existing free disk)."""
         if isinstance(raw, str):
@@ -490,9 +515,9 @@ class CloudWorld:
         req = self._storage_request(raw, where)
         if req["clusterId"] != cluster.id:
             raise unprocessable(f"{where}.clusterId must be the VM's cluster {cluster.id}")
-        if req["volumeGb"] < self.config.boot_min_gb:
+        if boot and req["volumeGb"] < self.config.boot_min_gb:
             raise unprocessable(f"{where}.volumeGb must be at least {self.config.boot_min_gb}")
-        if not req.get("osImage"):
+        if boot and not req.get("osImage"):
             raise unprocessable(f"{where}.osImage is required for a boot disk")
         return req, None
 
@@ -639,6 +664,36 @@ class CloudWorld:
         if ip is None or ip.attached_to != vm.id:
             raise CloudError(406, "not_acceptable", "the VM has no public IP")
         ip.attached_to, vm.public_ip, vm.updated_at = None, None, self.now()
+        return vm
+
+    def vm_add_storages(self, vm_id: str, body: dict[str, Any]) -> CloudVm:
+        """Attach existing free data disks of the VM's cluster."""
+        vm = self.vm(vm_id)
+        self._require(vm, "addStorages")
+        ids = _ids_field(body, "dataDisks")
+        cluster = self._cluster(vm.cluster_id)
+        for i, sid in enumerate(ids):
+            self._disk_request(sid, cluster, f"dataDisks[{i}]", boot=False)
+        for sid in ids:
+            self.storages[sid].attached_to.append(vm.id)
+            vm.data_disks.append(sid)
+        vm.updated_at = self.now()
+        return vm
+
+    def vm_remove_storages(self, vm_id: str, body: dict[str, Any]) -> CloudVm:
+        """Detach data disks (they stay, and bill, until deleted)."""
+        vm = self.vm(vm_id)
+        self._require(vm, "removeStorages")
+        ids = _ids_field(body, "dataDisks")
+        for sid in ids:
+            if sid not in vm.data_disks:
+                raise unprocessable(f"dataDisks: {sid} is not a data disk of this VM")
+        for sid in ids:
+            vm.data_disks.remove(sid)
+            st = self.storages[sid]
+            if vm.id in st.attached_to:
+                st.attached_to.remove(vm.id)
+        vm.updated_at = self.now()
         return vm
 
     # --- disks and IPs ----------------------------------------------------------------------
@@ -933,6 +988,13 @@ def _str(body: dict[str, Any], key: str, where: str | None = None) -> str:
         label = f"{where}.{key}" if where and where != "body" else key
         raise unprocessable(f"{label}: expected a string")
     return value
+
+
+def _ids_field(body: dict[str, Any], key: str) -> list[str]:
+    ids = body.get(key)
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise unprocessable(f"{key}: expected a list of ids")
+    return ids
 
 
 def _check_name(name: str, where: str) -> None:

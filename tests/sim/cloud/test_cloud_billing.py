@@ -126,3 +126,23 @@ def test_read_only_key_reads_but_cannot_write(spec: str, sim: Simulator, cloud: 
     assert ro.get("/v2/vms").status_code == 200
     r = ro.post("/v2/vms", json={})
     assert r.status_code == 403 and code(r) == want(spec, "forbidden")
+
+
+def test_large_debt_removes_disks_too(sim: Simulator, cloud: Cloud) -> None:
+    vm = cloud.create()
+    sim.advance(timedelta(minutes=5))
+    sim.cloud.set_price(vm["clusterId"], vm["configurationId"], "40")
+    sim.set_balance("0")
+    sim.advance(timedelta(hours=1))  # 40 USD of debt: past 20
+    assert sim.cloud.storages[vm["bootDisk"]].status in ("removing", "removed")
+
+
+def test_old_small_debt_removes_vms_after_three_days(sim: Simulator, cloud: Cloud) -> None:
+    vm = cloud.create()
+    sim.advance(timedelta(minutes=5))
+    sim.cloud.set_price(vm["clusterId"], vm["configurationId"], "0.001")
+    sim.set_balance("0")
+    sim.advance(timedelta(days=2, hours=23))
+    assert -sim.balance < 5 and sim.cloud.vms[vm["id"]].status == "launched"
+    sim.advance(timedelta(hours=2))
+    assert sim.cloud.vms[vm["id"]].status == "terminated"

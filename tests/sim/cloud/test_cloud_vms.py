@@ -244,3 +244,56 @@ def test_foreign_resources_hooks(sim: Simulator, http: httpx.Client) -> None:
     assert [v["status"] for v in listed] == ["launched"] and listed[0]["id"] == vm.id
     assert {s["id"] for s in http.get("/v1/storages").json()["items"]} >= {disk.id, vm.boot_disk}
     assert ip.id in {i["id"] for i in http.get("/v1/public_ips").json()["items"]}
+
+
+def test_data_disks_inline_attach_detach_and_outlive_the_vm(sim: Simulator, cloud: Cloud) -> None:
+    cluster, conf = cloud.first_point()
+    body = vm_body(cluster, conf, "db-1", [cloud.key_id()])
+    body["dataDisks"] = [{"name": "db-1-data", "clusterId": cluster, "storageType": "NVME",
+                          "volumeGb": 100, "replicated": False}]  # fmt: skip
+    vm = cloud.http.post("/v2/vms", json=body).json()
+    assert len(vm["dataDisks"]) == 1
+    inline = vm["dataDisks"][0]
+    sim.advance(timedelta(minutes=5))
+    more = {"name": "more", "clusterId": cluster, "storageType": "NVME", "volumeGb": 10,
+            "replicated": False}  # fmt: skip
+    extra = cloud.http.post("/v1/storages", json=more)
+    sim.advance(timedelta(minutes=2))
+    r = cloud.http.post(
+        f"/v2/vms/{vm['id']}/storages/add", json={"dataDisks": [extra.json()["id"]]}
+    )
+    assert r.status_code == 200 and r.json()["dataDisks"] == [inline, extra.json()["id"]]
+    r = cloud.http.post(f"/v2/vms/{vm['id']}/storages/remove", json={"dataDisks": [inline]})
+    assert r.json()["dataDisks"] == [extra.json()["id"]]
+    assert sim.cloud.storages[inline].attached_to == [] and sim.cloud.storages[inline].billable
+    cloud.http.post(f"/v2/vms/{vm['id']}/terminate")
+    sim.advance(timedelta(minutes=5))
+    assert sim.cloud.storages[extra.json()["id"]].attached_to == []
+    assert sim.cloud.storages[extra.json()["id"]].billable
+
+
+def test_cloud_init_over_16_kib_is_400(spec: str, cloud: Cloud) -> None:
+    cluster, conf = cloud.first_point()
+    body = {**vm_body(cluster, conf), "cloudInit": {"userData": "x" * (16 * 1024 + 1)}}
+    r = cloud.http.post("/v2/vms", json=body)
+    assert r.status_code == 400 and code(r) == want(spec, "bad_request")
+
+
+def test_provider_terminations_happen_at_the_configured_rate() -> None:
+    sim = Simulator(seed=7, cloud=CloudConfig(failure_rate=0, termination_rate=2.0))
+    cloud = Cloud(sim)
+    sim.set_balance("100000")
+    sim.cloud.set_capacity(*cloud.first_point(), 50)
+    ids = [cloud.create(f"vm-{i}")["id"] for i in range(10)]
+    sim.advance(timedelta(days=2))
+    ended = [i for i in ids if sim.cloud.vms[i].status == "terminated"]
+    assert ended, "a rate of 2 per VM-day ends some VMs within two days"
+    assert all(sim.cloud.storages[sim.cloud.vms[i].boot_disk or ""].billable for i in ended)
+
+
+def test_a_malformed_raw_item_can_be_added_to_vm_lists(sim: Simulator, cloud: Cloud) -> None:
+    """For tests of tolerant clients: the list carries the odd item beside the good ones."""
+    cloud.create()
+    sim.cloud.raw_vm_items.append({"id": "odd", "name": None, "status": "exploding"})
+    listed = cloud.http.get("/v2/vms").json()["items"]
+    assert [v["id"] for v in listed][-1] == "odd" and len(listed) == 2
