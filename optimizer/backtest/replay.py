@@ -164,7 +164,8 @@ class FleetMatch:
 def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
     """The offers of `market` satisfying `fleet`'s constraints that price data can check.
 
-    Configurations, countries, minimum tier (unknown tier fails), excluded datacenters and
+    Configurations, countries, minimum tier (an offer of unknown tier fails it; a history
+    without any tier skips the check, with a note), excluded datacenters and
     the price cap are checked; hardware, certifications and extra storage are not in price
     histories, so they are listed in `notes` instead. Raise ConfigError for a
     capacity-sized fleet (backtests need `instances`) or when no offer ever matches.
@@ -179,7 +180,8 @@ def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
         mask &= np.isin(market.configuration, c.configurations)
     if c.countries:
         mask &= np.isin(market.country, c.countries)
-    if c.min_tier is not None:
+    tiers_known = bool((market.tier >= 0).any())
+    if c.min_tier is not None and tiers_known:
         mask &= market.tier >= c.min_tier
     if c.exclude_datacenters:
         mask &= ~np.isin(market.datacenter, c.exclude_datacenters)
@@ -190,8 +192,8 @@ def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
         notes.append("hardware and storage constraints are not in the price history: not checked")
     if c.certifications:
         notes.append("certifications are not in the price history: not checked")
-    if c.min_tier is not None and (market.tier < 0).all():
-        notes.append("the price history has no tiers: min_tier excludes every offer")
+    if c.min_tier is not None and not tiers_known:
+        notes.append("the price history has no tiers: min_tier is not checked")
     cap = to_micros(c.max_price_per_epoch_usd) if c.max_price_per_epoch_usd is not None else None
     if not mask.any():
         raise ConfigError(

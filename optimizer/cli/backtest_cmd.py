@@ -56,11 +56,11 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
     def backtest(  # noqa: C901 — a typer command: each option is checked and turned into
         # the backtest's inputs in turn, and its errors must name the option
         ctx: typer.Context,
-        fleet_config: Path = typer.Option(
-            ...,
+        fleet_config: Path | None = typer.Option(
+            None,
             "--fleet-config",
             help="TOML with the fleet(s) to test: an optimizer config with \\[\\[fleets]], "
-            "or one fleet at the top level.",
+            "or one fleet at the top level. Default: the --config file.",
         ),
         from_db: bool = typer.Option(
             False, "--from-db", help="Read price history from the store (database.url)."
@@ -119,11 +119,31 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
             lead = parse_duration(lead_time)
         except ValueError as e:
             raise ConfigError(f"--since/--lead-time: {e}") from None
+        if fleet_config is None:
+            fleet_config = ctx.obj.resolved_config_path()
+            if fleet_config is None:
+                raise ConfigError(
+                    "no fleets to test: give --fleet-config FILE or --config FILE "
+                    "(no configuration file was found either)"
+                )
         fleets = _fleets_from_file(fleet_config)
         if fleet is not None:
             fleets = [f for f in fleets if f.name == fleet]
             if not fleets:
                 raise ConfigError(f"{fleet_config}: no fleet named {fleet!r}")
+        skipped = [f for f in fleets if f.instances is None]
+        for f in skipped:
+            typer.echo(
+                f"note: fleet {f.name} is sized by capacity; backtests need `instances` "
+                "(not supported yet): skipped",
+                err=True,
+            )
+        fleets = [f for f in fleets if f.instances is not None]
+        if not fleets:
+            raise ConfigError(
+                f"{fleet_config}: no fleet sized by `instances` to backtest "
+                "(fleets sized by capacity are not supported yet)"
+            )
         sets = dict(_policy_set(s) for s in policy_set)
 
         if prices is not None:

@@ -50,6 +50,7 @@ OBSERVATION_COLUMNS = {
     "ram_gb": "int64",
     "price_usd": "float64",
     "capacity": "int64",
+    "tier": "int64",  # the datacenter's tier, -1 when the API gave none
 }
 ATTRIBUTE_COLUMNS = ("configuration", "country", "city", "datacenter", "vcpu", "ram_gb")
 EPOCH_COLUMNS = {
@@ -175,13 +176,19 @@ def _observations(
 
 
 def _offer_attributes(conn: Connection, ids: list[int]) -> pd.DataFrame:
-    cols = [offer_t.c.id, offer_t.c.key, *(offer_t.c[c] for c in ATTRIBUTE_COLUMNS)]
+    cols = [
+        offer_t.c.id,
+        offer_t.c.key,
+        *(offer_t.c[c] for c in ATTRIBUTE_COLUMNS),
+        offer_t.c.tier,
+    ]
     rows: list[sa.Row] = []
     for i in range(0, len(ids), 5000):
         rows.extend(conn.execute(sa.select(*cols).where(offer_t.c.id.in_(ids[i : i + 5000]))))
-    df = _frame(rows, columns=["id", "offer_key", *ATTRIBUTE_COLUMNS]).set_index("id")
+    df = _frame(rows, columns=["id", "offer_key", *ATTRIBUTE_COLUMNS, "tier"]).set_index("id")
     for c in ("vcpu", "ram_gb"):
         df[c] = df[c].fillna(0).astype("int64")
+    df["tier"] = df["tier"].fillna(-1).astype("int64")
     return df
 
 
@@ -196,7 +203,8 @@ def price_observations(
 
     Columns: ts (datetime64[ns, UTC]), offer_key, configuration, country, city,
     datacenter ("FR-PAR-1"), vcpu, ram_gb (int64; 0 when the slug doesn't say),
-    price_usd (float64), capacity (int64); sorted by ts then offer_key. Only raw history
+    price_usd (float64), capacity, tier (int64; tier -1 when unknown); sorted by ts then
+    offer_key. Only raw history
     is returned (see `epoch_stats` for rolled-up history).
     """
     with store_errors(engine), engine.connect() as conn:

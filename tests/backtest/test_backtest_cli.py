@@ -176,3 +176,54 @@ def test_history_from_the_database(tmp_path: Path, run_cli) -> None:  # type: ig
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["snapshots"] == 3 and doc["fleet"] == "api"
+
+
+def test_the_readme_command_on_the_example_config_fleets(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20: `backtest --from-db` with `--config` only used to demand --fleet-config;
+    then `min_tier = 3` excluded every offer (the store gave no tiers); then the capacity
+    fleet stopped the run. Now: fleets from --config, tiers from the store, the capacity
+    fleet skipped with a note, the rest backtested."""
+    from optimizer.fluence.models import Offer
+    from optimizer.sim import Simulator
+    from optimizer.store.engine import open_store
+    from optimizer.store.ingest import ingest_snapshot
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    engine = open_store(url)
+    sim = Simulator(seed=7, offers=80)
+    for _ in range(4):
+        ingest_snapshot(engine, [Offer.model_validate(o) for o in sim.offers(None)], sim.now())
+        sim.advance(timedelta(hours=1))
+    engine.dispose()
+    example = (Path(__file__).parents[2] / "config" / "optimizer.example.toml").read_text()
+    cfg = tmp_path / "optimizer.toml"
+    cfg.write_text(example.replace("sqlite:////var/lib/fluence-optimizer/optimizer.db", url))
+    out = run_cli("--config", str(cfg), "backtest", "--from-db", "--since", "3650d", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["fleet"] == "web" and doc["snapshots"] == 3
+    assert "note: fleet batch is sized by capacity" in out.stderr and "skipped" in out.stderr
+    # min_tier = 3 was applied with the recorded tiers: fewer offers match than without it
+    tiers = {int(o["datacenter"]["tier"]) for o in sim.offers(None)}
+    assert min(tiers) < 3 <= max(tiers)
+    used = {k for p in doc["policies"] for k in p["vm_epochs_per_offer"]}
+    tier_of = {Offer.model_validate(o).offer_key: o["datacenter"]["tier"] for o in sim.offers(None)}
+    assert used and all(tier_of[k] >= 3 for k in used if k in tier_of)
+
+
+def test_a_history_without_tiers_skips_min_tier_with_a_note(files, run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    csv, fleet = files
+    fleet.write_text(FLEET.replace("[fleets.policy]", "min_tier = 3\n[fleets.policy]"))
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--json")
+    assert out.returncode == 0, out.stderr
+    assert (
+        "the price history has no tiers: min_tier is not checked" in json.loads(out.stdout)["notes"]
+    )
+
+
+def test_only_capacity_fleets_is_one_line_and_exit_2(tmp_path: Path, files, run_cli) -> None:  # type: ignore[no-untyped-def]
+    csv, fleet = files
+    fleet.write_text(FLEET.replace("instances = 2\n", "") + "[fleets.capacity]\nvcpu = 4\n")
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv))
+    assert out.returncode == 2
+    assert "no fleet sized by `instances` to backtest" in out.stderr
