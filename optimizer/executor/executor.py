@@ -4,8 +4,9 @@ Steps of a deploying action (deploy, migrate, replace_stuck):
 
     planned ─(not_before reached; replace_stuck: delete the stuck VM)─► estimate with the
     exact constraints (abort if above the cap or the budget) ─► deploying (token written
-    first) ─► deploy `<fleet>-<token>` ─► launching ─► Active ─► migrate: cutover (at
-    `cutover_at`, delete the old VM, ledger row) ─► done
+    first) ─► deploy `<fleet>-<token>` ─► launching ─► Active ─► migrate: cutover (delete
+    the old VM, ledger row: on the tick that sees the new VM Active, or, billing-aligned,
+    on the last tick before `cutover_at`) ─► done
 
 A deploy whose answer was lost stays in `deploying` and is recognized next tick by its
 name in `GET /vms/v3`; it is re-attempted only when no VM of that name appears within
@@ -355,7 +356,7 @@ class Executor:
     def _cutover(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
         now = self.clock.now()
         if row.cutover_at is not None and now + self.tick < row.cutover_at:
-            return  # the next tick is still before the cutover time
+            return  # billing-aligned, and the next tick is still before the cutover time
         old = row.old_vm_id
         if old:
             self._delete_owned(row, old, by_id)

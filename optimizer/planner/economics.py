@@ -41,8 +41,13 @@ def price_cap(old_price: Decimal, policy: FleetPolicy) -> Decimal:
 
 @dataclass(frozen=True)
 class Timing:
+    """`aligned`: the cutover is a deadline just before the old VM's next charge. Otherwise
+    `cutover_at` only estimates when the new VM will be up (for the overlap cost and the
+    maintenance-window check): the executor cuts over as soon as it sees the VM Active."""
+
     start_at: datetime  # deploy the new VM (not before)
     cutover_at: datetime  # delete the old VM
+    aligned: bool = False
 
 
 def schedule(
@@ -57,7 +62,7 @@ def schedule(
         cutover = next_billing_at - CUTOVER_MARGIN
         while cutover - lead_time < now:
             cutover += EPOCH
-        return Timing(start_at=cutover - lead_time, cutover_at=cutover)
+        return Timing(start_at=cutover - lead_time, cutover_at=cutover, aligned=True)
     return Timing(start_at=now, cutover_at=now + lead_time)
 
 

@@ -165,7 +165,8 @@ class Action:
     """One step the fleet should take. `vm_id` is the owned VM acted on (migrate, delete,
     finalize, replace_stuck); `constraints` are the exact filters to estimate and deploy
     with (deploy, migrate, replace_stuck), their `max_total_price_per_epoch_usd` = `cap`.
-    `not_before`: do not start before; `cutover_at`: delete the old VM at this time."""
+    `not_before`: do not start before; `cutover_at`: delete the old VM at this time (a
+    billing-aligned migration); None: as soon as the new VM is Active."""
 
     kind: ActionKind
     fleet: str

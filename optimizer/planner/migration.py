@@ -45,10 +45,10 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     verdict = evaluate(vm.price, target.price, overlap, policy)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} at ${target.price}: {verdict.reason}", None
-    if timing.start_at <= st.now and policy.align_to_billing and vm.next_billing_at is not None:
-        when = f"start now, {dip}; cutover as soon as the new VM is up"
-    elif policy.align_to_billing and vm.next_billing_at is not None:
+    if timing.aligned:
         when = f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
+    elif dip and policy.align_to_billing and vm.next_billing_at is not None:
+        when = f"start now, {dip}; cutover as soon as the new VM is up"
     else:
         when = "cutover as soon as the new VM is up"
     horizon = Decimal(str(policy.payback_epochs))
@@ -66,7 +66,8 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
             verdict.saving_per_epoch * horizon - verdict.overlap - policy.disruption_cost_usd
         ),
         not_before=timing.start_at,
-        cutover_at=timing.cutover_at,
+        # not aligned: no cutover time, the executor cuts over once the new VM is Active
+        cutover_at=timing.cutover_at if timing.aligned else None,
         reason=f"${vm.price} → ${target.price}/epoch in {target.datacenter} "
         f"({target.configuration}): {verdict.reason}; {when}",
     )

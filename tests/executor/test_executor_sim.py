@@ -55,6 +55,48 @@ def test_cheaper_offer_gives_one_make_before_break_migration_at_billing_time(wor
     assert s.migrations == 1 and s.saving_per_epoch == Decimal("0.5")
 
 
+def test_migration_not_aligned_to_billing_cuts_over_on_the_tick_the_new_vm_is_active(
+    tmp_path,
+) -> None:
+    """align_to_billing = false: the old VM is deleted on the first tick that sees the new
+    VM Active, not at the planner's estimate of when it would be up (launch lead time +
+    a tick: 15 minutes here), paying for both VMs meanwhile."""
+    w = make_world(tmp_path, fleets=[fleet_cfg(instances=1, policy={"align_to_billing": False})])
+    w.sim.config.launching_after = timedelta(seconds=30)
+    w.sim.config.active_after = timedelta(seconds=30)
+    w.sim.add_offer(country="DE", price="1.00", capacity=5)
+    w.run(hours=0.2, step=timedelta(minutes=1))
+    (old,) = w.fleet_vms()
+    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    seen: list[tuple[str, str | None]] = []  # per tick: migration state, new VM's status
+    for _ in range(20):
+        w.tick()
+        rows = [
+            r
+            for r in jr.recent_actions(w.engine, "web", w.sim.now() - timedelta(days=1))
+            if r.kind == "migrate"
+        ]
+        new_id = rows[0].new_vm_ids.split(",")[0] if rows and rows[0].new_vm_ids else None
+        status = next((v.status for v in w.client.list_vms() if v.id == new_id), None)
+        seen.append((rows[0].state if rows else "none", status))
+        if rows and rows[0].state == "done":
+            break
+        w.sim.advance(timedelta(minutes=1))
+    (row,) = [
+        r
+        for r in jr.recent_actions(w.engine, "web", w.sim.now() - timedelta(days=1))
+        if r.kind == "migrate"
+    ]
+    assert row.state == "done", seen
+    assert row.cutover_at is None  # nothing to wait for
+    # the tick before the cutover did not see the new VM Active yet: it was cut over at once
+    assert seen[-2][1] != "Active" and seen[-1] == ("done", "Active"), seen
+    assert row.finished_at - row.deploy_started_at <= timedelta(minutes=3)
+    assert w.sim.vms[old.id].status == "Stopped"
+    (vm,) = [v for v in w.fleet_vms() if v.status == "Active"]
+    assert vm.price_per_epoch == Decimal("0.50")
+
+
 def test_price_drop_below_threshold_moves_nothing(world) -> None:
     world.sim.add_offer(country="DE", price="1.00", capacity=5)
     world.run(hours=0.5)

@@ -104,12 +104,11 @@ def test_apply_carries_fleet_to_cheaper_offer_and_status_shows_savings(served, c
         assert run(capsys, "-c", cfg, "apply", "--yes")[0] == 0
         w.sim.advance(timedelta(minutes=10))
     active = [v for v in w.client.list_vms() if v.status == "Active"]
-    # made before break: the cheaper VM is up and the old one still runs until cutover
-    # (the CLI uses the wall clock, the simulator a stepped one: cutover itself is tested
-    # in-process in test_executor_sim.py)
-    assert sorted(str(v.price_per_epoch) for v in active) == ["0.40000", "1.00000", "1.00000"]
+    # not aligned to billing: the old VM was deleted once the cheaper one was Active; one
+    # migration per epoch (max_migrations_per_epoch = 1)
+    assert sorted(str(v.price_per_epoch) for v in active) == ["0.40000", "1.00000"]
     code, out, _ = run(capsys, "-c", cfg, "fleets", "status")
-    assert code == 0 and "3 owned VM(s)" in out and "cutover" in out
+    assert code == 0 and "2 owned VM(s); 1 migration(s), saving $0.6" in out, out
 
 
 def test_adopt_and_release(served, capsys) -> None:
