@@ -31,6 +31,7 @@ from optimizer.countries import normalize_country
 from optimizer.errors import ConfigError
 from optimizer.fluence.models import NAME_RE
 from optimizer.money import Usd
+from optimizer.urls import http_url_problem, is_loopback_host
 
 DEFAULT_API_URL = "https://api.fluence.dev"
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -263,19 +264,48 @@ class BudgetConfig(Section):
     thresholds: Thresholds = Field(default_factory=lambda: [0.5, 0.8, 1.0])
 
 
+#: What a command sink may never be handed, whatever `pass_env` says: the API key and
+#: the directory of systemd credentials (API key, SMTP password).
+SECRET_ENV = frozenset({"FLUENCE_API_KEY", "CREDENTIALS_DIRECTORY"})
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class AlertSink(Section):
     kind: Literal["log", "webhook", "command", "email"]
     url: str | None = None
     command: list[str] | None = None
+    # environment variables handed to the command besides PATH and LANG (names only; the
+    # values are the daemon's)
+    pass_env: list[str] = Field(default_factory=list)
     smtp_host: str | None = None
     smtp_port: int = 587
     starttls: bool = True
+    # allow a login without TLS to a host other than loopback: the password travels in
+    # clear text. Off unless set, and every such send logs a warning.
+    insecure_plaintext_login: bool = False
     username: str | None = None
     password_file: Path | None = None
     ca_file: Path | None = None  # extra CA bundle to trust for STARTTLS (private relays)
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
     timeout: Duration = timedelta(seconds=5)
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, v: str | None) -> str | None:
+        if v is not None and (problem := http_url_problem(v)):
+            raise ValueError(problem)
+        return v
+
+    @field_validator("pass_env")
+    @classmethod
+    def _env_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _ENV_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if name in SECRET_ENV:
+                raise ValueError(f"{name} holds the daemon's secrets and is never passed on")
+        return v
 
     @model_validator(mode="after")
     def _needs(self) -> AlertSink:
@@ -284,7 +314,24 @@ class AlertSink(Section):
             raise ValueError(f"a {self.kind} sink needs `{need}`")
         if self.kind == "email" and (not self.to or not self.sender):
             raise ValueError("an email sink needs `sender` and `to`")
+        if self.plaintext_login and not self.insecure_plaintext_login:
+            raise ValueError(
+                f"starttls = false would send the SMTP password in clear text to "
+                f"{self.smtp_host}; keep starttls on, use port 465, or set "
+                "insecure_plaintext_login = true if you accept that"
+            )
         return self
+
+    @property
+    def plaintext_login(self) -> bool:
+        """Whether this email sink would log in without TLS to a host other than loopback."""
+        return (
+            self.kind == "email"
+            and self.username is not None
+            and not self.starttls
+            and self.smtp_port != 465
+            and not is_loopback_host(self.smtp_host or "")
+        )
 
 
 class AlertsConfig(Section):

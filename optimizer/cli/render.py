@@ -9,13 +9,14 @@ JSON output escapes every non-ASCII character, so it is safe in a terminal too.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from optimizer.untrusted import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,14 +25,10 @@ if TYPE_CHECKING:
 # rich and pydantic are imported where they are used, not here: every command module
 # imports this one, and `--help` must not pay for them (see tests/cli/test_startup.py)
 
-_UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def safe(value: object) -> str:
     """Untrusted value → printable text: control and bidi characters become `�`."""
-    if value is None:
-        return ""
-    return _UNSAFE_RE.sub("\ufffd", str(value))
+    return printable(value)
 
 
 def cell(value: object, style: str | None = None) -> Text:

@@ -18,9 +18,7 @@ Contract:
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -57,14 +55,14 @@ from optimizer.fluence.models import (
     VmUpdate,
 )
 from optimizer.fluence.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from optimizer.untrusted import one_line
+from optimizer.urls import is_loopback_host
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
 MAX_MESSAGE_CHARS = 200
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e]+")
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
 def clean_message(
@@ -73,23 +71,7 @@ def clean_message(
     """Make untrusted text safe for one log/terminal line: control characters (including
     ANSI escapes' ESC and bidi overrides) become spaces, the key is redacted, long text
     is truncated with an ellipsis."""
-    s = redact(str(text), secret)
-    s = _CONTROL_RE.sub(" ", s).strip()
-    s = " ".join(s.split())
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return s
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    h = host.strip("[]").lower().rstrip(".")
-    if h in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
+    return one_line(redact(str(text), secret), limit)
 
 
 def validate_base_url(url: str) -> httpx.URL:

@@ -54,19 +54,31 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> No
     assert KEY not in msg
 
 
-def test_systemd_credentials_are_trusted_whatever_their_mode(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_directory_exempts_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: `CREDENTIALS_DIRECTORY` pointing anywhere used to exempt key files from
+    the check; now the file itself is checked, in and out of that directory."""
     creds = tmp_path / "creds"
     creds.mkdir()
     path = _key_file(creds / "fluence-api-key", mode=0o644)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    assert resolve_api_key().reveal() == KEY
-    # also when pointed at explicitly through api.key_file
-    assert resolve_api_key(key_file=path).reveal() == KEY
+    with pytest.raises(ConfigError, match="chmod 600"):
+        resolve_api_key()
+    with pytest.raises(ConfigError, match="chmod 600"):
+        resolve_api_key(key_file=path)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/")
+    with pytest.raises(ConfigError, match="chmod 600"):
+        resolve_api_key(key_file=_key_file(tmp_path / "anywhere", mode=0o640))
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "file is empty"), ("  \n", "file is empty"), ("a b", "single line")],
+    [
+        ("", "file is empty"),
+        ("  \n", "file is empty"),
+        ("a b", "single line"),
+        ("abc\ndef", "single line"),
+        ("abc\x1b[2Jdef", "control characters"),
+    ],
 )
 def test_bad_key_file_contents(tmp_path: Path, content: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

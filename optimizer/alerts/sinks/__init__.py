@@ -41,7 +41,7 @@ def build_sink(index: int, spec: AlertSink) -> Sink:
         from optimizer.alerts.sinks.command import CommandSink
 
         assert spec.command
-        return CommandSink(name, spec.command, timeout)
+        return CommandSink(name, spec.command, timeout, pass_env=spec.pass_env)
     if spec.kind == "email":
         from optimizer.alerts.sinks.email import EmailSink
 

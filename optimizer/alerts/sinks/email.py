@@ -1,9 +1,11 @@
 """The email sink: SMTP with STARTTLS (on by default; port 465 uses implicit TLS),
-optional login.
+optional login. A login without TLS to a host other than loopback is refused unless
+`insecure_plaintext_login = true` (then every such login logs a warning).
 
-The password comes from `password_file` (must not be readable by group or others,
-unless it lives under `$CREDENTIALS_DIRECTORY`), else from the systemd credential
-`$CREDENTIALS_DIRECTORY/smtp-password`. It is read at send time and never logged.
+The password comes from `password_file`, else from the systemd credential
+`$CREDENTIALS_DIRECTORY/smtp-password`; either file must be private to this user (as for
+the API key file: `optimizer.fluence.credentials.private_file_problem`). It is read at
+send time and never logged.
 """
 
 from __future__ import annotations
@@ -11,13 +13,19 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
-import stat
 from email.message import EmailMessage
 from pathlib import Path
+
+import structlog
 
 from optimizer.alerts.model import Alert
 from optimizer.alerts.sinks import SinkError
 from optimizer.config import AlertSink
+from optimizer.fluence.credentials import private_file_problem
+from optimizer.untrusted import one_line, printable
+from optimizer.urls import is_loopback_host
+
+log = structlog.get_logger("optimizer.alerts")
 
 CREDENTIAL_NAME = "smtp-password"
 
@@ -37,12 +45,8 @@ def read_password(path: Path | None) -> str:
         path = Path(cred_dir) / CREDENTIAL_NAME
     try:
         st = path.stat()
-        inside = bool(cred_dir) and path.resolve().is_relative_to(Path(cred_dir).resolve())
-        if st.st_mode & 0o077 and not inside:
-            raise SinkError(
-                f"email: password file {path} is readable by group or others "
-                f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
-            )
+        if problem := private_file_problem(path, st):  # wherever it lives
+            raise SinkError(f"email: password file {problem}")
         text = path.read_text(encoding="utf-8").strip("\r\n")
     except OSError as e:
         raise SinkError(f"email: password file {path}: {e.strerror}") from None
@@ -67,6 +71,7 @@ class EmailSink:
         username: str | None = None,
         password_file: Path | None = None,
         ca_file: Path | None = None,
+        insecure_plaintext_login: bool = False,
     ) -> None:
         self.name = name
         self.host, self.port = host, port
@@ -76,6 +81,13 @@ class EmailSink:
         self.username = username
         self.password_file = password_file
         self.ca_file = ca_file
+        self.insecure_plaintext_login = insecure_plaintext_login
+
+    @property
+    def plaintext_login(self) -> bool:
+        """Whether a login would cross the network unencrypted (no STARTTLS, no implicit
+        TLS, a host other than loopback)."""
+        return not self.starttls and self.port != 465 and not is_loopback_host(self.host)
 
     @classmethod
     def from_spec(cls, name: str, spec: AlertSink) -> EmailSink:
@@ -91,12 +103,15 @@ class EmailSink:
             username=spec.username,
             password_file=spec.password_file,
             ca_file=spec.ca_file,
+            insecure_plaintext_login=spec.insecure_plaintext_login,
         )
 
     def message(self, alert: Alert) -> EmailMessage:
+        """The mail for `alert`. Its text holds API strings: the subject is one line with
+        every control character removed (no header injection, no terminal escapes), the
+        body's lines are made printable, and the JSON part escapes them."""
         msg = EmailMessage()
-        subject = " ".join(f"[fluence-optimizer] {alert.summary()}".split())  # no CR/LF
-        msg["Subject"] = subject[:200]
+        msg["Subject"] = one_line(f"[fluence-optimizer] {alert.summary()}")[:200]
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
         lines = [alert.summary(), ""]
@@ -105,13 +120,18 @@ class EmailSink:
             lines.append(f"fleet: {alert.fleet}")
         if alert.fired_at:
             lines.append(f"fired at: {alert.fired_at.isoformat()}")
-        lines += ["", alert.to_json()]
-        msg.set_content("\n".join(lines))
+        body = "\n".join(printable(line) for line in lines)
+        msg.set_content(body + "\n\n" + alert.to_json())  # json.dumps escapes controls
         return msg
 
     def send(self, alert: Alert) -> None:
         """Send one mail; raise SinkError on any SMTP, TLS or network failure."""
         where = f"email {self.host}:{self.port}"
+        if self.username and self.plaintext_login and not self.insecure_plaintext_login:
+            raise SinkError(
+                f"{where}: refusing to send the SMTP password without TLS "
+                "(starttls = false; see insecure_plaintext_login)"
+            )
         password = read_password(self.password_file) if self.username else None
         try:
             ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
@@ -127,6 +147,13 @@ class EmailSink:
                     smtp.starttls(context=ctx)
                     smtp.ehlo()
                 if self.username and password is not None:
+                    if self.plaintext_login:
+                        log.warning(
+                            "SMTP login without TLS: the password crosses the network "
+                            "in clear text (insecure_plaintext_login = true)",
+                            sink=self.name,
+                            host=self.host,
+                        )
                     smtp.login(self.username, password)
                 smtp.send_message(self.message(alert))
         except TimeoutError:

@@ -1,15 +1,43 @@
 """The webhook sink: the alert as JSON in a POST. The body has a Slack-compatible `text`
 field (Slack, Mattermost and Rocket.Chat incoming webhooks show it), plus every field
-of the alert (key, status, severity, title, message, fleet, data, fired_at, source)."""
+of the alert (key, status, severity, title, message, fleet, data, fired_at, source).
+
+Alert text carries API strings (VM names, errors), which are hostile: in `text` and
+`title`, the fields chat services render, control characters are dropped, Slack's
+control syntax (`<`, `>`, `&`) is escaped and mentions (`@channel`) and Markdown links
+are defused, so a VM named `<!channel> <https://evil.example|Log in>` shows as typed.
+The raw values stay only in the structured fields (`message`, `data`, `key`, `fleet`).
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from optimizer.alerts.model import Alert
 from optimizer.alerts.sinks import SinkError
+from optimizer.untrusted import printable
+
+_WORD_JOINER = "\u2060"  # invisible; splits `@here` or `](` without changing what is read
+
+
+def chat_text(value: str) -> str:
+    """`value` made inert for Slack/Mattermost rendering: unsafe characters dropped,
+    `& < >` escaped as entities (the only escapes Slack defines), `@` and `](` split by
+    an invisible word joiner so no mention or Markdown link forms."""
+    s = printable(value, "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("@", "@" + _WORD_JOINER).replace("](", "]" + _WORD_JOINER + "(")
+
+
+def body(alert: Alert) -> dict[str, Any]:
+    """The JSON the webhook receives (rendered fields made inert, the rest raw)."""
+    d = alert.to_dict()
+    d["text"] = chat_text(d["text"])
+    d["title"] = chat_text(d["title"])
+    return d
 
 
 def _where(url: str) -> str:
@@ -33,7 +61,7 @@ class WebhookSink:
             with httpx.Client(timeout=httpx.Timeout(self.timeout)) as client:
                 resp = client.post(
                     self.url,
-                    content=alert.to_json().encode(),
+                    content=json.dumps(body(alert), sort_keys=True).encode(),
                     headers={
                         "Content-Type": "application/json",
                         "User-Agent": "fluence-optimizer",
