@@ -4,18 +4,22 @@
                              [--configuration SLUG] [--country CC]
 
 HTML and Markdown go to a file (default ./fluence-report-YYYYMMDD.html|md) and the path
-is printed; CSV and JSON go to stdout unless --out is given. A store without enough
-history gives one friendly line and exit code 1. A progress bar is shown on a terminal.
+is printed; CSV and JSON go to stdout unless --out is given. Less than two epochs of
+history gives an hourly report with a note; an empty window gives one line naming what
+the store holds and the --since that reaches it (exit 1). A progress bar is shown on a
+terminal.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -76,13 +80,13 @@ def build_report(
     country: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Load, analyze and render; return the report text. Raise NotEnoughHistory when the
-    window holds fewer than MIN_EPOCHS epochs with data, ConfigError on a bad --since."""
+    """Load, analyze and render; return the report text. With fewer than MIN_EPOCHS
+    epochs of data in the window the report is made per hour, with a note saying so.
+    Raise NotEnoughHistory when the window holds nothing (naming what the store holds and
+    the --since that reaches it), ConfigError on a bad --since."""
     from optimizer.analysis import analyze_history
     from optimizer.config import parse_duration
-    from optimizer.report import render_html, render_markdown, to_csv, to_json
-    from optimizer.store.analysis_queries import fleet_frames, market_history
-    from optimizer.store.outlook import fleet_outlook
+    from optimizer.store.analysis_queries import market_history
 
     step = progress or (lambda _s: None)
     try:
@@ -103,21 +107,59 @@ def build_report(
         f"{k} {v!r}" for k, v in (("configuration", configuration), ("country", country)) if v
     )
     scope = f" for {what}" if what else ""
+    note = ""
     if history.empty:
-        raise NotEnoughHistory(
-            f"no price history in the last {since}{scope}: record snapshots first "
-            "(`fluence-optimizer snapshot` or the daemon), then run the report again"
-        )
+        raise NotEnoughHistory(_empty_window_message(engine, now, since, scope))
     if history.observed_epochs < MIN_EPOCHS:
-        raise NotEnoughHistory(
-            f"only {history.observed_epochs} epoch of price history in the last {since}{scope}; "
-            f"a report needs at least {MIN_EPOCHS} (24 h each) — try again later"
+        # too little for per-epoch statistics: the same report per hour, and it says so
+        from optimizer.analysis import analyze
+        from optimizer.store.queries import price_observations
+
+        obs = price_observations(
+            engine,  # type: ignore[arg-type]
+            now - span,
+            now,
+            configuration=configuration,
+            country=country,
         )
-    step("analyzing")
-    analysis = analyze_history(history, now=now)
+        if obs.empty:  # only rolled-up epochs in the window: nothing finer to show
+            raise NotEnoughHistory(
+                f"only {history.observed_epochs} epoch of price history in the last "
+                f"{since}{scope}; a report needs at least {MIN_EPOCHS} (24 h each)"
+            )
+        first = obs["ts"].min().floor("h").to_pydatetime()
+        step("analyzing")
+        analysis = analyze(obs, since=first, until=now, length=timedelta(hours=1))
+        note = (
+            f"Short history: the store holds less than {MIN_EPOCHS} epochs (24 h each) of "
+            f"prices{scope} since {first:%Y-%m-%d %H:%M} UTC, so every statistic here is per "
+            "hour, not per epoch; trends and movers need a few days. Prices are still USD "
+            "per epoch."
+        )
+    else:
+        step("analyzing")
+        analysis = analyze_history(history, now=now)
+    return _render(engine, analysis, history.span, now, fmt, configuration, country, step, note)
+
+
+def _render(
+    engine: object,
+    analysis: Any,
+    span: Any,
+    now: datetime,
+    fmt: Format,
+    configuration: str | None,
+    country: str | None,
+    step: Callable[[str], None],
+    note: str,
+) -> str:
+    from optimizer.report import render_html, render_markdown, to_csv, to_json
+    from optimizer.store.analysis_queries import fleet_frames
+    from optimizer.store.outlook import fleet_outlook
+
     filters = {"configuration": configuration or "", "country": country or ""}
     if fmt in (Format.html, Format.md):
-        spend, saved = fleet_frames(engine, history.span, now)  # type: ignore[arg-type]
+        spend, saved = fleet_frames(engine, span, now)  # type: ignore[arg-type]
         outlook = fleet_outlook(engine)  # type: ignore[arg-type]
         if fmt is Format.html:
             return render_html(
@@ -128,6 +170,7 @@ def build_report(
                 savings=saved,
                 outlook=outlook,
                 progress=step,
+                note=note,
             )
         return render_markdown(
             analysis,
@@ -136,10 +179,34 @@ def build_report(
             fleet_spend=spend,
             savings=saved,
             outlook=outlook,
+            note=note,
         )
+    if note:  # csv/json carry no prose: say it where a person sees it
+        typer.echo(f"note: {note}", err=True)
     if fmt is Format.csv:
         return to_csv(analysis)
     return to_json(analysis, generated_at=now)
+
+
+def _empty_window_message(engine: object, now: datetime, since: str, scope: str) -> str:
+    """Nothing in the window: say what the store holds and how to reach it."""
+    from optimizer.store.queries import snapshot_span
+
+    first, last, n = snapshot_span(engine)  # type: ignore[arg-type]
+    if first is None or last is None:
+        return (
+            f"no price history in the last {since}{scope}: the store holds no snapshots; "
+            "record some first (`fluence-optimizer snapshot` or the daemon)"
+        )
+    days = max(1, math.ceil((now - first).total_seconds() / 86400))
+    held = (
+        f"the store holds {n} snapshot(s) from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+    )
+    from optimizer.config import parse_duration
+
+    if now - first <= parse_duration(since):  # the window covers them: the filter does not
+        return f"no price history in the last {since}{scope}; {held} (check the filters)"
+    return f"no price history in the last {since}{scope}; {held}: use --since {days}d"
 
 
 def report(

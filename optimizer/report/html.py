@@ -31,6 +31,7 @@ from optimizer.report.tables import (
     movers_table,
     per_vcpu_table,
     trends_table,
+    window_text,
 )
 
 if TYPE_CHECKING:
@@ -89,19 +90,14 @@ def render_html(
     savings: pd.DataFrame | None = None,
     outlook: Sequence[FleetOutlook] = (),
     progress: Callable[[str], None] | None = None,
+    note: str = "",
 ) -> str:
     """Render the whole report; `progress(step)` is called before each section. The
     fleets come first (what they cost, what was saved, what happens now), the market after."""
     step = progress or (lambda _s: None)
     a = analysis
-    grid = a.history.grid
     span = a.history.span
-    window = (
-        f"{grid[0]:%Y-%m-%d} → {grid[-1]:%Y-%m-%d} UTC ({len(grid)} epochs, "
-        f"{a.history.observed_epochs} with data)"
-        if len(grid)
-        else "empty window"
-    )
+    window = window_text(a)
     flt = ", ".join(f"{k}={v}" for k, v in (filters or {}).items() if v) or "none"
     out: list[str] = [
         "<!DOCTYPE html>",
@@ -114,6 +110,7 @@ def render_html(
         f"{escape(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by fluence-optimizer "
         f"{escape(__version__)}. Prices are per epoch (24 h) in USD; the latest epoch may "
         "be partial. Missing epochs are gaps, never filled in.</p>",
+        *([f'<p class="meta"><strong>{escape(note)}</strong></p>'] if note else []),
         "<nav>" + "".join(f'<a href="#{sid}">{escape(t)}</a>' for sid, t in SECTIONS) + "</nav>",
     ]
 

@@ -21,6 +21,7 @@ from optimizer.report.tables import (
     movers_table,
     per_vcpu_table,
     trends_table,
+    window_text,
 )
 
 if TYPE_CHECKING:
@@ -54,16 +55,12 @@ def render_markdown(
     fleet_spend: pd.DataFrame | None = None,
     savings: pd.DataFrame | None = None,
     outlook: Sequence[FleetOutlook] = (),
+    note: str = "",
 ) -> str:
-    """Render the report's tables as one Markdown document, the fleets first."""
+    """Render the report's tables as one Markdown document, the fleets first; `note` (e.g.
+    that the statistics are hourly) goes right under the title."""
     a = analysis
-    grid = a.history.grid
-    window = (
-        f"{grid[0]:%Y-%m-%d} → {grid[-1]:%Y-%m-%d} UTC, {len(grid)} epochs "
-        f"({a.history.observed_epochs} with data)"
-        if len(grid)
-        else "empty window"
-    )
+    window = window_text(a)
     flt = ", ".join(f"{k}={v}" for k, v in (filters or {}).items() if v) or "none"
     parts = [
         "# Fluence CPU Cloud — price history",
@@ -71,6 +68,7 @@ def render_markdown(
         f"Window: {md_escape(window)}; filters: {md_escape(flt)}; generated "
         f"{generated_at:%Y-%m-%d %H:%M} UTC. Prices in USD per epoch (24 h).",
         "",
+        *([f"**{md_escape(note)}**", ""] if note else []),
         "## Your fleets: cost, savings and what happens now",
         "",
         _table(fleet_overview_table(outlook, fleet_spend, savings)),

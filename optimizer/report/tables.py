@@ -26,6 +26,20 @@ class Table:
     note: str = ""
 
 
+def window_text(a: MarketAnalysis) -> str:
+    """`2026-01-01 → 2026-01-30 UTC, 30 epochs (28 with data)`; hourly histories (a
+    short-history report) count hours and show the time."""
+    grid = a.history.grid
+    if not len(grid):
+        return "empty window"
+    hourly = pd.Timedelta(a.history.length) < pd.Timedelta(hours=24)
+    fmt, unit = ("%Y-%m-%d %H:%M", "hours") if hourly else ("%Y-%m-%d", "epochs")
+    return (
+        f"{grid[0]:{fmt}} → {grid[-1]:{fmt}} UTC, {len(grid)} {unit} "
+        f"({a.history.observed_epochs} with data)"
+    )
+
+
 def usd(value: object, places: int = 4) -> str:
     """A float USD amount for display, '—' when missing."""
     try:

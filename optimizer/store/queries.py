@@ -344,6 +344,21 @@ def latest_market(
     return df[list(columns)].sort_values("offer_key").reset_index(drop=True)
 
 
+def snapshot_span(engine: Engine) -> tuple[datetime | None, datetime | None, int]:
+    """(first, newest, count) of the ok snapshots in the store; (None, None, 0) if none."""
+    with store_errors(engine), engine.connect() as conn:
+        first, last, n = conn.execute(
+            sa.select(
+                sa.func.min(snapshot_t.c.taken_at),
+                sa.func.max(snapshot_t.c.taken_at),
+                sa.func.count(),
+            ).where(snapshot_t.c.outcome == OUTCOME_OK)
+        ).one()
+    if not n:
+        return None, None, 0
+    return _ts([first]).iloc[0].to_pydatetime(), _ts([last]).iloc[0].to_pydatetime(), int(n)
+
+
 def snapshots(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
     """Snapshot rows: id, ts, duration_ms, offer_count, outcome, error; oldest first."""
     stmt = sa.select(snapshot_t).order_by(snapshot_t.c.id)

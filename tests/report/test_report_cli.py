@@ -45,20 +45,56 @@ def test_empty_store_is_one_friendly_line_exit_1(tmp_path) -> None:
     assert "Traceback" not in res.stderr
 
 
-def test_one_epoch_of_history_is_too_short(tmp_path, capsys) -> None:
+def test_less_than_two_epochs_gives_an_hourly_report_with_a_note(tmp_path, capsys) -> None:
+    """Issue 20: a new user could not look at their own data for two days (`report`
+    refused with "only 1 epoch"). Now the same report is made per hour and says so."""
     url = f"sqlite:///{tmp_path / 'short.db'}"
     sim = Simulator(seed=3, offers=20)
     engine = open_store(url)
+    start = sim.now()
     for _ in range(3):
         ingest_snapshot(engine, sim.offers(None), sim.now())
         sim.advance(timedelta(hours=2))
     engine.dispose()
     with freeze_time(sim.now() + timedelta(hours=1)):
-        code, out, err = run(["--database", url, "report", "-f", "md"], capsys)
-    assert out == ""
-    assert code == 1
-    assert "only 1 epoch of price history" in err and len(err.strip().splitlines()) == 1
-    assert not list(tmp_path.glob("fluence-report-*"))
+        code, out, err = run(
+            ["--database", url, "report", "-f", "md", "-o", str(tmp_path / "r.md")], capsys
+        )
+        assert code == 0, err
+        text = (tmp_path / "r.md").read_text()
+        assert "**Short history: the store holds less than 2 epochs" in text
+        assert "every statistic here is per hour, not per epoch" in text
+        assert " hours (3 with data)" in text
+        code, out, err = run(["--database", url, "report", "-f", "json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["epoch_seconds"] == 3600
+    assert doc["window"]["first_epoch"] == start.replace(
+        minute=0, second=0, microsecond=0
+    ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "note: Short history" in err
+
+
+def test_an_empty_window_says_what_the_store_holds_and_how_to_reach_it(tmp_path, capsys) -> None:
+    """Issue 20: `no price history in the last 30d: record snapshots first` on a store
+    that held older snapshots."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    sim = Simulator(seed=3, offers=20)
+    engine = open_store(url)
+    first = sim.now()
+    for _ in range(2):
+        ingest_snapshot(engine, sim.offers(None), sim.now())
+        sim.advance(timedelta(hours=1))
+    engine.dispose()
+    with freeze_time(first + timedelta(days=40, hours=5)):
+        code, out, err = run(["--database", url, "report", "-f", "csv"], capsys)
+        assert code == 1 and out == ""
+        line = err.strip()
+        assert len(line.splitlines()) == 1
+        assert f"the store holds 2 snapshot(s) from {first:%Y-%m-%d %H:%M}" in line
+        assert line.endswith("use --since 41d")
+        code, out, err = run(["--database", url, "report", "-f", "csv", "--since", "41d"], capsys)
+    assert code == 0 and out.startswith("level,"), err
 
 
 def test_bad_since_is_a_usage_error(sim_history, capsys) -> None:
@@ -134,3 +170,4 @@ def test_window_in_the_future_of_the_data_is_empty(sim_history, capsys) -> None:
     with freeze_time(datetime(2026, 6, 1, tzinfo=UTC)):
         code, _, err = run(["--database", sim_history.url, "report", "-f", "csv"], capsys)
     assert code == 1 and "no price history in the last 30d" in err
+    assert "the store holds" in err and "use --since" in err
