@@ -29,6 +29,8 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     if cap <= 0:
         return "no offer could be cheaper by the required margin", None
     target = _target(vm, st, cap)
+    if target is None and fleet.capacity is not None:
+        return _capacity_stay_reason(vm, st, cap), None
     if target is None:
         best = next((o.price for o in st.cands), None)
         if best is not None and best < vm.price:
@@ -71,6 +73,49 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         reason=f"${vm.price} → ${target.price}/epoch in {target.datacenter} "
         f"({target.configuration}): {verdict.reason}; {when}",
     )
+
+
+def _capacity_stay_reason(vm: OwnedVm, st: PlanState, cap: Decimal) -> str:
+    """Why a VM of a capacity-sized fleet stays, compared per capacity unit (vCPU, or GB
+    of RAM when the fleet asks only for RAM): offers of other sizes are not comparable
+    per VM, and only offers at least as large can replace it."""
+    assert vm.price is not None and st.fleet.capacity is not None
+    by_ram = not st.fleet.capacity.vcpu
+    unit = "GB RAM" if by_ram else "vCPU"
+
+    def size(v: int | None, r: int | None) -> int:
+        return (r if by_ram else v) or 0
+
+    mine = size(vm.vcpu, vm.ram_gb)
+    if mine <= 0:
+        return f"pays ${vm.price}/epoch; its size is unknown, so no offer is comparable"
+    fits = [o for o in st.cands if o.vcpu >= (vm.vcpu or 0) and o.ram_gb >= (vm.ram_gb or 0)]
+    per = vm.price / mine
+    out = f"pays ${vm.price}/epoch = ${per:.5f}/{unit}"
+    if fits:
+        best = min(fits, key=lambda o: (o.price, o.offer_key))
+        out += (
+            f"; the best allowed offer at least as large ({best.configuration}, ${best.price}) "
+            + (
+                f"is not cheaper by the required margin (≤ ${cap})"
+                if best.price < vm.price
+                else "is not cheaper"
+            )
+        )
+    else:
+        out += "; no allowed offer at least as large"
+    sized = [o for o in st.cands if size(o.vcpu, o.ram_gb) > 0]
+    if sized:
+        o = min(sized, key=lambda o: (o.price / size(o.vcpu, o.ram_gb), o.offer_key))
+        unit_price = o.price / size(o.vcpu, o.ram_gb)
+        out += (
+            f"; per {unit} the cheapest allowed offer is {o.configuration} at "
+            f"${unit_price:.5f}/{unit}"
+        )
+        if unit_price < per and size(o.vcpu, o.ram_gb) < mine:
+            out += ", but a smaller VM cannot replace this one (the mix is chosen when scaling)"
+        out += f" (the fleet is sized by capacity, so prices are compared per {unit})"
+    return out
 
 
 def dip(target: MarketOffer, trends: Trends | None) -> str:

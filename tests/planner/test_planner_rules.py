@@ -243,3 +243,39 @@ def test_rising_prices_start_now_or_wait_without_committing() -> None:
     p = plan(f, [vm("a", "1.00", billing_in_h=20)], m, trends=_dip_trends(slope=-0.02))
     mig = next(a for a in p.actions if a.kind == "migrate")
     assert mig.not_before == NOW + timedelta(hours=20, minutes=-15)
+
+
+def test_capacity_fleet_reasons_compare_per_vcpu_not_per_vm() -> None:
+    """Issue 20: a cpu-8 VM at $0.91079 was told "the best allowed offer ($0.46176) is not
+    cheaper by the required margin" — a cpu-4 offer, half the VM. The reason now compares
+    per vCPU and names the best offer that could actually replace the VM."""
+    f = fleet(
+        instances=None,
+        capacity={"vcpu": 8},
+        constraints={
+            "configurations": ["cpu-4-ram-8gb-storage-25gb", "cpu-8-ram-16gb-storage-25gb"]
+        },
+    )
+    m = market(
+        offer("small", "0.46176", cfg="cpu-4-ram-8gb-storage-25gb"),
+        offer("large", "0.91079", cfg="cpu-8-ram-16gb-storage-25gb", dc="DE-FRA-1"),
+    )
+    p = plan(f, [vm("a", "0.91079", cfg=(8, 16))], m)
+    assert not p.actions
+    (v,) = p.verdicts
+    assert v.decision == "stay"
+    assert "($0.46176)" not in v.reason
+    assert "$0.11385/vCPU" in v.reason  # 0.91079 / 8
+    assert "at least as large (cpu-8-ram-16gb-storage-25gb, $0.91079) is not cheaper" in v.reason
+    # per vCPU the VM is already on the cheapest offer: 0.46176 / 4 = 0.11544 > 0.11385
+    assert "the cheapest allowed offer is cpu-8-ram-16gb-storage-25gb at $0.11385/vCPU" in v.reason
+    assert "compared per vCPU" in v.reason
+
+    m = market(  # now the small offer is cheaper per vCPU: said, and why it is no target
+        offer("small", "0.40", cfg="cpu-4-ram-8gb-storage-25gb"),
+        offer("large", "0.91079", cfg="cpu-8-ram-16gb-storage-25gb", dc="DE-FRA-1"),
+    )
+    (v,) = plan(f, [vm("a", "0.91079", cfg=(8, 16))], m).verdicts
+    assert "cpu-4-ram-8gb-storage-25gb at $0.10000/vCPU, but a smaller VM cannot replace" in (
+        v.reason
+    )
