@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from optimizer.alerts.model import Alert
 from optimizer.alerts.sinks import Sink, SinkError
 from optimizer.clock import utc
+from optimizer.store import fencing
 from optimizer.store.tables.alerts import AlertDelivery
 
 log = structlog.get_logger("optimizer.alerts")
@@ -91,6 +92,7 @@ def enqueue(engine: Engine, sinks: Sequence[Sink], alerts: Sequence[Alert], now:
     rows = queue_rows([s.name for s in sinks if s.name != "log"], alerts, now)
     if rows:
         with engine.begin() as conn:
+            fencing.check(engine, conn)
             conn.execute(sa.insert(delivery_t), rows)
     return len(rows)
 
@@ -138,6 +140,7 @@ def deliver(engine: Engine, sinks: Sequence[Sink], now: datetime) -> DeliveryRep
         _run_jobs(jobs)
     report = DeliveryReport()
     with engine.begin() as conn:
+        fencing.check(engine, conn)
         if orphans:
             conn.execute(
                 delivery_t.update()
@@ -162,6 +165,7 @@ def _due_jobs(
     """Per sink, the pending rows due now (only the earliest per sink and alert key, at
     most MAX_PER_TICK); and the ids of rows whose sink is no longer configured."""
     with engine.connect() as conn:
+        fencing.check(engine, conn)  # a deposed leader sends nothing
         pending = conn.execute(
             sa.select(delivery_t)
             .where(delivery_t.c.state == "pending")

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from optimizer.alerts.model import Alert
 from optimizer.clock import utc
+from optimizer.store import fencing
 from optimizer.store.tables.alerts import AlertDelivery, AlertState
 
 state_t: sa.Table = AlertState.__table__  # type: ignore[assignment]
@@ -69,6 +70,7 @@ def reconcile(
     current = {a.key: a for a in alerts}
     out: list[Alert] = []
     with engine.begin() as conn:
+        fencing.check(engine, conn)  # a deposed leader's alert state is refused
         rows = {
             r.key: r
             for r in conn.execute(

@@ -28,6 +28,7 @@ from optimizer.clock import EPOCH, utc
 from optimizer.config import Config, FleetConfig
 from optimizer.errors import ExecutionError, NoMatchingOffers, OptimizerError
 from optimizer.money import from_micros, to_micros
+from optimizer.store import fencing
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.alerts import PlanCash
 
@@ -108,6 +109,7 @@ def load_plan_cash(engine: Engine) -> dict[str, Decimal]:
 def save_plan_cash(engine: Engine, plans: Mapping[str, PlanSummary], now: datetime) -> None:
     t: sa.Table = PlanCash.__table__  # type: ignore[assignment]
     with store_errors(engine), engine.begin() as conn:
+        fencing.check(engine, conn)
         for name, p in plans.items():
             conn.execute(t.delete().where(t.c.fleet == name))
             conn.execute(

@@ -1,6 +1,9 @@
 """Leader election for replicated daemons, built on PostgreSQL's own primitives.
 
-Replicas pointed at one database elect one leader; only the leader plans and executes.
+Replicas pointed at one database elect one leader; only the leader snapshots, plans,
+executes and evaluates alerts. Followers write nothing: after a failover the price history
+has one longer interval — at most a snapshot interval (with jitter) plus the takeover time,
+since a new leader snapshots on its first tick (the README's "Replicas" gives the figures).
 
 - **Who may lead** (PostgreSQL): a session-level advisory lock (`pg_try_advisory_lock`)
   held on a dedicated connection. PostgreSQL releases it when that session ends — the
@@ -12,7 +15,8 @@ Replicas pointed at one database elect one leader; only the leader plans and exe
   file always leads, through the same code path.
 - **Term = fencing token**: the row `leader(id=1)` holds `term`, incremented in the
   transaction that makes a replica leader (with `holder` = host:pid, `since`,
-  `renewed_at`). Every journal write runs `fence(conn)` inside its own transaction:
+  `renewed_at`). Every write of the shared state (journal, snapshots, VM observations,
+  retention, alert state; `optimizer.store.fencing`) runs `fence(conn)` in its transaction:
   `SELECT term FROM leader WHERE id = 1 FOR UPDATE` and compare with the term this
   replica won. A mismatch raises `LeadershipLost` and the write (and so the action's next
   API call, which is always recorded first) is abandoned. A paused-then-resumed old leader
@@ -24,7 +28,7 @@ Replicas pointed at one database elect one leader; only the leader plans and exe
 Usage (the daemon does this):
 
     elector = LeaderElector(engine)
-    set_fence(engine, elector.fence)      # every journal write is fenced from now on
+    set_fence(engine, elector.fence)      # every shared-state write is fenced from now on
     if elector.tick(): ...plan and execute...
     elector.close()
 """
@@ -318,19 +322,20 @@ class LeaderElector:
                 conn.rollback()
 
     def fence(self, conn: Connection) -> int:
-        """Called inside every journal write transaction, before it commits: lock the
+        """Called inside every fenced write transaction (journal, snapshots, VM
+        observations, retention, alert state; see `optimizer.store.fencing`): lock the
         leader row and check the term is still ours. Returns the term (stamped on the
         journal rows). Raises LeadershipLost (and steps down) otherwise."""
         mine = self.term
         if mine is None:
-            raise LeadershipLost("not the leader: journal writes are refused")
+            raise LeadershipLost("not the leader: writes to the shared state are refused")
         sql = "SELECT term FROM leader WHERE id = 1"
         if conn.dialect.name == "postgresql":
             sql += " FOR UPDATE"
         current = conn.execute(sa.text(sql)).scalar()
         if current != mine:
             self.term = None  # stepped down; the lock goes at the next tick
-            log.error("stale leader: journal write refused", term=mine, current_term=current)
+            log.error("stale leader: write refused", term=mine, current_term=current)
             self._changed()
             raise LeadershipLost(
                 f"leadership lost: this replica led term {mine}, the database is at term "

@@ -52,7 +52,7 @@ def open_daemon(
     Order: logging (with the API key registered for redaction) → API client → database
     (`open_store`) → single-instance lock on SQLite (raises InstanceLocked when another
     daemon holds it) → leader elector (PostgreSQL replicas: only the leader plans and
-    executes; journal writes are fenced by its term) → metrics endpoint (when
+    executes; its writes are fenced by its term) → metrics endpoint (when
     `metrics.listen` is set) → signal handlers.
     """
     from optimizer.fluence.client import build_client
@@ -74,7 +74,7 @@ def open_daemon(
             stack.callback(lock.release)
         elector = LeaderElector(engine, clock=clock)
         stack.callback(elector.close)
-        set_fence(engine, elector.fence)  # every journal write checks the leader term
+        set_fence(engine, elector.fence)  # every shared-state write checks the term
         stack.callback(set_fence, engine, None)
         m = Metrics()
         elector.on_change = m.set_leader

@@ -1,4 +1,6 @@
-"""Fencing of journal writes: a registry engine → fence, applied to journal sessions.
+"""Fencing of the leader's writes: a registry engine → fence, applied to journal
+sessions (`apply`) and to the other writes only the leader makes — snapshots, VM
+observations, retention, alert state and the alert delivery queue (`check`).
 
 A fence is `Callable[[Connection], int]`: called inside a write transaction before it
 commits, it checks that this process may still write (e.g. the leader term did not move
@@ -39,6 +41,16 @@ def get_fence(engine: Engine) -> Fence | None:
     return _fences.get(engine)
 
 
+def check(engine: Engine, conn: Connection) -> int | None:
+    """Run `engine`'s fence inside the transaction open on `conn`, before its writes (on
+    PostgreSQL the leader row then stays locked until that transaction ends, so the term
+    cannot move on while it writes). Returns the token, None when nothing is registered;
+    raises what the fence raises (LeadershipLost), which abandons the transaction.
+    `engine` is the one the fence was registered for (not `writing(engine)`)."""
+    fence = _fences.get(engine)
+    return None if fence is None else fence(conn)
+
+
 def apply(session: Session, engine: Engine) -> Session:
     """Make `session`'s commits run `engine`'s fence first (when one is registered)."""
     fence = _fences.get(engine)
@@ -57,4 +69,4 @@ def apply(session: Session, engine: Engine) -> Session:
     return session
 
 
-__all__ = ["Fence", "apply", "get_fence", "set_fence"]
+__all__ = ["Fence", "apply", "check", "get_fence", "set_fence"]

@@ -40,6 +40,7 @@ from optimizer.clock import Clock, utc
 from optimizer.errors import ApiError, StoreError
 from optimizer.fluence.models import Offer, Vm, offer_key, parse_slug
 from optimizer.money import to_micros
+from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
 from optimizer.store.tables.market import (
     OUTCOME_FAILED,
@@ -293,6 +294,7 @@ def ingest_snapshot(
         log.warning("malformed offer skipped", why=why)
     try:
         with store_errors(engine), writing(engine).begin() as conn:
+            fencing.check(engine, conn)
             summary = _ingest(conn, rows, duplicates, taken_at, ms)
     except MalformedSnapshot as err:  # raised before anything was committed
         return record_failed_snapshot(engine, taken_at, ms, str(err))
@@ -304,6 +306,7 @@ def record_failed_snapshot(
 ) -> IngestSummary:
     """Record a poll that produced no usable answer (API down, malformed body)."""
     with store_errors(engine), writing(engine).begin() as conn:
+        fencing.check(engine, conn)
         sid = conn.execute(
             sa.insert(snapshot_t).returning(snapshot_t.c.id),
             {"taken_at": utc(taken_at), "duration_ms": duration_ms, "offer_count": 0,
@@ -456,6 +459,7 @@ def ingest_vms(engine: Engine, vms: Sequence[Vm], observed_at: datetime) -> VmIn
     """
     observed_at = utc(observed_at)
     with store_errors(engine), writing(engine).begin() as conn:
+        fencing.check(engine, conn)
         known = {
             r.vm_id: r
             for r in conn.execute(

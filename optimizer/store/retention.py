@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optimizer.clock import EPOCH_SECONDS, utc
+from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
 from optimizer.store.queries import (
     _observations,
@@ -55,6 +56,7 @@ def roll_up(
     cutoff = datetime.fromtimestamp(cutoff_epoch * EPOCH_SECONDS, tz=utc(now).tzinfo)
     oldest_kept_epoch = epoch_of(utc(now)) - epoch_days
     with store_errors(engine), writing(engine).begin() as conn:
+        fencing.check(engine, conn)
         obs = _observations(
             conn, None, None, None, None, snap_filter=[snapshot_t.c.taken_at < cutoff]
         )

@@ -4,9 +4,10 @@ is noticed and taken over; SQLite goes through the same code path."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -230,3 +231,167 @@ def test_instance_lock_on_postgresql_is_refused_while_a_replica_leads(
         follower.close()
     finally:
         leader.close()
+
+
+# -- the leader's other writes: snapshots, VM observations, retention, alert state -------
+
+
+def _take_over(old: LeaderElector, new: LeaderElector, new_eng: Engine) -> None:
+    """A newer term for `new` while `old` still believes it leads (it is paused): on
+    PostgreSQL the old leader's lock session dies first, on SQLite the term simply moves."""
+    if old.backend_pid is not None:
+        with new_eng.connect() as c:
+            c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": old.backend_pid})
+            c.commit()
+    _acquire(new)
+    assert new.term is not None and old.term is not None and new.term > old.term
+
+
+def _row_counts(engine: Engine) -> dict[str, int]:
+    from sqlmodel import SQLModel
+
+    with engine.connect() as c:
+        return {
+            name: c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for name, t in SQLModel.metadata.tables.items()
+            if name not in ("leader", "alembic_version")
+        }
+
+
+def test_a_deposed_leader_writes_no_snapshot_vm_retention_or_alert_state(db_url: str) -> None:
+    """Only the leader snapshots and keeps alert state, and those writes are fenced like
+    the journal: once another replica holds a newer term, the paused old leader's
+    snapshot, failed-poll record, VM observations, retention, alert state, delivery queue
+    and plan cash are each refused (LeadershipLost) and nothing of them is written; the
+    new leader's same writes go through."""
+    from optimizer.alerts.delivery import deliver, enqueue
+    from optimizer.alerts.model import Alert
+    from optimizer.alerts.rules import PlanSummary
+    from optimizer.alerts.sinks import build_sinks
+    from optimizer.alerts.state import reconcile
+    from optimizer.alerts.tick import save_plan_cash
+    from optimizer.config import ApiConfig, parse_config
+    from optimizer.fluence.client import build_client
+    from optimizer.sim import SimClock, Simulator
+    from optimizer.store.ingest import ingest_snapshot, ingest_vms, record_failed_snapshot
+    from optimizer.store.retention import roll_up
+
+    sim = Simulator(seed=3, clock=SimClock.stepped())
+    sim.add_foreign_vm("db-primary")
+    client = build_client(
+        ApiConfig(base_url="http://127.0.0.1:9"), transport=sim.transport(), api_key=sim.api_key
+    )
+    vms = client.list_vms()
+    alert = Alert(key="budget.forecast:web", severity="warning", title="t", text="x", level=0.5)
+    sinks = build_sinks(
+        parse_config({"alerts": {"sinks": [{"kind": "webhook", "url": "http://127.0.0.1:9/h"}]}})
+    )
+    a_eng, b_eng = open_store(db_url), open_store(db_url)
+    old, new = LeaderElector(a_eng, holder="old:1"), LeaderElector(b_eng, holder="new:2")
+    set_fence(a_eng, old.fence)
+    set_fence(b_eng, new.fence)
+
+    def writes(engine: Engine) -> list:
+        now = sim.now()
+        return [
+            lambda: ingest_snapshot(engine, sim.offers_json(None), now),
+            lambda: record_failed_snapshot(engine, now, 10, "API down"),
+            lambda: ingest_vms(engine, vms, now),
+            lambda: roll_up(engine, now, raw_days=0),
+            lambda: reconcile(engine, [alert], {"budget.forecast"}, now, deliver_to=["hook"]),
+            lambda: enqueue(engine, sinks, [alert.with_status("firing", now)], now),
+            lambda: deliver(engine, sinks, now),
+            lambda: save_plan_cash(engine, {"web": PlanSummary("web")}, now),
+        ]
+
+    try:
+        assert old.tick()
+        for write in writes(a_eng):
+            write()  # the leader writes
+        sim.advance(timedelta(minutes=15))
+        _take_over(old, new, b_eng)
+        before = _row_counts(a_eng)
+        for write in writes(a_eng):
+            with pytest.raises(LeadershipLost):
+                write()
+        assert _row_counts(a_eng) == before  # nothing of any refused write landed
+        assert not old.is_leader
+        for write in writes(b_eng):
+            write()  # the new leader's go through
+        after = _row_counts(b_eng)
+        assert after["snapshot"] > before["snapshot"]
+        assert after["alert_delivery"] > before["alert_delivery"]
+    finally:
+        set_fence(a_eng, None)
+        set_fence(b_eng, None)
+        old.close()
+        new.close()
+        a_eng.dispose()
+        b_eng.dispose()
+        client.close()
+
+
+def test_only_the_leader_snapshots_and_a_new_leader_snapshots_on_its_first_tick(
+    pg_url: str,
+) -> None:
+    """Followers write no snapshot. When the leader dies, the replica that takes over
+    snapshots on the tick it becomes leader, so the price history's one longer interval is
+    the rest of the dead leader's interval plus the takeover (one follower poll here). The
+    old leader, paused past its election check and resuming after the takeover, writes
+    neither a snapshot nor alert state."""
+    import io
+
+    from optimizer.daemon.leader import follower_poll
+    from optimizer.daemon.service import open_daemon
+    from optimizer.sim import SimClock, Simulator
+    from tests.daemon.helpers import make_config
+
+    sim = Simulator(seed=3, clock=SimClock.stepped())
+    cfg = make_config(pg_url, mode="observe")
+
+    def replica() -> contextlib.AbstractContextManager:
+        return open_daemon(
+            cfg, clock=sim.clock, transport=sim.transport(), api_key=sim.api_key,
+            install_signals=False, log_stream=io.StringIO(), log_json=True, metrics=False,
+        )  # fmt: skip
+
+    eng = open_store(pg_url)
+
+    def taken() -> list[datetime]:
+        with eng.connect() as c:
+            return [r[0] for r in c.execute(sa.text("SELECT taken_at FROM snapshot ORDER BY id"))]
+
+    def alert_rows() -> int:
+        with eng.connect() as c:
+            return c.execute(sa.text("SELECT count(*) FROM alert_state")).scalar_one()
+
+    t0 = sim.now()
+    poll = follower_poll(cfg)
+    try:
+        with replica() as a, replica() as b:
+            assert a.tick().snapshot and not b.tick().snapshot
+            sim.advance(cfg.daemon.snapshot_interval)
+            assert a.tick().snapshot and not b.tick().snapshot
+            assert taken() == [t0, t0 + cfg.daemon.snapshot_interval]
+            # the leader dies 7 minutes into its interval; one follower poll later the
+            # other replica takes over and snapshots at once
+            sim.advance(timedelta(minutes=7))
+            with eng.connect() as c:
+                c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": a.elector.backend_pid})
+                c.commit()
+            sim.advance(poll)
+            took = b.tick()
+            assert b.elector.is_leader and took.snapshot, took.summary()
+            history = taken()
+            assert history[-1] == sim.now()
+            gap = history[-1] - history[-2]
+            assert gap == timedelta(minutes=7) + poll <= cfg.daemon.snapshot_interval + poll
+            # the old leader resumes inside its next tick (past its election check)
+            alerts_before = alert_rows()
+            sim.advance(a.cycle.next_due() - sim.now())
+            stale = a.cycle.run(99)
+            refused = {o.stage for o in stale.failures if isinstance(o.error, LeadershipLost)}
+            assert "snapshot" in refused, stale.summary()
+            assert taken() == history and alert_rows() == alerts_before
+    finally:
+        eng.dispose()
