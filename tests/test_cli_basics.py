@@ -49,3 +49,69 @@ def test_unknown_option_is_a_usage_error_without_traceback() -> None:
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "No such option" in out.stderr
+
+
+# --- discoverability (issue 20, item 10) ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [p for p in _all_command_paths() if len(p) < 2])
+def test_command_lists_keep_whole_sentences_within_80_columns(path: list[str]) -> None:
+    """Command summaries used to be cut mid-sentence with "..."; they wrap instead."""
+    out = CliRunner().invoke(
+        app, [*path, "--help"], prog_name="fluence-optimizer", terminal_width=80
+    )
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), [ln for ln in lines if len(ln) > 80]
+    cut = [ln for ln in lines if ln.rstrip().endswith("...") and not ln.startswith("Usage:")]
+    assert not cut, out.output
+
+
+def test_dash_capital_v_prints_the_version() -> None:
+    from optimizer import __version__
+
+    out = CliRunner().invoke(app, ["-V"], prog_name="fluence-optimizer")
+    assert out.exit_code == 0 and out.output.strip() == f"fluence-optimizer {__version__}"
+
+
+def test_shell_completion_script_is_offered() -> None:
+    out = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="fluence-optimizer")
+    assert out.exit_code == 0, out.output
+    assert "complete" in out.output and "fluence" in out.output
+
+
+def test_no_option_shows_a_python_type_as_its_placeholder() -> None:
+    """`--json <bool>`, `--country <list[str]>` are Python, not a user's vocabulary
+    (arguments keep typer's own labels)."""
+    for path in _all_command_paths():
+        out = CliRunner().invoke(app, [*path, "--help"], prog_name="fluence-optimizer")
+        options = [ln for ln in out.output.splitlines() if ln.lstrip().startswith("-")]
+        assert not [ln for ln in options if "<bool>" in ln or "list[" in ln], path
+
+
+def test_log_options_are_global_and_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = subprocess.run(
+        [sys.executable, "-m", "optimizer", "--log-format", "yaml", "db", "stats"],
+        capture_output=True,
+        text=True,
+    )
+    assert code.returncode == 2 and "--log-format 'yaml': use one of auto, json, console" in (
+        code.stderr
+    )
+    help_text = CliRunner().invoke(app, ["--help"], terminal_width=100).output
+    assert "--log-format" in help_text and "--log-level" in help_text
+
+
+def test_database_accepts_a_plain_file_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`--database /path/my.db` used to fail with "Could not parse SQLAlchemy URL"."""
+    monkeypatch.chdir(tmp_path)
+    for db in (str(tmp_path / "abs.db"), "rel.db"):
+        out = subprocess.run(
+            [sys.executable, "-m", "optimizer", "--database", db, "db", "upgrade"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr
+        assert (tmp_path / db).exists()
+        assert f"sqlite:///{tmp_path / db}" in out.stdout

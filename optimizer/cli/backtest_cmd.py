@@ -78,6 +78,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
         policy_set: list[str] = typer.Option(
             [],
             "--policy-set",
+            metavar="NAME=FILE",
             help="NAME=FILE: also run the planner with the \\[policy] table in FILE (repeatable).",
         ),
         price_model: str = typer.Option(

@@ -14,11 +14,43 @@ if TYPE_CHECKING:
     from optimizer.fluence.client import FluenceClient
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "console")
+
+
+def check_log_level(value: str) -> str:
+    """`--log-level` value → itself (lowercase); ConfigError (exit 2) naming the choices."""
+    from optimizer.errors import ConfigError
+
+    if value.lower() not in LOG_LEVELS:
+        raise ConfigError(f"--log-level {value!r}: use one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
+def check_log_format(value: str) -> str:
+    """`--log-format` value → itself (lowercase); ConfigError (exit 2) naming the choices."""
+    from optimizer.errors import ConfigError
+
+    if value.lower() not in LOG_FORMATS:
+        raise ConfigError(f"--log-format {value!r}: use one of {', '.join(LOG_FORMATS)}")
+    return value.lower()
+
+
+def database_url(value: str) -> str:
+    """`--database` value → an SQLAlchemy URL: a URL (`scheme://...`) as given, a plain
+    path as the SQLite file it names (`/srv/my.db` → `sqlite:////srv/my.db`)."""
+    if "://" in value:
+        return value
+    return "sqlite:///" + str(Path(value).expanduser().absolute())
+
+
 @dataclass
 class AppContext:
     config_path: Path | None = None
     api_url: str | None = None
     database_url: str | None = None
+    log_level: str | None = None  # global --log-level (None: the command's default)
+    log_format: str | None = None  # global --log-format
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def resolved_config_path(self) -> Path | None:
@@ -54,7 +86,12 @@ class AppContext:
             # `--json` output goes; the key is registered for redaction either way
             secret = client.secret.reveal() if client.secret is not None else None
             if not is_configured():
-                configure_logging(level="warning", stream=_Stderr(), json=False, secrets=[secret])
+                configure_logging(
+                    level=self.log_level or "warning",
+                    stream=_Stderr(),
+                    json=self.log_format == "json",
+                    secrets=[secret],
+                )
             else:
                 register_secret(secret)
             self._cache["client"] = client

@@ -6,16 +6,20 @@ from pathlib import Path
 
 import typer
 
-from optimizer.cli.context import AppContext
+from optimizer.cli.context import AppContext, check_log_format, check_log_level
 from optimizer.errors import DegradedRun, OptimizerError
 
-LOG_FORMATS = ("auto", "json", "console")
+
+def _logging(obj: AppContext, level: str | None, fmt: str | None) -> tuple[str, bool | None]:
+    """(level, json) for the daemon: the command's own option, else the global one, else
+    info / auto (JSON lines unless stderr is a terminal)."""
+    level = check_log_level(level) if level else (obj.log_level or "info")
+    fmt = check_log_format(fmt) if fmt else (obj.log_format or "auto")
+    return level, None if fmt == "auto" else fmt == "json"
 
 
-def _log_json(fmt: str) -> bool | None:
-    if fmt not in LOG_FORMATS:
-        raise typer.BadParameter(f"{fmt!r}: use one of {', '.join(LOG_FORMATS)}")
-    return None if fmt == "auto" else fmt == "json"
+_LEVEL_HELP = "Same as the global --log-level (kept here for existing scripts)."
+_FORMAT_HELP = "Same as the global --log-format (kept here for existing scripts)."
 
 
 def _reloader(obj: AppContext):  # type: ignore[no-untyped-def]
@@ -34,8 +38,12 @@ def register(app: typer.Typer) -> None:
     @app.command("once")
     def once(
         ctx: typer.Context,
-        log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
-        log_format: str = typer.Option("auto", "--log-format", help="auto, json or console."),
+        log_level: str | None = typer.Option(
+            None, "--log-level", metavar="LEVEL", help=_LEVEL_HELP
+        ),
+        log_format: str | None = typer.Option(
+            None, "--log-format", metavar="FORMAT", help=_FORMAT_HELP
+        ),
     ) -> None:
         """Run one cycle (snapshot → analyze → plan → execute → alerts) and exit.
 
@@ -46,11 +54,12 @@ def register(app: typer.Typer) -> None:
         from optimizer.daemon.service import open_daemon
 
         obj: AppContext = ctx.obj
+        level, as_json = _logging(obj, log_level, log_format)
         with open_daemon(
             obj.config(),
             reload=_reloader(obj),
-            log_json=_log_json(log_format),
-            log_level=log_level,
+            log_json=as_json,
+            log_level=level,
         ) as daemon:
             result = daemon.once()
         if result.failures:
@@ -62,8 +71,12 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         ctx: typer.Context,
-        log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
-        log_format: str = typer.Option("auto", "--log-format", help="auto, json or console."),
+        log_level: str | None = typer.Option(
+            None, "--log-level", metavar="LEVEL", help=_LEVEL_HELP
+        ),
+        log_format: str | None = typer.Option(
+            None, "--log-format", metavar="FORMAT", help=_FORMAT_HELP
+        ),
     ) -> None:
         """Run the daemon: a cycle at start, then every snapshot/plan interval (with jitter).
 
@@ -74,11 +87,12 @@ def register(app: typer.Typer) -> None:
         from optimizer.daemon.service import open_daemon
 
         obj: AppContext = ctx.obj
+        level, as_json = _logging(obj, log_level, log_format)
         with open_daemon(
             obj.config(),
             reload=_reloader(obj),
-            log_json=_log_json(log_format),
-            log_level=log_level,
+            log_json=as_json,
+            log_level=level,
         ) as daemon:
             code = daemon.run()
         raise typer.Exit(code)

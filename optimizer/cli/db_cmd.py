@@ -118,7 +118,7 @@ def copy_cmd(
     ctx: typer.Context,
     to: str = typer.Option(..., "--to", help="Target database URL (must be empty)."),
 ) -> None:
-    """Copy every table into a fresh database at URL (e.g. SQLite → PostgreSQL).
+    """Copy every table into a fresh database at URL, such as SQLite → PostgreSQL.
 
     The target is migrated to the current schema first and must hold no rows; stop the
     daemon while copying, then point `database.url` at the target.

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from optimizer import __version__
 from optimizer.cli import (
@@ -28,18 +30,41 @@ from optimizer.cli import (
     ssh_keys_cmd,
     vms_cmd,
 )
-from optimizer.cli.context import AppContext
+from optimizer.cli.context import (
+    AppContext,
+    check_log_format,
+    check_log_level,
+    database_url,
+)
 from optimizer.errors import OptimizerError
+
+
+class _Group(TyperGroup):
+    """Lists each command with its whole first sentence, wrapped, instead of cutting it
+    at the terminal width with "..." (click's default cut help lines mid-sentence)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="fluence-optimizer",
+    cls=_Group,
     help="Keep VM fleets on the cheapest Fluence CPU Cloud offers that satisfy their constraints.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     # plain (click) help: typer's rich help renderer imports rich.markdown and more, which
     # alone would more than double the start-up time of `--help` (target: 0.3 s)
     rich_markup_mode=None,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -63,6 +88,7 @@ for _group in GROUPS:
 for _info in app.registered_groups:  # each group renders its own help: plain too
     if _info.typer_instance is not None:
         _info.typer_instance.rich_markup_mode = None
+        _info.typer_instance.info.cls = _Group
 
 
 def _version(value: bool) -> None:
@@ -86,13 +112,35 @@ def _global(
         None, "--api-url", help="Fluence API base URL (overrides api.base_url)."
     ),
     database: str | None = typer.Option(
-        None, "--database", help="Database URL (overrides database.url)."
+        None,
+        "--database",
+        metavar="URL|PATH",
+        help="Database (overrides database.url): an SQLAlchemy URL such as "
+        "sqlite:////var/lib/fluence-optimizer/optimizer.db, or a plain SQLite file path.",
+    ),
+    log_level: str | None = typer.Option(
+        None,
+        "--log-level",
+        metavar="LEVEL",
+        help="debug, info, warning or error (default: info for once/run, warning otherwise).",
+    ),
+    log_format: str | None = typer.Option(
+        None,
+        "--log-format",
+        metavar="FORMAT",
+        help="auto, json or console (default auto: JSON unless stderr is a terminal).",
     ),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = AppContext(config_path=config, api_url=api_url, database_url=database)
+    ctx.obj = AppContext(
+        config_path=config,
+        api_url=api_url,
+        database_url=database_url(database) if database else None,
+        log_level=check_log_level(log_level) if log_level else None,
+        log_format=check_log_format(log_format) if log_format else None,
+    )
     ctx.call_on_close(ctx.obj.close)
 
 

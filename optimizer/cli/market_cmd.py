@@ -110,7 +110,10 @@ def offers_cmd(
         None, "--configuration", help="Basic configuration slug, e.g. cpu-2-ram-4gb-storage-25gb."
     ),
     country: list[str] | None = typer.Option(
-        None, "--country", help="ISO country code; repeat for several (--country DE --country FR)."
+        None,
+        "--country",
+        metavar="CC",
+        help="ISO country code; repeat for several (--country DE --country FR).",
     ),
     max_price: str | None = typer.Option(
         None, "--max-price", help="Highest price per instance per epoch, in USD (e.g. 0.5)."

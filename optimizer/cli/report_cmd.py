@@ -222,7 +222,9 @@ def report(
     configuration: str | None = typer.Option(
         None, "--configuration", help="Only this configuration slug."
     ),
-    country: str | None = typer.Option(None, "--country", help="Only this country code."),
+    country: str | None = typer.Option(
+        None, "--country", metavar="CC", help="Only this country code."
+    ),
 ) -> None:
     """Price-history report: price bands, cheapest countries/datacenters, price per vCPU,
     movers, trends, capacity, offer longevity."""

@@ -14,6 +14,7 @@ import typer
 from optimizer.cli.db_cmd import store
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock
+from optimizer.countries import country_problem
 from optimizer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ def history_offers_cmd(
     configuration: str | None = typer.Option(
         None, "--configuration", help="Only this configuration slug."
     ),
-    country: str | None = typer.Option(None, "--country", help="Only this ISO country code."),
+    country: str | None = typer.Option(
+        None, "--country", metavar="CC", help="Only this ISO country code."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON: per offer, its summary and every price change."
     ),
@@ -101,8 +104,8 @@ def history_offers_cmd(
     from optimizer.store.queries import price_observations
 
     span = _since(since)
-    if country is not None and not (len(country) == 2 and country.isalpha()):
-        raise ConfigError(f"--country: {country!r} is not a two-letter ISO country code")
+    if country is not None and (problem := country_problem(country)):
+        raise ConfigError(f"--country: {problem}")
     app: AppContext = ctx.obj
     now = SystemClock().now()
     with store(app) as engine:
@@ -110,7 +113,7 @@ def history_offers_cmd(
             engine,
             since=now - span,
             configuration=configuration,
-            country=country.upper() if country else None,
+            country=country.strip().upper() if country else None,
         )
     if obs.empty:
         if as_json:

@@ -16,7 +16,10 @@ vms = typer.Typer(
 def list_cmd(
     ctx: typer.Context,
     status: list[str] | None = typer.Option(
-        None, "--status", help="Only VMs in this status (repeatable), e.g. Active."
+        None,
+        "--status",
+        metavar="STATUS",
+        help="Only VMs in this status (repeatable), e.g. Active.",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
