@@ -97,3 +97,73 @@ def simulator_history(
             cols["price_usd"].append(float(m.price_str(o)))
             cols["capacity"].append(o.capacity)
     return from_frame(pd.DataFrame(cols), f"simulator seed {seed}")
+
+
+#: the synthetic markets of `scenario_history` (issue 16: a policy must not lose money
+#: where nothing can be won, and must still win where something can)
+SCENARIOS = ("flat-dips", "lasting-drop", "noisy-trend")
+
+
+def scenario_history(
+    kind: str, *, seed: int = 1, days: int = 60, offers_per_config: int = 12
+) -> PriceHistory:
+    """A small hourly market of one-datacenter offers for two configurations (cpu-2 and
+    cpu-4, countries cycling through `COUNTRIES`, capacity 10 each), shaped as `kind`:
+
+    - "flat-dips": every offer at a constant price (spread 0.9–1.25 × the configuration's
+      base), each dipping 2–8 % for 1–6 hours about once every 4 days;
+    - "lasting-drop": constant prices, and at a third of the run one mid-priced offer per
+      configuration (in DE/FR/NL/PL) drops to 25 % under the cheapest and stays there;
+    - "noisy-trend": prices rise slowly (+8 % a month, each offer ±4 % a month around
+      that) with 1.5 % hourly noise.
+    """
+    if kind not in SCENARIOS:
+        raise ValueError(f"unknown scenario {kind!r} (known: {', '.join(SCENARIOS)})")
+    rng = np.random.default_rng(seed)
+    steps = days * 24 + 1
+    confs = [c for c in CONFIGS if c[0].startswith(("cpu-2-", "cpu-4-"))]
+    n = offers_per_config * len(confs)
+    conf_i = np.repeat(np.arange(len(confs)), offers_per_config)
+    base = np.array([confs[i][3] for i in conf_i]) * rng.uniform(0.9, 1.25, n)
+    price = np.tile(base, (steps, 1))
+    hours = np.arange(steps)[:, None]
+    if kind == "flat-dips":
+        for o in range(n):
+            t = 0.0
+            while True:
+                t += rng.exponential(4 * 24)
+                if t >= steps:
+                    break
+                a, length = int(t), int(rng.integers(1, 7))
+                price[a : a + length, o] *= 1 - rng.uniform(0.02, 0.08)
+    elif kind == "lasting-drop":
+        eu = np.array([COUNTRIES[i % len(COUNTRIES)] in ("DE", "FR", "NL", "PL") for i in range(n)])
+        for c in range(len(confs)):
+            cols = np.flatnonzero(conf_i == c)
+            pick = cols[eu[cols]]  # in a country every benchmark fleet allows
+            dear = pick[np.argsort(base[pick])[len(pick) // 2]]
+            price[steps // 3 :, dear] = base[cols].min() * 0.75
+    else:
+        trend = 0.08 / 30 + rng.normal(0, 0.04 / 30, n)  # per day
+        price = price * (1 + trend * hours / 24) * (1 + rng.normal(0, 0.015, (steps, n)))
+    price = np.round(price, 5)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    ts = pd.date_range(start, periods=steps, freq=timedelta(hours=1))
+    t_idx, o_idx = np.nonzero(np.ones((steps, n), dtype=bool))
+    country = np.array([COUNTRIES[i % len(COUNTRIES)] for i in range(n)], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "ts": ts[t_idx],
+            "offer_key": np.array([f"{kind}-{i:03d}" for i in range(n)], dtype=object)[o_idx],
+            "configuration": np.array([confs[i][0] for i in conf_i], dtype=object)[o_idx],
+            "country": country[o_idx],
+            "datacenter": np.array([f"{country[i]}-SYN-{i}" for i in range(n)], dtype=object)[
+                o_idx
+            ],
+            "vcpu": np.array([confs[i][1] for i in conf_i])[o_idx],
+            "ram_gb": np.array([confs[i][2] for i in conf_i])[o_idx],
+            "price_usd": price[t_idx, o_idx],
+            "capacity": 10,
+        }
+    )
+    return from_frame(frame, f"synthetic {kind} seed {seed}")
