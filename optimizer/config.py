@@ -162,6 +162,11 @@ class MaintenanceWindow(Section):
     )
 
 
+#: how the provider bills a running VM: "deal" — the price at deploy for its whole life
+#: (the API's `pricePerEpoch`); "market" — its offer's current price at each charge
+PriceModel = Literal["deal", "market"]
+
+
 class FleetPolicy(Section):
     # defaults measured by tests/benchmarks/bench_policy_quality.py (README "Backtests"):
     # small thresholds and loose limits catch the market's short dips; the planner's
@@ -179,6 +184,9 @@ class FleetPolicy(Section):
     align_to_billing: bool = True
     launch_timeout: Duration = timedelta(minutes=20)
     min_reliability: float = Field(default=0.0, ge=0, le=1)
+    # "market": a move is judged on the offers' recent price levels and their spread
+    # (a dip's price would not last), never started early to catch a dip
+    price_model: PriceModel = "deal"
 
 
 class Diversification(Section):

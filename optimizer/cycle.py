@@ -439,8 +439,10 @@ class _Integration:
     # -- analyze ---------------------------------------------------------------------
     def analyze(self, rt: Runtime, now: datetime) -> Any:
         """Recent price observations → planner `Trends` (forecast, slope per
-        configuration × country; listing stability per datacenter)."""
+        configuration × country; listing stability per datacenter; each offer's recent
+        level)."""
         from optimizer.analysis import datacenter_longevity, offer_longevity, price_signals
+        from optimizer.analysis.levels import offer_levels
         from optimizer.planner import Trends
         from optimizer.store.queries import price_observations
 
@@ -455,7 +457,8 @@ class _Integration:
             if not dcs.empty
             else {}
         )
-        return Trends(reliability=reliability, forecast=forecast, slope=slope)
+        levels = offer_levels(obs, now=now)
+        return Trends(reliability=reliability, forecast=forecast, slope=slope, levels=levels)
 
     # -- plan ------------------------------------------------------------------------
     def runner(self, rt: Runtime) -> Any:

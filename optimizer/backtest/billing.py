@@ -23,15 +23,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
 import numpy as np
 
 from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.clock import EPOCH_SECONDS
+from optimizer.config import PriceModel
 from optimizer.fluence.status import VmStatus
-
-PriceModel = Literal["deal", "market"]
 
 
 @dataclass(frozen=True)

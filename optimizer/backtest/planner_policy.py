@@ -21,13 +21,17 @@ actions back into replay actions:
   once per `trends_every` (default 24 h; the daemon's analysis_interval defaults to 6 h,
   but a 14-day statistic barely moves in 6 h and this is the adapter's costliest part).
   The planner uses reliability for ranking and forecast/slope to decide whether a
-  migration starts now or waits for the billing boundary.
+  migration starts now or waits for the billing boundary. Each offer's recent price
+  level (`optimizer.analysis.offer_levels`, last 24 h) is refreshed every
+  `levels_every` (6 h, the daemon's analysis_interval default).
+- price model: the backtest's billing model decides how a VM is billed, so the fleet's
+  `policy.price_model` is set to it.
 - budget: the fleet's `budget.max_usd_per_epoch`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -77,8 +81,11 @@ class PlannerPolicy:
     last_plan: object = None
     prune: bool = True  # leave out offers that cannot matter (see `decide`)
     trends_every: int = 24 * 3600
+    levels_every: int = 6 * 3600
     _trends: Trends | None = None
     _trends_at: int | None = None
+    _levels: dict[tuple[str, int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+    _levels_at: int | None = None
 
     def __post_init__(self) -> None:
         c = self.fleet.constraints
@@ -113,8 +120,14 @@ class PlannerPolicy:
         self._dc_codes, self._dc_cat = dc_codes, pd.Index(dc_cat)
 
     def trends(self, view: StepView) -> Trends | None:
-        """Datacenter reliability from the history known now (rows up to this step)."""
+        """Datacenter reliability, segment forecasts and offer levels from the history
+        known now (rows up to this step)."""
         now = view.now
+        if self._levels_at is None or now - self._levels_at >= self.levels_every:
+            self._levels = self._offer_levels(view.market, now)
+            self._levels_at = now
+            if self._trends is not None:
+                self._trends = replace(self._trends, levels=self._levels)
         if self._trends_at is not None and now - self._trends_at < self.trends_every:
             return self._trends
         from optimizer.analysis import datacenter_longevity, offer_longevity
@@ -142,9 +155,35 @@ class PlannerPolicy:
             else {},
             forecast=forecast,
             slope=slope,
+            levels=self._levels,
         )
         self._trends_at = now
         return self._trends
+
+    def _offer_levels(
+        self, mv: ReplayMarket, now: int
+    ) -> dict[tuple[str, int, int], tuple[Decimal, Decimal]]:
+        """Each group offer's level over the last LEVEL_WINDOW (see analysis.levels)."""
+        from optimizer.analysis.levels import LEVEL_WINDOW, offer_levels
+
+        first = int(
+            np.searchsorted(mv.times, now - int(LEVEL_WINDOW.total_seconds()), side="right")
+        )
+        rows, offers = np.nonzero(mv.price[first:, self.group] >= 0)
+        if not len(rows):
+            return {}
+        cols = np.flatnonzero(self.group)[offers]
+        m = self.market
+        obs = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(mv.times[first:][rows], unit="s", utc=True),
+                "datacenter": [self.static[o]["datacenter"] for o in cols],
+                "vcpu": np.maximum(m.vcpu[cols], 0),
+                "ram_gb": np.maximum(m.ram_gb[cols], 0),
+                "price_usd": mv.price[first:][rows, cols].astype("float64") / 1e6,
+            }
+        )
+        return offer_levels(obs, now=_dt(now))
 
     def _price_trends(
         self, mv: ReplayMarket, first: int, rows: np.ndarray, cols: np.ndarray, now: int
@@ -189,6 +228,9 @@ class PlannerPolicy:
 
     def decide(self, view: StepView) -> list[Action]:
         m = self.market
+        if self.fleet.policy.price_model != view.model.price_model:
+            policy = self.fleet.policy.model_copy(update={"price_model": view.model.price_model})
+            self.fleet = self.fleet.model_copy(update={"policy": policy})
         now = view.now
         price = view.market.now_price
         cap = view.market.now_capacity

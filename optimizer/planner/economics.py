@@ -6,6 +6,12 @@ overlap  = money paid for time nobody uses: the old VM's paid epoch still runnin
 cost     = overlap + the policy's disruption cost
 A move is worth it when the benefit clears both thresholds (percent and USD per epoch)
 and the cost is paid back within `payback_epochs`.
+
+When VMs pay their offer's market price at each charge (`price_model = "market"`), the
+benefit of a move is not today's price difference — a dip or a noisy tick does not
+last — but the difference of the two offers' recent levels, less the uncertainty of that
+difference (`robust_saving`): a move must pay back under the forecast's interval, not
+its point estimate.
 """
 
 from __future__ import annotations
@@ -146,3 +152,12 @@ def evaluate(
         f"saves ${saving:.4f}/epoch ({pct:.1f}%), pays back overlap ${overlap:.4f} in "
         f"{payback} epochs",
     )
+
+
+def robust_saving(old: tuple[Decimal, Decimal], new: tuple[Decimal, Decimal]) -> Decimal:
+    """The per-epoch saving of moving from an offer at level old[0] (± old[1], the
+    half-width of its 90 % prediction interval) to one at new[0] ± new[1]: the difference
+    of the levels minus the half-width of the difference's interval,
+    sqrt(old[1]² + new[1]²). Negative when the move may well not save at all."""
+    half = (old[1] * old[1] + new[1] * new[1]).sqrt()
+    return (old[0] - new[0] - half).quantize(_Q)

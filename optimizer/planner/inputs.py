@@ -115,11 +115,14 @@ def _default_rank(o: MarketOffer) -> tuple[object, ...]:
 class Trends:
     """Optional analysis results. `reliability`: datacenter label → score in [0, 1]
     (terminations and offer longevity); `forecast`: (configuration, country) → expected
-    price per epoch; `slope`: same key → USD per epoch per epoch."""
+    price per epoch; `slope`: same key → USD per epoch per epoch; `levels`: see below."""
 
     reliability: Mapping[str, float] = field(default_factory=dict)
     forecast: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
     slope: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    #: (datacenter, vcpu, ram_gb) → (recent median price, half-width of its 90 %
+    #: prediction interval), USD per epoch (`optimizer.analysis.levels`)
+    levels: Mapping[tuple[str, int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
