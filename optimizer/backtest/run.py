@@ -177,8 +177,9 @@ def run_backtest(
         if p.total < opt_res.total:
             res.notes.append(
                 f"{p.name} cost {opt_res.total - p.total} less than the optimum schedule "
-                "(it started moves between snapshots); shares of the optimum's saving "
-                f"above 100 % are possible, the lower bound {res.bound} holds"
+                "(moves started between snapshots, or capacity made the schedule a bound); "
+                f"its share of the optimum's saving exceeds 100 %; the lower bound "
+                f"{res.bound} holds"
             )
         if p.total < res.bound:  # cannot happen unless a VM ran for less than the run
             res.notes.append(f"{p.name} cost less than the lower bound {res.bound}")
