@@ -5,8 +5,7 @@ The level is the median of the offer's observations over the last epoch, so a di
 spike shorter than half an epoch does not move it. Its 90 % prediction interval for one
 future charge uses the robust scale of those observations (σ = 1.4826·MAD, half-width
 z·σ·sqrt(1 + 1/n), as trends.py does for segment forecasts with a zero slope): a flat
-offer has a zero-width interval, a noisy one a wide one. Offers are keyed by what both a
-listed offer and a running VM expose: (datacenter label, vCPU, RAM GB).
+offer has a zero-width interval, a noisy one a wide one. Keyed by offer key.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from optimizer.analysis.trends import Z_90
 LEVEL_WINDOW = timedelta(hours=24)
 MIN_POINTS = 3
 
-OfferKey = tuple[str, int, int]
-
 
 def offer_levels(
     obs: pd.DataFrame,
@@ -32,8 +29,8 @@ def offer_levels(
     window: timedelta = LEVEL_WINDOW,
     z: float = Z_90,
     min_points: int = MIN_POINTS,
-) -> dict[OfferKey, tuple[Decimal, Decimal]]:
-    """(datacenter, vcpu, ram_gb) → (median price, half-width of its 90 % prediction
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """offer key → (median price, half-width of its 90 % prediction
     interval), USD per epoch, over the observations in (now − window, now]. Offers with
     fewer than `min_points` observations are left out."""
     if obs.empty:
@@ -44,29 +41,24 @@ def offer_levels(
         return {}
     frame = pd.DataFrame(
         {
-            "dc": recent["datacenter"].astype(str).to_numpy(),
-            "vcpu": recent["vcpu"].to_numpy(dtype="int64"),
-            "ram": recent["ram_gb"].to_numpy(dtype="int64"),
+            "key": recent["offer_key"].astype(str).to_numpy(),
             "p": recent["price_usd"].to_numpy(dtype="float64"),
         }
     )
-    keys = ["dc", "vcpu", "ram"]
-    med = frame.groupby(keys, sort=False, observed=True)["p"].transform("median")
+    med = frame.groupby("key", sort=False, observed=True)["p"].transform("median")
     frame["dev"] = np.abs(frame["p"] - med)
     agg = (
         frame.assign(med=med)
-        .groupby(keys, sort=False, observed=True)
+        .groupby("key", sort=False, observed=True)
         .agg(med=("med", "first"), mad=("dev", "median"), n=("p", "size"))
         .reset_index()
     )
-    out: dict[OfferKey, tuple[Decimal, Decimal]] = {}
-    for dc, cpus, ram_gb, m, mad, k in zip(
-        agg["dc"], agg["vcpu"], agg["ram"], agg["med"], agg["mad"], agg["n"], strict=True
-    ):
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for key, m, mad, k in zip(agg["key"], agg["med"], agg["mad"], agg["n"], strict=True):
         if int(k) < min_points or not np.isfinite(m):
             continue
         half = z * 1.4826 * float(mad) * np.sqrt(1.0 + 1.0 / int(k))
-        out[(str(dc), int(cpus), int(ram_gb))] = (
+        out[str(key)] = (
             Decimal(str(round(float(m), 6))),
             Decimal(str(round(float(half), 6))),
         )

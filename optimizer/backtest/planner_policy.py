@@ -84,7 +84,7 @@ class PlannerPolicy:
     levels_every: int = 6 * 3600
     _trends: Trends | None = None
     _trends_at: int | None = None
-    _levels: dict[tuple[str, int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+    _levels: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     _levels_at: int | None = None
 
     def __post_init__(self) -> None:
@@ -160,9 +160,7 @@ class PlannerPolicy:
         self._trends_at = now
         return self._trends
 
-    def _offer_levels(
-        self, mv: ReplayMarket, now: int
-    ) -> dict[tuple[str, int, int], tuple[Decimal, Decimal]]:
+    def _offer_levels(self, mv: ReplayMarket, now: int) -> dict[str, tuple[Decimal, Decimal]]:
         """Each group offer's level over the last LEVEL_WINDOW (see analysis.levels)."""
         from optimizer.analysis.levels import LEVEL_WINDOW, offer_levels
 
@@ -173,13 +171,10 @@ class PlannerPolicy:
         if not len(rows):
             return {}
         cols = np.flatnonzero(self.group)[offers]
-        m = self.market
         obs = pd.DataFrame(
             {
                 "ts": pd.to_datetime(mv.times[first:][rows], unit="s", utc=True),
-                "datacenter": [self.static[o]["datacenter"] for o in cols],
-                "vcpu": np.maximum(m.vcpu[cols], 0),
-                "ram_gb": np.maximum(m.ram_gb[cols], 0),
+                "offer_key": pd.Categorical.from_codes(cols, categories=self._key_cat),
                 "price_usd": mv.price[first:][rows, cols].astype("float64") / 1e6,
             }
         )
@@ -302,6 +297,7 @@ class PlannerPolicy:
                     vcpu=int(m.vcpu[o]) if m.vcpu[o] > 0 else None,
                     ram_gb=int(m.ram_gb[o]) if m.ram_gb[o] > 0 else None,
                     reserved_balance=micros_to_usd(v.price_micros * view.model.reserve_epochs),
+                    offer_key=str(m.keys[o]),
                 )
             )
         spend = sum((x.price or Decimal(0) for x in vms), Decimal(0))

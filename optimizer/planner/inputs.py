@@ -40,6 +40,7 @@ class OwnedVm:
     ram_gb: int | None = None
     reserved_balance: Decimal = Decimal(0)
     last_migrated_at: datetime | None = None
+    offer_key: str | None = None  # the offer it runs on, when known (the API does not say)
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,9 @@ class Trends:
     reliability: Mapping[str, float] = field(default_factory=dict)
     forecast: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
     slope: Mapping[tuple[str, str], float] = field(default_factory=dict)
-    #: (datacenter, vcpu, ram_gb) → (recent median price, half-width of its 90 %
-    #: prediction interval), USD per epoch (`optimizer.analysis.levels`)
-    levels: Mapping[tuple[str, int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+    #: offer key → (recent median price, half-width of its 90 % prediction interval),
+    #: USD per epoch (`optimizer.analysis.levels`)
+    levels: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -281,22 +281,27 @@ def test_capacity_fleet_reasons_compare_per_vcpu_not_per_vm() -> None:
     )
 
 
-def _levels(**by_dc: tuple[str, str]):
-    """Trends whose offer levels are given per datacenter as (median, half-width)."""
+def _levels(**by_key: tuple[str, str]):
+    """Trends whose offer levels are given per offer key as (median, half-width)."""
     from optimizer.planner import Trends
 
-    return Trends(
-        levels={(dc.replace("_", "-"), 2, 4): (D(m), D(h)) for dc, (m, h) in by_dc.items()}
-    )
+    return Trends(levels={k: (D(m), D(h)) for k, (m, h) in by_key.items()})
+
+
+def mvm(id: str, price: str, offer_key: str = "a0") -> OwnedVm:
+    """A VM whose offer is known (the backtest knows it)."""
+    from dataclasses import replace
+
+    return replace(vm(id, price), offer_key=offer_key)
 
 
 def test_market_priced_vm_does_not_chase_a_dip() -> None:
     """A VM paying its offer's market price: the target is 20 % cheaper right now, but its
     level over the last epoch is the VM's own — a dip that would not last. It stays; the
     same VM on deal pricing (it would keep the dip's price) moves."""
-    vms = [vm("a", "1.00")]
+    vms = [mvm("a", "1.00")]
     m = market(offer("x", "0.80", dc="NL-AMS-1"))
-    levels = _levels(FR_PAR_1=("1.00", "0"), NL_AMS_1=("1.00", "0"))
+    levels = _levels(a0=("1.00", "0"), x=("1.00", "0"))
     p = plan(fleet(instances=1, policy={"price_model": "market"}), vms, m, trends=levels)
     assert not p.actions
     assert "level $1.00 ± 0" in p.verdicts[0].reason
@@ -307,14 +312,14 @@ def test_market_priced_vm_does_not_chase_a_dip() -> None:
 def test_market_priced_move_must_pay_back_under_the_levels_uncertainty() -> None:
     """Levels 1.00 vs 0.80: a 20 % saving when both are certain → move; with ±0.15 on
     each the robust saving is 0.20 − sqrt(2)·0.15 = −0.012 → stay (it may save nothing)."""
-    vms = [vm("a", "1.00")]
+    vms = [mvm("a", "1.00")]
     m = market(offer("x", "0.80", dc="NL-AMS-1"))
     f = fleet(instances=1, policy={"price_model": "market"})
-    sure = _levels(FR_PAR_1=("1.00", "0"), NL_AMS_1=("0.80", "0"))
+    sure = _levels(a0=("1.00", "0"), x=("0.80", "0"))
     p = plan(f, vms, m, trends=sure)
     (mig,) = p.actions
     assert mig.saving_per_epoch == D("0.20") and mig.not_before > NOW  # billing-aligned
-    unsure = _levels(FR_PAR_1=("1.00", "0.15"), NL_AMS_1=("0.80", "0.15"))
+    unsure = _levels(a0=("1.00", "0.15"), x=("0.80", "0.15"))
     p = plan(f, vms, m, trends=unsure)
     assert not p.actions
     assert "robust saving $-0.012132/epoch" in p.verdicts[0].reason
@@ -323,9 +328,9 @@ def test_market_priced_move_must_pay_back_under_the_levels_uncertainty() -> None
 def test_market_priced_vm_is_judged_by_the_better_level_not_the_lower_price() -> None:
     """Two groups: x is cheaper right now (a dip, level 0.95), y a little dearer but at
     level 0.70. The move goes to y."""
-    vms = [vm("a", "1.00")]
+    vms = [mvm("a", "1.00")]
     m = market(offer("x", "0.60", dc="NL-AMS-1"), offer("y", "0.70", dc="DE-FRA-1"))
-    levels = _levels(FR_PAR_1=("1.00", "0"), NL_AMS_1=("0.95", "0"), DE_FRA_1=("0.70", "0"))
+    levels = _levels(a0=("1.00", "0"), x=("0.95", "0"), y=("0.70", "0"))
     p = plan(fleet(instances=1, policy={"price_model": "market"}), vms, m, trends=levels)
     (mig,) = p.actions
     assert mig.offer.offer_key == "y"
@@ -338,7 +343,20 @@ def test_market_priced_move_never_starts_early_for_a_dip() -> None:
 
     vms = [vm("a", "1.00", billing_in_h=2)]
     m = market(offer("x", "0.50", dc="NL-AMS-1"))
-    t = replace(_dip_trends("0.80"), levels=_levels(NL_AMS_1=("0.50", "0")).levels)
+    t = replace(_dip_trends("0.80"), levels=_levels(x=("0.50", "0")).levels)
     p = plan(fleet(instances=1, policy={"price_model": "market"}), vms, m, trends=t)
     (mig,) = p.actions
     assert mig.not_before > NOW and "before its next charge" in mig.reason
+
+
+def test_market_priced_vm_without_an_offer_key_is_matched_to_its_offer() -> None:
+    """Live, the API does not say which offer a VM runs on: the one listed offer in its
+    datacenter with its hardware and price is taken. Its level (0.70; 1.00 is a spike)
+    makes a move to x (level 0.80) not worth it; read as certain at 1.00 it would be."""
+    m = market(offer("mine", "1.00"), offer("other", "0.90"), offer("x", "0.80", dc="NL-AMS-1"))
+    levels = _levels(mine=("0.70", "0"), other=("0.90", "0"), x=("0.80", "0"))
+    f = fleet(instances=1, policy={"price_model": "market"})
+    p = plan(f, [vm("a", "1.00")], m, trends=levels)
+    assert not p.actions
+    p = plan(f, [vm("a", "1.00")], m, trends=_levels(other=("0.90", "0"), x=("0.80", "0")))
+    assert [a.offer.offer_key for a in p.actions] == ["x"]
