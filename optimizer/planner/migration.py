@@ -1,15 +1,29 @@
 """One VM's migration decision: the best allowed target cheaper by the required margin,
-when to start and cut over, and whether the saving pays for the overlap. Pure."""
+when to start and cut over, and whether the saving pays for the overlap. Pure.
+
+A VM billed at its offer's market price (`policy.price_model = "market"`) is judged on
+the offers' recent levels (`Trends.levels`) instead of the prices of the moment: the
+saving is the levels' difference less its uncertainty (`economics.robust_saving`), so a
+dip or a noisy tick that would not last is not chased, and no move starts early to catch
+a dip (a market-priced VM would not keep its price)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 
 from optimizer.clock import EPOCH
 from optimizer.fluence.status import is_healthy
-from optimizer.planner.economics import Timing, evaluate, overlap_cost, price_cap, schedule
-from optimizer.planner.inputs import Action, MarketOffer, OwnedVm, Trends
+from optimizer.planner.economics import (
+    Timing,
+    evaluate,
+    overlap_cost,
+    price_cap,
+    robust_saving,
+    schedule,
+)
+from optimizer.planner.inputs import Action, MarketOffer, MarketView, OwnedVm, Trends
 from optimizer.planner.matching import narrow
 from optimizer.planner.state import PlanState
 from optimizer.planner.windows import in_window
@@ -23,12 +37,19 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     why = _not_movable(vm, st)
     if why or vm.price is None:
         return why or "its price is unknown", None
-    cap = price_cap(vm.price, policy)
+    market_priced = policy.price_model == "market"
+    levels = st.trends.levels if st.trends is not None and market_priced else {}
+    old_level = _vm_level(vm, st.market, levels) if market_priced else (vm.price, Decimal(0))
+    cap = price_cap(old_level[0], policy)
     if fleet.constraints.max_price_per_epoch_usd is not None:
         cap = min(cap, fleet.constraints.max_price_per_epoch_usd)
     if cap <= 0:
         return "no offer could be cheaper by the required margin", None
-    target = _target(vm, st, cap)
+    robust: Decimal | None = None  # market-priced: the target's robust saving
+    if market_priced:
+        target, robust = _level_target(vm, st, cap, old_level, levels)
+    else:
+        target = _target(vm, st, cap)
     if target is None and fleet.capacity is not None:
         return _capacity_stay_reason(vm, st, cap), None
     if target is None:
@@ -44,9 +65,18 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     if timing is None:
         return why, None
     overlap = overlap_cost(vm.price, target.price, timing, vm.next_billing_at)
-    verdict = evaluate(vm.price, target.price, overlap, policy)
+    at = f"at ${target.price}"
+    if robust is not None:
+        verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy)
+        new_level = levels.get(target.offer_key, (target.price, Decimal(0)))
+        at += (
+            f" (level ${new_level[0]} ± {new_level[1]} against ${old_level[0]} ± "
+            f"{old_level[1]}; robust saving ${robust}/epoch)"
+        )
+    else:
+        verdict = evaluate(vm.price, target.price, overlap, policy)
     if not verdict.worth_it:
-        return f"could move to {target.datacenter} at ${target.price}: {verdict.reason}", None
+        return f"could move to {target.datacenter} {at}: {verdict.reason}", None
     if timing.aligned:
         when = f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
     elif dip and policy.align_to_billing and vm.next_billing_at is not None:
@@ -169,6 +199,56 @@ def _target(vm: OwnedVm, st: PlanState, cap: Decimal) -> MarketOffer | None:
     return None
 
 
+def _level_target(
+    vm: OwnedVm,
+    st: PlanState,
+    cap: Decimal,
+    old_level: tuple[Decimal, Decimal],
+    levels: Mapping[str, tuple[Decimal, Decimal]],
+) -> tuple[MarketOffer | None, Decimal | None]:
+    """Market-priced: of the offers a deploy could land on now at or under `cap` (the
+    cheapest allowed one of each group), the one with the best robust saving."""
+    target: MarketOffer | None = None
+    best: Decimal | None = None
+    groups: set[tuple[object, ...]] = set()
+    for o in st.cands:
+        if o.price > cap:
+            break
+        if st.fleet.capacity is not None and (
+            o.vcpu < (vm.vcpu or 0) or o.ram_gb < (vm.ram_gb or 0)
+        ):
+            continue
+        if not st.usable(o, vm.datacenter) or not st.countries_ok(o, vm.country):
+            continue
+        if st.shadowed(o, cap, vm.datacenter) or o.group in groups:
+            continue
+        groups.add(o.group)  # a deploy to this group lands on its cheapest offer
+        saving = robust_saving(old_level, levels.get(o.offer_key, (o.price, Decimal(0))))
+        if best is None or saving > best:
+            target, best = o, saving
+    return target, best
+
+
+def _vm_level(
+    vm: OwnedVm, market: MarketView, levels: Mapping[str, tuple[Decimal, Decimal]]
+) -> tuple[Decimal, Decimal]:
+    """The level of the offer `vm` runs on: by its offer key when known, else the one
+    listed offer in its datacenter with its hardware (and, among several, its price);
+    its own price, without uncertainty, when that does not single one out."""
+    price = vm.price or Decimal(0)
+    if vm.offer_key is not None:
+        return levels.get(vm.offer_key, (price, Decimal(0)))
+    same = [
+        o
+        for o in market.offers
+        if o.offer_key in levels
+        and (o.datacenter, o.vcpu, o.ram_gb) == (vm.datacenter, vm.vcpu, vm.ram_gb)
+    ]
+    if len(same) > 1:
+        same = [o for o in same if o.price == vm.price]
+    return levels[same[0].offer_key] if len(same) == 1 else (price, Decimal(0))
+
+
 def _timing(
     vm: OwnedVm, price: Decimal, target: MarketOffer, st: PlanState
 ) -> tuple[Timing | None, str, str]:
@@ -177,7 +257,8 @@ def _timing(
     policy = st.fleet.policy
     lead: timedelta = st.launch.lead_time
     timing = schedule(st.now, vm.next_billing_at, lead, policy.align_to_billing)
-    why_dip = dip(target, st.trends)
+    # a market-priced VM would not keep a dip's price: nothing to catch by starting early
+    why_dip = "" if policy.price_model == "market" else dip(target, st.trends)
     if why_dip and timing.start_at > st.now:
         # the price may not last until the billing boundary: start now when that pays,
         # else re-decide at the next plan (the overlap shrinks as the boundary nears)

@@ -10,6 +10,7 @@ from optimizer.planner import (
     BudgetState,
     InFlight,
     LaunchStats,
+    OwnedVm,
 )
 from optimizer.planner.capacity_mix import cheapest_mix
 
