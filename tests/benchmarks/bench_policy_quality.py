@@ -16,7 +16,8 @@ under 2 % the policy ends at most 0.1 % above static; where it saves more the po
 captures >= 90 % with at most max(greedy/2, 1.5 × optimum) migrations. Figures, not
 assertions.
 
-    python tests/benchmarks/bench_policy_quality.py [--days 90] [--markets sim7 flat-dips ...]
+    python tests/benchmarks/bench_policy_quality.py [--days 90] [--synthetic-days 30]
+        [--markets sim7 flat-dips ...]
         [--models deal market] [--variants]
 """
 
@@ -64,10 +65,10 @@ VARIANTS = {
 MARKETS = ("sim7", "sim11", "sim23", *SCENARIOS)
 
 
-def history(name: str, days: int) -> PriceHistory:
+def history(name: str, args: argparse.Namespace) -> PriceHistory:
     if name.startswith("sim"):
-        return simulator_history(seed=int(name[3:]), days=days)
-    return scenario_history(name, days=days)
+        return simulator_history(seed=int(name[3:]), days=args.days)
+    return scenario_history(name, days=args.synthetic_days)
 
 
 def verdict(res: BacktestResult) -> str:
@@ -85,7 +86,8 @@ def verdict(res: BacktestResult) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--days", type=int, default=90, help="simulator markets")
+    ap.add_argument("--synthetic-days", type=int, default=30)
     ap.add_argument("--markets", nargs="*", default=list(MARKETS), choices=MARKETS)
     ap.add_argument("--models", nargs="*", default=["deal", "market"])
     ap.add_argument("--fleets", nargs="*", default=list(FLEETS), choices=list(FLEETS))
@@ -97,7 +99,7 @@ def main() -> None:
     )
     for name in args.markets:
         t0 = time.perf_counter()
-        market = Market.build(history(name, args.days))
+        market = Market.build(history(name, args))
         gen = time.perf_counter() - t0
         for label in args.fleets:
             fleet = FleetConfig(
