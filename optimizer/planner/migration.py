@@ -37,19 +37,17 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     why = _not_movable(vm, st)
     if why or vm.price is None:
         return why or "its price is unknown", None
-    market_priced = policy.price_model == "market"
-    levels = st.trends.levels if st.trends is not None and market_priced else {}
-    old_level = _vm_level(vm, st.market, levels) if market_priced else (vm.price, Decimal(0))
+    levels = st.trends.levels if st.trends is not None and policy.price_model == "market" else {}
+    old_level = _vm_level(vm, st.market, levels) if levels else (vm.price, Decimal(0))
     cap = price_cap(old_level[0], policy)
     if fleet.constraints.max_price_per_epoch_usd is not None:
         cap = min(cap, fleet.constraints.max_price_per_epoch_usd)
     if cap <= 0:
         return "no offer could be cheaper by the required margin", None
-    robust: Decimal | None = None  # market-priced: the target's robust saving
-    if market_priced:
-        target, robust = _level_target(vm, st, cap, old_level, levels)
-    else:
-        target = _target(vm, st, cap)
+    # market-priced with levels known: the target with the best robust saving
+    target, robust = (
+        _level_target(vm, st, cap, old_level, levels) if levels else (_target(vm, st, cap), None)
+    )
     if target is None and fleet.capacity is not None:
         return _capacity_stay_reason(vm, st, cap), None
     if target is None:
@@ -66,15 +64,11 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         return why, None
     overlap = overlap_cost(vm.price, target.price, timing, vm.next_billing_at)
     at = f"at ${target.price}"
-    if robust is not None:
-        verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy)
-        new_level = levels.get(target.offer_key, (target.price, Decimal(0)))
-        at += (
-            f" (level ${new_level[0]} ± {new_level[1]} against ${old_level[0]} ± "
-            f"{old_level[1]}; robust saving ${robust}/epoch)"
-        )
-    else:
+    if robust is None:
         verdict = evaluate(vm.price, target.price, overlap, policy)
+    else:  # judged on levels: the saving is their difference less its uncertainty
+        verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy)
+        at += _level_words(levels, target, old_level, robust)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} {at}: {verdict.reason}", None
     if timing.aligned:
@@ -227,6 +221,19 @@ def _level_target(
         if best is None or saving > best:
             target, best = o, saving
     return target, best
+
+
+def _level_words(
+    levels: Mapping[str, tuple[Decimal, Decimal]],
+    target: MarketOffer,
+    old_level: tuple[Decimal, Decimal],
+    robust: Decimal,
+) -> str:
+    new = levels.get(target.offer_key, (target.price, Decimal(0)))
+    return (
+        f" (level ${new[0]} ± {new[1]} against ${old_level[0]} ± {old_level[1]}; "
+        f"robust saving ${robust}/epoch)"
+    )
 
 
 def _vm_level(
