@@ -54,6 +54,8 @@ class CloudVm:
     #: until when `GET /v2/vms` still lists it after it ended
     hidden_after: datetime | None = None
     foreign: bool = False
+    #: whether the VM still takes one instance of its cluster's capacity
+    holds_capacity: bool = True
     spent: Decimal = Decimal(0)
 
     @property

@@ -206,41 +206,56 @@ class CloudWorld:
             if disk is not None and disk.status in ("new", "created"):
                 disk.status = "created"
         elif ev.kind == "vm_launched" and vm.status == "launching":
-            failed = random.Random(f"{self.sim.seed}:cloud:fail:{vm.id}").random()
-            if failed < self.config.failure_rate:
-                self._fail(vm, at)
-                return
-            vm.status, vm.updated_at, vm.ready_since = "launched", at, at
-            for sid in [vm.boot_disk] if vm.boot_disk else []:
-                self._push(at, "storage_ready", sid)
-            if vm.public_ip:
-                self._push(at, "ip_ready", vm.public_ip)
-            if self.config.termination_rate > 0:
-                self._push(at + HOUR, "vm_hazard", vm.id, 1)
+            self._launched(vm, at)
         elif ev.kind == "vm_terminated" and vm.status == "terminating":
             self._end_vm(vm, at)
         elif ev.kind == "vm_restarted" and vm.status in ("restarting", "softRebooting"):
             vm.status, vm.updated_at = "launched", at
         elif ev.kind == "vm_hazard" and vm.status == "launched":
-            dc = self._cluster(vm.cluster_id).datacenter
-            p = self.config.termination_rate / 24.0 * dc.reliability
-            if random.Random(f"{self.sim.seed}:cloud:term:{vm.id}:{ev.n}").random() < p:
-                self._end_vm(vm, at)
-            else:
-                self._push(at + HOUR, "vm_hazard", vm.id, ev.n + 1)
+            self._hazard(vm, at, ev.n)
+
+    def _launched(self, vm: CloudVm, at: datetime) -> None:
+        """The launch ends: failed at `failure_rate` (seeded per VM), else launched, its
+        disks and IP ready."""
+        failed = random.Random(f"{self.sim.seed}:cloud:fail:{vm.id}").random()
+        if failed < self.config.failure_rate:
+            self._fail(vm, at)
+            return
+        vm.status, vm.updated_at, vm.ready_since = "launched", at, at
+        for sid in [vm.boot_disk, *vm.data_disks]:
+            if sid is not None:
+                self._push(at, "storage_ready", sid)
+        if vm.public_ip:
+            self._push(at, "ip_ready", vm.public_ip)
+        if self.config.termination_rate > 0:
+            self._push(at + HOUR, "vm_hazard", vm.id, 1)
+
+    def _hazard(self, vm: CloudVm, at: datetime, n: int) -> None:
+        """Hourly chance that the provider ends the VM (more in less reliable datacenters)."""
+        dc = self._cluster(vm.cluster_id).datacenter
+        p = self.config.termination_rate / 24.0 * dc.reliability
+        if random.Random(f"{self.sim.seed}:cloud:term:{vm.id}:{n}").random() < p:
+            self._end_vm(vm, at)
+        else:
+            self._push(at + HOUR, "vm_hazard", vm.id, n + 1)
 
     def _fail(self, vm: CloudVm, at: datetime) -> None:
         """A failed launch: the VM stops billing; its disk and IP stay, detached, billing."""
         vm.status, vm.updated_at = "failed", at
-        self._detach(vm, at)
+        self._release(vm, at)
 
     def _end_vm(self, vm: CloudVm, at: datetime) -> None:
         vm.status, vm.updated_at, vm.terminated_at = "terminated", at, at
         vm.hidden_after = at + self.config.ended_visible
+        self._release(vm, at)
+
+    def _release(self, vm: CloudVm, at: datetime) -> None:
+        """Detach the VM's disks and IP and give its instance back to the cluster (once)."""
         self._detach(vm, at)
         cl = self.catalog.cluster(vm.cluster_id)
-        if cl is not None:
+        if vm.holds_capacity and cl is not None:
             cl.capacity[vm.configuration_id] = cl.capacity.get(vm.configuration_id, 0) + 1
+        vm.holds_capacity = False
 
     def _detach(self, vm: CloudVm, at: datetime) -> None:
         for st in self.storages.values():

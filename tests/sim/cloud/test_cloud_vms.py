@@ -297,3 +297,16 @@ def test_a_malformed_raw_item_can_be_added_to_vm_lists(sim: Simulator, cloud: Cl
     sim.cloud.raw_vm_items.append({"id": "odd", "name": None, "status": "exploding"})
     listed = cloud.http.get("/v2/vms").json()["items"]
     assert [v["id"] for v in listed][-1] == "odd" and len(listed) == 2
+
+
+def test_an_instance_returns_to_the_cluster_once(sim: Simulator, cloud: Cloud) -> None:
+    """Capacity: taken on create, given back when the VM fails or ends, never twice."""
+    cluster, conf = cloud.first_point()
+    cap = sim.cloud.catalog.cluster(cluster).capacity  # type: ignore[union-attr]
+    before = cap[conf]
+    vm = cloud.create()
+    assert cap[conf] == before - 1
+    sim.cloud.fail_vm(vm["id"])
+    assert cap[conf] == before
+    cloud.http.post(f"/v2/vms/{vm['id']}/terminate")  # failed → terminated at once
+    assert sim.cloud.vms[vm["id"]].status == "terminated" and cap[conf] == before
