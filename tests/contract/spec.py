@@ -157,12 +157,16 @@ class CloudSpec:
         self.api = OpenAPI.from_dict(closed, config=Config(spec_validator_cls=None))
         resource = Resource.from_contents(closed, default_specification=DRAFT202012)
         self._registry: Registry[Any] = Registry().with_resource("urn:fluence-spec", resource)
-        self._templates = [
-            (m.upper(), p, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", p) + "$"))
-            for p, ops in self.raw["paths"].items()
-            for m in ops
-            if m in ("get", "post", "put", "patch", "delete")
-        ]
+        # literal paths first: /v1/storages/types wins over /v1/storages/{storage_id}
+        self._templates = sorted(
+            (
+                (m.upper(), p, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", p) + "$"))
+                for p, ops in self.raw["paths"].items()
+                for m in ops
+                if m in ("get", "post", "put", "patch", "delete")
+            ),
+            key=lambda t: t[1].count("{"),
+        )
 
     def __repr__(self) -> str:
         return f"CloudSpec({self.version})"

@@ -190,6 +190,7 @@ class Catalog:
         self.config_by_id = {c.id: c for c in self.configurations}
         self.config_by_slug = {c.slug: c for c in self.configurations}
         self.clusters: list[Cluster] = []
+        self._cluster_by_id: dict[str, Cluster] = {}
         self.hour = 0
         self._np = np.random.default_rng([seed, 11])
         self._np_seg = np.random.default_rng([seed, 12])
@@ -235,6 +236,7 @@ class Catalog:
         )
         cl.public_ip_hour = PUBLIC_IP_HOUR * Decimal(str(rng.choice((0.8, 1.0, 1.2))))
         self.clusters.append(cl)
+        self._cluster_by_id[cl.id] = cl
         self._register_points(cl, rng)
         return cl
 
@@ -326,10 +328,7 @@ class Catalog:
     # --- lookups --------------------------------------------------------------------------
 
     def cluster(self, cluster_id: str) -> Cluster | None:
-        for cl in self.clusters:
-            if cl.id == cluster_id:
-                return cl
-        return None
+        return self._cluster_by_id.get(cluster_id)
 
     def configuration(self, ref: str) -> Configuration | None:
         """By id or slug."""

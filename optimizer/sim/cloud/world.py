@@ -305,28 +305,33 @@ class CloudWorld:
             self.catalog.advance_to(hour)
             secs = Decimal((b - a) // MICRO) / Decimal(1_000_000)
             day = a.date().isoformat()
+            total = Decimal(0)
             for vm in self.vms.values():
                 if vm.billable:
-                    vm.spent += self._charge(b, vm.id, "VM", day, secs, self.vm_hourly(vm))
+                    amount = self._charge(vm.id, "VM", day, secs, self.vm_hourly(vm))
+                    vm.spent += amount
+                    total += amount
             for st in self.storages.values():
                 if st.billable:
-                    st.spent += self._charge(
-                        b, st.id, "STORAGE", day, secs, self.storage_hourly(st)
-                    )
+                    amount = self._charge(st.id, "STORAGE", day, secs, self.storage_hourly(st))
+                    st.spent += amount
+                    total += amount
             for ip in self.public_ips.values():
                 if ip.billable:
-                    ip.spent += self._charge(b, ip.id, "PUBLIC_IP", day, secs, self.ip_hourly(ip))
+                    amount = self._charge(ip.id, "PUBLIC_IP", day, secs, self.ip_hourly(ip))
+                    ip.spent += amount
+                    total += amount
+            if total > 0:  # one ledger line per stretch; per resource: `charges`, `.spent`
+                self.sim.account.move(b, None, "charge", total)
             self._billed_to = b
             self._debt_rules(b)
         self.catalog.advance_to(self._hour(t))
 
-    def _charge(
-        self, at: datetime, ref: str, kind: str, day: str, secs: Decimal, hourly: Decimal
-    ) -> Decimal:
+    def _charge(self, ref: str, kind: str, day: str, secs: Decimal, hourly: Decimal) -> Decimal:
+        """Record `secs` of use at `hourly` USD for one resource; return the amount."""
         amount = hourly * secs / 3600
         if amount <= 0:
             return Decimal(0)
-        self.sim.account.move(at, ref, "charge", amount)
         ch = self.charges.setdefault((ref, day), Charge(ref, kind, day))
         ch.seconds += secs
         ch.cost += amount
