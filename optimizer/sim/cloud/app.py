@@ -353,7 +353,8 @@ def _resource_hourly(w: CloudWorld, res: Any, where: str) -> Decimal:
     if cl is None:
         raise unprocessable(f"{where}.{kind}.resource_id.clusterId: unknown cluster")
     if kind == "vm":
-        price = w.catalog.vm_price(cl.id, str(rid.get("vmConfigurationId")))
+        conf_id = str(rid.get("vmConfigurationId"))
+        price = w.catalog.vm_price(cl.id, conf_id) if w.listed(conf_id) else None
         if price is None:
             raise CloudError(404, "not_found", f"{where}: configuration not sold in this cluster")
         return price

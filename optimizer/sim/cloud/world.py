@@ -408,7 +408,7 @@ class CloudWorld:
         conf_id = _str(body, "configurationId")
         conf = self.catalog.config_by_id.get(conf_id)
         price = self.catalog.vm_price(cluster.id, conf_id) if conf is not None else None
-        if conf is None or price is None or not self._listed(conf_id):
+        if conf is None or price is None or not self.listed(conf_id):
             raise CloudError(
                 404, "not_found", f"configuration {conf_id} is not sold in cluster {cluster.id}"
             )
@@ -504,12 +504,13 @@ class CloudWorld:
             for cl in self.catalog.clusters
             if cluster_id is None or cl.id == cluster_id
             for cid in cl.configurations
-            if self._listed(cid) and (cl.id, cid) in prices
+            if self.listed(cid) and (cl.id, cid) in prices
         ]
 
-    def _listed(self, conf_id: str) -> bool:
-        conf = self.catalog.config_by_id[conf_id]
-        return self.spec == SPEC_0_10 or conf.since != SPEC_0_10
+    def listed(self, conf_id: str) -> bool:
+        """Whether this face's spec version lists the configuration at all."""
+        conf = self.catalog.config_by_id.get(conf_id)
+        return conf is not None and (self.spec == SPEC_0_10 or conf.since != SPEC_0_10)
 
     def _cluster_ref(self, cluster_id: str, where: str) -> Cluster:
         cl = self.catalog.cluster(cluster_id)

@@ -140,3 +140,17 @@ def test_cluster_resources_show_availability(sim: Simulator, spec: str, http: ht
         assert list(bulk.json()["resources"]) == [cluster]
     else:
         assert bulk.status_code == 404  # 0.8.210 has no bulk endpoint
+
+
+def test_cost_of_an_unknown_or_unlisted_configuration_is_404(
+    spec: str, sim: Simulator, http: httpx.Client
+) -> None:
+    cl = sim.cloud.catalog.clusters[0]
+    shared = sim.cloud.catalog.configuration("cpu-shared-2vcpu-2gb")
+    assert shared is not None
+    for conf_id in ("00000000-0000-4000-8000-000000000000", shared.id):
+        body = {"resources": [{"vm": {"resource_id": {"vmConfigurationId": conf_id,
+                                                      "clusterId": cl.id}}}]}  # fmt: skip
+        r = http.post("/v1/prices/cost", json=body)
+        sold = spec == "0.10.0" and conf_id == shared.id and conf_id in cl.configurations
+        assert r.status_code == (200 if sold else 404)
