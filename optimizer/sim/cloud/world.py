@@ -996,6 +996,22 @@ class CloudWorld:
             self.sim.account.move(self.now(), None, "deposit", Decimal(str(amount)))
             self.deposited += Decimal(str(amount))
 
+    def orphans(self) -> list[CloudStorage | CloudPublicIp]:
+        """Disks and public IPs that bill without a live VM (none attached, or attached
+        only to VMs that failed or ended): what an optimizer must never leave behind."""
+        with self.sim._lock:
+            self.sim.sync()
+            live = {v.id for v in self.vms.values() if v.status not in ("failed", "terminated")}
+            out: list[CloudStorage | CloudPublicIp] = [
+                st for st in self.storages.values()
+                if st.billable and not set(st.attached_to) & live
+            ]  # fmt: skip
+            out += [
+                ip for ip in self.public_ips.values()
+                if ip.billable and ip.attached_to not in live
+            ]  # fmt: skip
+            return out
+
     def spent(self) -> Decimal:
         """Everything charged so far on this face."""
         with self.sim._lock:

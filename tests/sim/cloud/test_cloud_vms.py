@@ -310,3 +310,15 @@ def test_an_instance_returns_to_the_cluster_once(sim: Simulator, cloud: Cloud) -
     assert cap[conf] == before
     cloud.http.post(f"/v2/vms/{vm['id']}/terminate")  # failed → terminated at once
     assert sim.cloud.vms[vm["id"]].status == "terminated" and cap[conf] == before
+
+
+def test_orphans_are_disks_and_ips_billing_without_a_live_vm(sim: Simulator, cloud: Cloud) -> None:
+    vm = cloud.create()
+    sim.advance(timedelta(minutes=5))
+    assert sim.cloud.orphans() == []
+    cloud.http.post(f"/v2/vms/{vm['id']}/terminate")
+    sim.advance(timedelta(minutes=5))
+    assert {o.id for o in sim.cloud.orphans()} == {vm["bootDisk"], vm["publicIp"]}
+    cloud.http.post("/v1/storages/delete", json={"ids": [vm["bootDisk"]]})
+    cloud.http.post("/v1/public_ips/delete", json={"ids": [vm["publicIp"]]})
+    assert sim.cloud.orphans() == []
