@@ -58,6 +58,7 @@ def list_cmd(
             for r in rows
         ),
         empty="no active alerts" if active else "no alerts",
+        optional=("Resolved", "Key"),
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -260,8 +261,10 @@ def _check_ssh_keys(app: AppContext, cfg: Config, source: str) -> dict[str, list
 def status_cmd(
     ctx: typer.Context,
     fleet: str | None = typer.Option(None, "--fleet", "-f", help="Only this fleet."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Owned VMs, unfinished actions and realized savings per fleet."""
+    """Owned VMs, unfinished actions, actions failed in the last epoch and realized
+    savings per fleet."""
     from optimizer.executor import journal as jr
 
     app = ctx.obj
@@ -272,6 +275,9 @@ def status_cmd(
     vms = {v.id: v for v in client.list_vms()}
     now = SystemClock().now()
     saved = jr.savings(engine, now)
+    if as_json:
+        print_json([_status_dict(spec.name, engine, vms, saved, now) for spec in specs])
+        return
     for spec in specs:
         owned = jr.owned_ids(engine, spec.name)
         s = saved.get(spec.name)
@@ -298,6 +304,7 @@ def status_cmd(
                 for vm_id, row in sorted(owned.items())
             ),
             empty="no owned VMs",
+            optional=("Name", "Datacenter", "USD/epoch"),
         )
         open_rows = jr.open_actions(engine, spec.name)
         if open_rows:
@@ -307,12 +314,58 @@ def status_cmd(
                     [r.id, r.kind, r.state, r.old_vm_id or "", r.new_vm_ids, r.error or ""]
                     for r in open_rows
                 ),
+                optional=("VM", "New VM"),
             )
         # a failure must be visible where people look, with the API's own words
         for r in jr.failed_actions(engine, spec.name, now - EPOCH):
             print_line(
                 f"  failed action #{r.id} ({r.kind}, {r.finished_at:%Y-%m-%d %H:%M}): {r.error}"
             )
+
+
+def _status_dict(
+    fleet: str, engine: Any, vms: dict[str, Any], saved: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """What `fleets status` prints for one fleet, as data (`--json`)."""
+    from optimizer.executor import journal as jr
+
+    def action(r: Any) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "kind": r.kind,
+            "state": r.state,
+            "vm_id": r.old_vm_id,
+            "new_vm_ids": [x for x in r.new_vm_ids.split(",") if x],
+            "error": r.error,
+            "finished_at": r.finished_at,
+        }
+
+    s = saved.get(fleet)
+    return {
+        "fleet": fleet,
+        "vms": [
+            {
+                "id": vm_id,
+                "name": row.vm_name,
+                "status": vms[vm_id].status if vm_id in vms else None,
+                "price_per_epoch_usd": vms[vm_id].price_per_epoch if vm_id in vms else None,
+                "datacenter": (
+                    vms[vm_id].datacenter.label if vm_id in vms and vms[vm_id].datacenter else None
+                ),
+                "owned_as": row.source,
+            }
+            for vm_id, row in sorted(jr.owned_ids(engine, fleet).items())
+        ],
+        "open_actions": [action(r) for r in jr.open_actions(engine, fleet)],
+        "failed_actions": [action(r) for r in jr.failed_actions(engine, fleet, now - EPOCH)],
+        "savings": None
+        if s is None
+        else {
+            "migrations": s.migrations,
+            "saving_per_epoch_usd": s.saving_per_epoch,
+            "realized_usd": s.realized,
+        },
+    }
 
 
 def _ids(ids: Sequence[str]) -> list[str]:

@@ -165,6 +165,7 @@ def offers_cmd(
             for o in offers
         ),
         empty="no offers match",
+        optional=("Offer key", "RAM", "Storage", "Tier"),
     )
     typer.echo(f"{len(offers)} offer(s)", err=True)
 

@@ -63,24 +63,66 @@ def print_table(
     *,
     title: str | None = None,
     empty: str = "(none)",
+    optional: Sequence[str] | None = None,
 ) -> None:
-    """Print a table. A column is a header, or (header, "right") for numbers."""
+    """Print a table. A column is a header, or (header, "right") for numbers.
+
+    The table fits the terminal (80 columns when output is not a terminal): while it is
+    too wide, the `optional` columns are left out in that order (default: from the last
+    column towards the third), and a note on stderr names them (`--json` has every
+    field); then long cells are cut with "…". Cells never wrap and headers are never cut.
+    """
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=safe(title) if title else None, show_edge=False, pad_edge=False)
-    for col in columns:
-        header, justify = (col, "left") if isinstance(col, str) else col
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    n = 0
-    for row in rows:
-        table.add_row(*(v if isinstance(v, Text) else cell(v) for v in row))
-        n += 1
+    specs = [(c, "left") if isinstance(c, str) else c for c in columns]
+    cells = [[v if isinstance(v, Text) else cell(v) for v in row] for row in rows]
     out = console()
-    if n == 0:
+    if not cells:
         out.print(Text(empty))
         return
+
+    names = [h for h, _ in specs]
+    natural = [max([len(h)] + [row[i].cell_len for row in cells]) for i, (h, _) in enumerate(specs)]
+
+    def total(cols: list[int]) -> int:  # cells + one space each side + "│" between
+        return sum(natural[i] for i in cols) + 3 * (len(cols) - 1)
+
+    keep = list(range(len(specs)))
+    dropped: list[str] = []
+    for name in list(optional) if optional is not None else names[:1:-1]:
+        if total(keep) <= out.width:
+            break
+        if name in names and names.index(name) in keep and len(keep) > 1:
+            keep.remove(names.index(name))
+            dropped.append(name)
+    width = {i: natural[i] for i in keep}
+    excess = total(keep) - out.width
+    while excess > 0:  # cut the widest cells first, never below the header
+        i = max(keep, key=lambda k: width[k] - max(len(names[k]), 4))
+        if width[i] <= max(len(names[i]), 4):
+            break
+        width[i] -= 1
+        excess -= 1
+    table = Table(title=safe(title) if title else None, show_edge=False, pad_edge=False)
+    for i in keep:
+        header, justify = specs[i]
+        table.add_column(
+            header,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=True,
+            overflow="ellipsis",
+            width=width[i],
+        )
+    for row in cells:
+        table.add_row(*(row[i] for i in keep))
     out.print(table)
+    if dropped:
+        typer.echo(
+            f"({', '.join(dropped)} left out to fit {out.width} columns; "
+            "a wider terminal or --json shows them)",
+            err=True,
+        )
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -286,3 +286,26 @@ def test_retry_logs_go_to_stderr_never_into_json_stdout(
     assert "fluence.retry" not in out
     if fresh:
         assert "fluence.retry" in err and sim.api_key not in err
+
+
+def test_tables_fit_80_columns_by_leaving_out_columns_and_say_so(
+    server: SimServer, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20: at 80 columns the headers were cut (`USD/epo…`) and CPU names wrapped
+    over five lines. Now every line fits, headers are whole, one row per offer, and the
+    left-out columns are named (with --json having them all)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(server, capsys, "market", "offers")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    header = lines[0]
+    for name in ("USD/epoch", "Configuration", "Datacenter", "CPU", "Avail"):
+        assert name in header, header
+    assert "…" not in header
+    n_offers = int(err.strip().splitlines()[-1].split()[0])
+    assert len(lines) == 2 + n_offers  # header, rule, one line per offer: nothing wraps
+    assert "Offer key, RAM, Storage, Tier left out to fit 80 columns" in err
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out, err = run(server, capsys, "market", "offers")
+    assert "Offer key" in out.splitlines()[0] and "left out" not in err
