@@ -289,7 +289,7 @@ def _prices_vm(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimRe
         }
         for cl_id, cid, price in w.price_points(q.one("clusterId"))
     ]
-    return _json(200, wire.collection(w.spec, items))
+    return _json(200, wire.collection(w.spec, items + w.raw("cloud.prices_vm")))
 
 
 def _prices_storage(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimResponse:
@@ -425,7 +425,7 @@ def _list_vms(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> SimRes
     ]
     expand = _expand(w, q)
     items: list[Any] = [wire.vm(w, v, expand) for v in _sorted(vms, q)]
-    items += w.raw_vm_items
+    items += w.raw("cloud.list_vms")
     return _json(200, wire.paginated(items, page, per_page, len(everything)))
 
 
@@ -493,7 +493,7 @@ def _list_storages(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> S
         and (not detached or not s.attached_to)
         and (stype is None or stype == "NVMe")
     ]
-    items = [wire.storage(w, s) for s in _sorted(chosen, q)]
+    items = [wire.storage(w, s) for s in _sorted(chosen, q)] + w.raw("cloud.list_storages")
     return _json(200, wire.paginated(items, page, per_page, len(everything)))
 
 
@@ -539,7 +539,7 @@ def _list_public_ips(w: CloudWorld, q: Query, body: bytes, ident: str | None) ->
         and (not detached or not i.attached_to)
         and addr_type in (None, "V4")
     ]
-    items = [wire.public_ip(w, i) for i in _sorted(chosen, q)]
+    items = [wire.public_ip(w, i) for i in _sorted(chosen, q)] + w.raw("cloud.list_public_ips")
     return _json(200, wire.paginated(items, page, per_page, len(everything)))
 
 
@@ -564,6 +564,7 @@ def _list_ssh_keys(w: CloudWorld, q: Query, body: bytes, ident: str | None) -> S
     everything = list(w.ssh_keys.values())
     ids = set(q.many("ids"))
     items = [wire.ssh_key(w, k) for k in everything if not ids or k.id in ids]
+    items += w.raw("cloud.list_ssh_keys")
     return _json(200, wire.paginated(items, page, per_page, len(everything)))
 
 

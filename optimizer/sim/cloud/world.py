@@ -140,8 +140,10 @@ class CloudWorld:
         self.ssh_keys: dict[str, CloudSshKey] = {}
         self.charges: dict[tuple[str, str], Charge] = {}
         self.deposited = sim.account.balance
-        #: raw JSON objects appended to `GET /v2/vms` pages (tests of tolerant clients)
-        self.raw_vm_items: list[dict[str, Any]] = []
+        #: raw JSON objects appended to a list answer, by endpoint name ("cloud.list_vms",
+        #: "cloud.list_ssh_keys", "cloud.list_storages", "cloud.list_public_ips",
+        #: "cloud.prices_vm"): malformed items for tests of tolerant clients
+        self.raw_items: dict[str, list[Any]] = {}
         self._events: list[_Event] = []
         self._seq = 0
         self._billed_to = sim.clock.now()
@@ -150,6 +152,14 @@ class CloudWorld:
     @property
     def spec(self) -> str:
         return self.config.spec
+
+    @property
+    def raw_vm_items(self) -> list[Any]:
+        """`raw_items["cloud.list_vms"]`."""
+        return self.raw_items.setdefault("cloud.list_vms", [])
+
+    def raw(self, endpoint: str) -> list[Any]:
+        return list(self.raw_items.get(endpoint, []))
 
     @property
     def billed_to(self) -> datetime:

@@ -291,12 +291,17 @@ def test_provider_terminations_happen_at_the_configured_rate() -> None:
     assert all(sim.cloud.storages[sim.cloud.vms[i].boot_disk or ""].billable for i in ended)
 
 
-def test_a_malformed_raw_item_can_be_added_to_vm_lists(sim: Simulator, cloud: Cloud) -> None:
+def test_a_malformed_raw_item_can_be_added_to_lists(sim: Simulator, cloud: Cloud) -> None:
     """For tests of tolerant clients: the list carries the odd item beside the good ones."""
     cloud.create()
     sim.cloud.raw_vm_items.append({"id": "odd", "name": None, "status": "exploding"})
     listed = cloud.http.get("/v2/vms").json()["items"]
     assert [v["id"] for v in listed][-1] == "odd" and len(listed) == 2
+    sim.cloud.raw_items["cloud.list_ssh_keys"] = [{"id": 3}]
+    assert cloud.http.get("/v1/ssh_keys").json()["items"][-1] == {"id": 3}
+    sim.cloud.raw_items["cloud.prices_vm"] = [{"vmTypeId": None}]
+    prices = cloud.http.get("/v1/prices/vm").json()
+    assert (prices if isinstance(prices, list) else prices["items"])[-1] == {"vmTypeId": None}
 
 
 def test_an_instance_returns_to_the_cluster_once(sim: Simulator, cloud: Cloud) -> None:
