@@ -32,7 +32,7 @@ import structlog
 
 from optimizer.clock import Clock
 from optimizer.config import Config, FleetConfig
-from optimizer.errors import ApiError, OptimizerError
+from optimizer.errors import AnalysisError, ApiError, OptimizerError
 from optimizer.fluence.status import VmStatus
 
 if TYPE_CHECKING:
@@ -337,7 +337,12 @@ class Cycle:
         from optimizer.store.retention import roll_up
 
         r = self.rt.config.retention
-        summary = roll_up(self.rt.engine, state.now, r.raw_days, r.epoch_days)
+        try:
+            summary = roll_up(self.rt.engine, state.now, r.raw_days, r.epoch_days)
+        except OptimizerError:
+            raise
+        except Exception as err:  # contained: see _history_crash
+            raise _history_crash("retention", err) from err
         self._retained_at = state.now
         if not (summary.epochs_rolled or summary.epoch_rows_deleted):
             return ""
@@ -352,7 +357,12 @@ class Cycle:
         if self._analysis_at is not None and state.now - self._analysis_at < every:
             state.analysis = self._analysis  # recent enough: reuse
             return ""
-        state.analysis = _integration.analyze(self.rt, state.now)
+        try:
+            state.analysis = _integration.analyze(self.rt, state.now)
+        except (OptimizerError, _Skipped):
+            raise
+        except Exception as err:  # contained: see _history_crash
+            raise _history_crash("analyze", err) from err
         self._analysis, self._analysis_at = state.analysis, state.now
         return "trends refreshed"
 
@@ -400,6 +410,17 @@ class Cycle:
         m.tick_duration.set(result.wall_seconds)
         if self.last_snapshot is not None and result.finished is not None:
             m.snapshot_age.set((result.finished - self.last_snapshot).total_seconds())
+
+
+def _history_crash(stage: str, err: Exception) -> AnalysisError:
+    """An unexpected exception while analysing or rolling up stored history (pandas,
+    numpy) must not take down the process that acts on VMs: both stages only read or
+    summarize history (retention in one transaction, rolled back), and the planner works
+    without trends. Log it with its traceback (it is a bug), fail the stage — the tick is
+    degraded and alerted — and carry on. Added after a daemon died twice in chaos runs with
+    numpy's "Cannot change data-type for array of references" (issue 16, not reproduced)."""
+    log.error("stage crashed", stage=stage, error=f"{type(err).__name__}: {err}", exc_info=err)
+    return AnalysisError(f"{stage} crashed: {type(err).__name__}: {err}")
 
 
 def _skip_if_api_down(state: _TickState) -> None:

@@ -13,6 +13,7 @@
     ├── StoreError                    exit 5   database unreachable, read-only, full, newer schema
     ├── ExecutionError                exit 1   an action failed; carries fleet / action id
     ├── DegradedRun                   exit 6   `once`/`apply` ran to the end, but actions failed
+    ├── AnalysisError                 exit 1   analysis of stored history crashed (a bug)
     └── LeadershipLost                exit 1   a stale leader tried to write
 
 The library raises; only the CLI (`optimizer.cli.main`) turns an error into a line and an
@@ -124,6 +125,12 @@ class DegradedRun(OptimizerError):
     this from a crash (1) or an outage (4)."""
 
     exit_code = 6
+
+
+class AnalysisError(OptimizerError):
+    """Analysing or rolling up the stored price history raised something unexpected (a
+    bug; its traceback is logged). The daemon carries on without the result: those
+    stages only read or summarize history, and planning works without trends."""
 
 
 class LeadershipLost(OptimizerError):

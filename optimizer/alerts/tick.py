@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine import Engine
 
 from optimizer.alerts.delivery import DeliveryReport, deliver, send_to_log
@@ -31,6 +32,8 @@ from optimizer.money import from_micros, to_micros
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors
 from optimizer.store.tables.alerts import PlanCash
+
+log = structlog.get_logger("optimizer.alerts")
 
 TREND_EPOCHS = 7  # epochs of segment medians used for the forecast's price trend
 
@@ -292,9 +295,16 @@ def load_budget(
     slopes: dict[str, Decimal] = {}
     if with_trend and config.fleets:
         window = max(TREND_EPOCHS, config.alerts.price_spike_epochs + 1)
-        medians = segment_medians(engine, config, now, window)
-        first = compute_budget(points, config, now, present=present, vm_fleets=vm_fleets)
-        slopes = fleet_slopes(medians, {s.scope: s.running for s in first.fleets})
+        try:
+            medians = segment_medians(engine, config, now, window)
+        except OptimizerError:
+            raise
+        except Exception as err:  # pandas trouble must not stop the alerts
+            # a bug (logged with its traceback); budget alerts go on without the trend
+            log.error("price medians crashed", error=f"{type(err).__name__}: {err}", exc_info=err)
+        if medians is not None:
+            first = compute_budget(points, config, now, present=present, vm_fleets=vm_fleets)
+            slopes = fleet_slopes(medians, {s.scope: s.running for s in first.fleets})
     report = compute_budget(
         points,
         config,
