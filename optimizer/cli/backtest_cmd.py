@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from optimizer.errors import ConfigError
+from optimizer.private_files import write_private_text
 
 
 def _fleets_from_file(path: Path) -> list:  # list[FleetConfig]
@@ -185,7 +186,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
         if out is not None:
             page = render_html(results)
             try:
-                out.write_text(page, encoding="utf-8")
+                write_private_text(out, page)
             except OSError as e:
                 raise ConfigError(f"{out}: cannot write the report: {e.strerror}") from None
             if not as_json:

@@ -27,6 +27,7 @@ from optimizer.cli.context import AppContext
 from optimizer.clock import SystemClock
 from optimizer.countries import country_problem
 from optimizer.errors import ConfigError, OptimizerError
+from optimizer.private_files import write_private_text
 
 MIN_EPOCHS = 2
 
@@ -251,7 +252,7 @@ def report(
             step("writing")
             if out is not None:
                 try:
-                    out.write_text(text, encoding="utf-8")
+                    write_private_text(out, text)
                 except OSError as err:
                     raise OptimizerError(f"{out}: cannot write report: {err.strerror}") from None
     finally:

@@ -38,8 +38,10 @@ from optimizer.config import Config, parse_config, parse_toml
 from optimizer.cycle import TickResult
 from optimizer.daemon.loop import LoopOptions
 from optimizer.daemon.service import open_daemon
+from optimizer.errors import OptimizerError
 from optimizer.fluence.status import is_ended
 from optimizer.money import fmt_usd, from_micros
+from optimizer.private_files import make_private_dir, open_private, write_private_text
 
 DEFAULT_DIR = Path("fluence-demo")
 T = TypeVar("T")
@@ -111,16 +113,21 @@ def run_demo(
 
     `workdir` (default ./fluence-demo/) receives demo.db, daemon.log and report.html;
     it is emptied of a previous demo's files first, so a seed always gives the same run.
+    The directory is created 0700, the files 0600, and none is written through a
+    symbolic link planted in its place. Raise OptimizerError when they can't be written.
     """
     console = console or Console()
     work = (workdir or DEFAULT_DIR).resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        make_private_dir(work)
+    except OSError as err:
+        raise OptimizerError(f"{work}: cannot create the demo directory: {err.strerror}") from None
     db, base_db = work / "demo.db", work / "baseline.db"
     for name in (db, base_db):
         for suffix in ("", "-wal", "-shm", ".lock"):
             Path(f"{name}{suffix}").unlink(missing_ok=True)
     log_path = work / "daemon.log"
-    report_path = (out or work / "report.html").resolve()
+    report_path = (out or work / "report.html").absolute()  # not resolve(): no link followed
     config = demo_config(f"sqlite:///{db}")
     console.print(
         f"[bold]fluence-optimizer demo[/]: {len(config.fleets)} fleets "
@@ -226,8 +233,12 @@ def _simulate(
     def tick(result: TickResult) -> None:
         on_tick(result, (clock.now() - start).total_seconds() / EPOCH_SECONDS)
 
+    try:
+        log_file = open_private(log_path)
+    except OSError as err:
+        raise OptimizerError(f"{log_path}: cannot write the log: {err.strerror}") from None
     with (
-        log_path.open("w", encoding="utf-8") as log_stream,
+        log_file as log_stream,
         open_daemon(config, clock=clock, transport=sim.transport(), api_key=sim.api_key,
                     log_stream=log_stream, log_json=True, seed=seed, metrics=False) as daemon,
     ):  # fmt: skip
@@ -324,8 +335,11 @@ def _write_report(
         savings=fleet_savings(engine, end),
         outlook=fleet_outlook(engine),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    try:
+        make_private_dir(path.parent)
+        write_private_text(path, html)
+    except OSError as err:
+        return None, f"{path}: cannot write the report: {err.strerror}"
     return path, None
 
 

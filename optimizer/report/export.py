@@ -3,6 +3,11 @@
 One row per segment per observed epoch, all levels in one table: `level` says which
 (configuration, country, datacenter), key columns not used by a level are empty. Missing
 values (a change against an epoch with no data) are empty in CSV and null in JSON.
+
+Text cells come from the API (configuration slugs, country codes, datacenter names), so
+the CSV is made safe for spreadsheets: control characters are dropped, and a text cell
+starting with `= + - @`, TAB or CR (a formula to Excel, LibreOffice and Google Sheets) gets
+a leading `'`. Numeric columns are written as numbers, untouched.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime
 import pandas as pd
 
 from optimizer.analysis import STAT_COLUMNS, MarketAnalysis
+from optimizer.untrusted import printable
 
 KEY_COLUMNS = ("level", "configuration", "country", "datacenter", "epoch")
 
@@ -36,9 +42,27 @@ def stats_table(analysis: MarketAnalysis) -> pd.DataFrame:
     return out
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(value: object) -> object:
+    """A text cell for a spreadsheet: control characters dropped, a leading `'` when it
+    would start a formula. Anything but a string (a number, a missing value) as it is."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    return printable(value, "")
+
+
 def to_csv(analysis: MarketAnalysis) -> str:
-    """CSV text with a header row; floats with up to 6 decimals."""
-    return stats_table(analysis).to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    """CSV text with a header row; floats with up to 6 decimals; text cells made safe for
+    spreadsheets (`csv_text_cell`)."""
+    table = stats_table(analysis)
+    for col in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[col]):
+            table[col] = table[col].map(csv_text_cell)
+    return table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
 
 
 def _clean(value: object) -> object:

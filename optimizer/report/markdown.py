@@ -1,6 +1,6 @@
 """The price-history report as Markdown: the same tables as the HTML report, for a
 terminal or a pull request. Cells are made safe for a pipe table (no raw `|`, newlines,
-or HTML/Markdown markup from API strings)."""
+control characters such as terminal escapes, or HTML/Markdown markup from API strings)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from optimizer.report.tables import (
     trends_table,
     window_text,
 )
+from optimizer.untrusted import one_line
 
 if TYPE_CHECKING:
     from optimizer.store.outlook import FleetOutlook
@@ -31,8 +32,9 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md_escape(text: str) -> str:
-    """One table cell or heading: backslash-escape markup characters, flatten whitespace."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """One table cell or heading: control characters and line breaks become spaces,
+    whitespace is flattened, markup characters are backslash-escaped."""
+    return _SPECIAL.sub(r"\\\1", one_line(text))
 
 
 def _table(t: Table, level: str = "###") -> str:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from optimizer.errors import StoreError
+from optimizer.private_files import create_private_file, make_private_dir
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -63,8 +64,9 @@ def safe_url(url: str | sa.URL) -> str:
 def create_engine(url: str | None = None) -> Engine:
     """Create an engine for `url` (default: `default_url()`) without touching the schema.
 
-    For a SQLite file the parent directory is created. Raise StoreError when the URL is
-    invalid or the directory can't be created.
+    For a SQLite file the parent directory is created (0700) and the file itself (0600,
+    so SQLite's -wal and -shm files get that mode too), whatever the umask. Raise
+    StoreError when the URL is invalid or the directory can't be created.
     """
     url = url or default_url()
     try:
@@ -77,11 +79,15 @@ def create_engine(url: str | None = None) -> Engine:
         if db and db != ":memory:" and not db.startswith("file:"):
             path = Path(db).expanduser()
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(path.parent)
             except OSError as err:
                 raise StoreError(
                     f"cannot create database directory {path.parent}: {err.strerror}"
                 ) from None
+            try:
+                create_private_file(path)
+            except OSError as err:
+                raise StoreError(f"cannot create database {path}: {err.strerror}") from None
             parsed = parsed.set(database=str(path))
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
     else:
