@@ -90,3 +90,28 @@ def test_cloud_face_over_loopback_http(sim: Simulator) -> None:
     # the same world still has its v3 face
     with start_server(sim) as v3, httpx.Client(base_url=v3.url, headers=headers) as client:
         assert client.get("/vms/v3").status_code == 200
+
+
+def test_garbage_faults_answer_200_with_a_bad_body(sim: Simulator, http: httpx.Client) -> None:
+    """malformed: not JSON; wrong_shape: JSON of another shape; reset: the connection drops."""
+    sim.faults.force_next("cloud.prices_vm", "malformed")
+    r = http.get("/v1/prices/vm")
+    assert r.status_code == 200
+    with pytest.raises(ValueError):
+        r.json()
+    sim.faults.force_next("cloud.list_ssh_keys", "wrong_shape")
+    assert http.get("/v1/ssh_keys").json() == {"data": None, "message": "ok"}
+    sim.faults.force_next("cloud.balances", "reset")
+    with pytest.raises(httpx.ReadError):
+        http.get("/v2/users/balances")
+
+
+def test_a_fault_rate_spreads_over_cloud_endpoints() -> None:
+    from optimizer.sim import FaultConfig
+
+    weights = {"server_error": 1.0, "rate_limit": 1.0}
+    sim = Simulator(seed=7, faults=FaultConfig(rate=0.3, weights=weights))
+    http = sim.http_client(api="cloud")
+    statuses = [http.get("/v1/clusters").status_code for _ in range(60)]
+    assert 200 in statuses and ({429, 503} & set(statuses))
+    assert {ep for ep, _ in sim.faults.log} == {"cloud.clusters"}
