@@ -24,6 +24,7 @@ from optimizer.daemon.metrics import Metrics
 from optimizer.daemon.notify import Notifier
 from optimizer.daemon.signals import Controller
 from optimizer.store.fencing import set_fence
+from optimizer.urls import is_loopback_host
 
 if TYPE_CHECKING:
     import httpx
@@ -82,6 +83,12 @@ def open_daemon(
             host, port = m.serve(config.metrics.listen)
             stack.callback(m.close)
             log.info("metrics endpoint listening", url=f"http://{host}:{port}/metrics")
+            if not is_loopback_host(host):
+                log.warning(
+                    "the metrics endpoint has no authentication and listens beyond "
+                    "loopback: bind it to 127.0.0.1 or put it behind a proxy",
+                    listen=config.metrics.listen,
+                )
         controller = Controller()
         if install_signals:
             controller.install()
