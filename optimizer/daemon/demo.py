@@ -27,13 +27,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pandas as pd
 import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optimizer.clock import EPOCH_SECONDS, utc
+from optimizer.clock import EPOCH_SECONDS
 from optimizer.config import Config, parse_config, parse_toml
 from optimizer.cycle import TickResult
 from optimizer.daemon.loop import LoopOptions
@@ -129,10 +128,9 @@ def run_demo(
     log_path = work / "daemon.log"
     report_path = (out or work / "report.html").absolute()  # not resolve(): no link followed
     config = demo_config(f"sqlite:///{db}")
+    console.print(f"[bold]fluence-optimizer demo[/]: {days:g} simulated days, seed {seed}")
     console.print(
-        f"[bold]fluence-optimizer demo[/]: {len(config.fleets)} fleets "
-        f"({', '.join(f.name for f in config.fleets)}), mode {config.mode}, "
-        f"{days:g} simulated days, seed {seed}"
+        f"  fleets: {', '.join(f.name for f in config.fleets)} (mode {config.mode}, default policy)"
     )
     console.print(f"  working directory: {work}")
     failures = acts = 0
@@ -319,7 +317,7 @@ def _write_report(
     try:
         from optimizer.analysis import analyze_history
         from optimizer.report import render_html
-        from optimizer.store.analysis_queries import market_history
+        from optimizer.store.analysis_queries import fleet_frames, market_history
         from optimizer.store.outlook import fleet_outlook
     except ImportError as e:
         return None, f"the report modules are not part of this build ({e})"
@@ -327,12 +325,15 @@ def _write_report(
     if history.empty:
         return None, "no price history was recorded"
     analysis = analyze_history(history, now=end)
+    # the same spend and ledger-saving figures `fluence-optimizer report` shows (and the
+    # summary's "ledger saving" column): one definition, optimizer.store.analysis_queries
+    spend, saved = fleet_frames(engine, history.span, end)
     html = render_html(
         analysis,
         generated_at=end,
         filters={"source": "demo (simulated marketplace)"},
-        fleet_spend=fleet_spend(engine, config),
-        savings=fleet_savings(engine, end),
+        fleet_spend=spend,
+        savings=saved,
         outlook=fleet_outlook(engine),
     )
     try:
@@ -343,79 +344,31 @@ def _write_report(
     return path, None
 
 
-def fleet_spend(engine: sa.Engine, config: Config) -> pd.DataFrame:
-    """Per epoch and fleet, what the fleet's VMs were charged (increments of totalSpent
-    between observations), as the report wants it: epoch, fleet, spend_usd."""
-    from optimizer.store.tables.market import VmObservation, VmRecord
-
-    vm_t, obs_t = VmRecord.__table__, VmObservation.__table__
-    q = (
-        sa.select(vm_t.c.name, obs_t.c.vm_ref, obs_t.c.from_at, obs_t.c.spent_micros)
-        .join(obs_t, obs_t.c.vm_ref == vm_t.c.id)
-        .order_by(obs_t.c.vm_ref, obs_t.c.from_at)
-    )
-    with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["name", "vm", "at", "spent"])
-    cols = ["epoch", "fleet", "spend_usd"]
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    prefixes = {f.name: f"{f.name}-" for f in config.fleets}
-    df["fleet"] = df["name"].map(
-        lambda n: next((f for f, p in prefixes.items() if n.startswith(p)), None)
-    )
-    df = df.dropna(subset=["fleet"])
-    df["spent"] = df["spent"].fillna(0).astype("int64")
-    df["delta"] = df.groupby("vm")["spent"].diff().fillna(df["spent"]).clip(lower=0)
-    df["epoch"] = pd.to_datetime(df["at"], utc=True).dt.floor("D")
-    out = df.groupby(["epoch", "fleet"], as_index=False)["delta"].sum()
-    out["spend_usd"] = out.pop("delta") / 1e6
-    return out[cols]
-
-
-def fleet_savings(engine: sa.Engine, end: datetime) -> pd.DataFrame:
-    """Per epoch and fleet, the saving of completed migrations (old − new price for each
-    epoch the new VM ran), from the executor's savings ledger: epoch, fleet, savings_usd."""
-    from optimizer.store.tables.journal import SavingsEntry
-
-    t = SavingsEntry.__table__
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(t)).mappings().all()
-    cols = ["epoch", "fleet", "savings_usd"]
-    recs = []
-    for r in rows:
-        first = pd.Timestamp(utc(r["completed_at"])).floor("D")
-        last = pd.Timestamp(utc(r["ended_at"] or end)).floor("D")
-        per = (r["old_price_micros"] - r["new_price_micros"]) / 1e6
-        for day in pd.date_range(first, last, freq="D"):
-            recs.append((day, r["fleet"], per))
-    if not recs:
-        return pd.DataFrame(columns=cols)
-    df = pd.DataFrame(recs, columns=cols)
-    return df.groupby(["epoch", "fleet"], as_index=False)["savings_usd"].sum()
-
-
 def print_summary(s: DemoSummary, console: Console) -> None:
-    t = Table(title=f"{s.days:g} simulated days, seed {s.seed}", show_edge=False)
-    cols = ("fleet", "VMs", "cost", "w/o migrations", "saving", "migrations", "terminated")
+    console.print(f"[bold]{s.days:g} simulated days, seed {s.seed}[/]")
+    t = Table(show_edge=False, pad_edge=False)
+    cols = ("fleet", "VMs", "cost", "w/o migr.", "saved", "migr.", "ledger", "term.")
     for col in cols:
-        t.add_column(col, justify="left" if col == "fleet" else "right")
+        t.add_column(col, justify="left" if col == "fleet" else "right", no_wrap=True)
     for f in s.fleets:
         t.add_row(f.fleet, str(f.vms_now), fmt_usd(f.actual), fmt_usd(f.without_migrations),
-                  _saving(f.saving, f.without_migrations),
-                  f"{f.migrations} ({fmt_usd(f.realized)})", str(f.terminations))  # fmt: skip
+                  _saving(f.saving, f.without_migrations), str(f.migrations),
+                  fmt_usd(f.realized), str(f.terminations))  # fmt: skip
     realized = sum((f.realized for f in s.fleets), Decimal(0))
     t.add_row("[bold]total", "", fmt_usd(s.actual), fmt_usd(s.without_migrations),
-              _saving(s.saving, s.without_migrations),
-              f"{sum(f.migrations for f in s.fleets)} ({fmt_usd(realized)})",
-              str(sum(f.terminations for f in s.fleets)), style="bold")  # fmt: skip
+              _saving(s.saving, s.without_migrations), str(sum(f.migrations for f in s.fleets)),
+              fmt_usd(realized), str(sum(f.terminations for f in s.fleets)),
+              style="bold")  # fmt: skip
     console.print(t)
     console.print(
-        "[dim]cost: what the fleets' VMs were charged (totalSpent). w/o migrations: the "
-        "same seed run again with max_migrations_per_epoch = 0 (same market; provider "
-        "terminations are drawn per VM, so they can differ). migrations (…): what they "
-        "saved so far, (old − new price) × epochs since, from the executor's ledger. VMs "
-        "the provider terminated were replaced in both runs; replacements are part of "
-        "the cost.[/]"
+        "[dim]cost: what the fleets' VMs were charged (totalSpent). w/o migr.: the same "
+        "seed run again with max_migrations_per_epoch = 0 (same market; provider "
+        "terminations are drawn per VM, so they can differ). saved = w/o migr. − cost: "
+        "the measured saving, the demo's answer. migr.: migrations completed. ledger: "
+        '(old − new price) × time since each migration, the report\'s "Saved"; it leaves '
+        "out what the migrations cost (both VMs run during a move) and the terminations, "
+        "so it differs from the measured saving. term.: VMs the provider terminated "
+        "(replaced in both runs; replacements are part of the cost).[/]"
     )
     acts = ", ".join(f"{k}: {v}" for k, v in sorted(s.actions.items())) or "none"
     console.print(f"actions taken: {acts}")

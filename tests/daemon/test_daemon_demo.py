@@ -8,6 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -30,7 +31,7 @@ def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) ->
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
-    for needed in ("cost", "w/o migrations", "saving", "actions taken:", "report:"):
+    for needed in ("cost", "w/o migr.", "saved", "ledger", "actions taken:", "report:"):
         assert needed in text, text
     assert f"report: {out}" in text
     html = out.read_text()
@@ -44,11 +45,16 @@ def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) ->
         seed=5, days=2, workdir=tmp_path / "b", progress=False,
         console=Console(file=buf, width=120),
     )  # fmt: skip
-    total = re.search(r"total\s*│\s*│\s*(\$[\d,.]+)\s*│\s*(\$[\d,.]+)", text)
+    total = re.search(
+        r"total\s*│\s*│\s*(\$[\d,.]+)\s*│\s*(\$[\d,.]+)\s*│[^│]*│\s*\d+\s*│\s*(\$[\d,.]+)", text
+    )
     assert total, text
     assert (
         total[1] == f"${summary.actual:,.2f}" and total[2] == f"${summary.without_migrations:,.2f}"
     )
+    # one definition of the ledger saving: the summary's "ledger" is the report's "Saved"
+    ledger = sum((f.realized for f in summary.fleets), Decimal(0))
+    assert total[3] == f"${ledger:,.2f}"
     assert summary.report is not None and summary.report.exists()
     assert all(f.vms_now == {"web": 3, "batch": 2}[f.fleet] for f in summary.fleets)
 
@@ -64,3 +70,13 @@ def test_config_demo_toml_is_the_packaged_copy() -> None:
     assert (ROOT / "config" / "demo.toml").read_text() == (
         ROOT / "optimizer" / "data" / "demo.toml"
     ).read_text()
+
+
+def test_demo_runs_the_default_policy() -> None:
+    """Issue 20: config/demo.toml kept old conservative thresholds no user gets; the demo's
+    headline must be what the product does by default."""
+    from optimizer.config import FleetPolicy
+    from optimizer.daemon.demo import demo_config
+
+    cfg = demo_config("sqlite://")
+    assert cfg.fleets and all(f.policy == FleetPolicy() for f in cfg.fleets)
