@@ -13,8 +13,10 @@ g[k] = min_j g[j] + cost(segment j → k) + disruption, with the first deploy at
 step that has an offer. Under the `deal` model the cheapest eligible offer at j is always
 the best choice for a segment starting at j, so the program is O(steps²); under `market`
 each start j compares every offer's cumulative cost over the epochs that follow
-(O(steps × offers × epochs)). Capacity is respected VM by VM: each VM's schedule uses up
-recorded capacity for the ones planned after it (exact when capacity does not bind).
+(O(steps × offers × epochs)). Capacity is respected VM by VM, under both price models:
+each VM's schedule uses up recorded capacity for the ones planned after it, and a
+segment may not sit on an offer when an earlier-planned VM deploys there with no room
+left (exact when capacity does not bind; otherwise a feasible schedule, an upper bound).
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def hindsight_optimum(  # noqa: C901 — one coordinate-descent loop over VM slo
                 cost, chain = _dp_deal(times, price, avail, model, end, block)
             else:
                 ff = market.ffill_price[:, cols]
-                cost, chain = _dp_market(market.times, ff, times, avail, model, end)
+                cost, chain = _dp_market(market.times, ff, times, avail, model, end, block)
             if rnd == 0 or (chain is not None and cost < costs[slot]):
                 chains[slot], costs[slot] = chain, cost
             mark(chains[slot], +1)
@@ -282,9 +284,10 @@ def _dp_market(
     avail: np.ndarray,
     model: BillingModel,
     end: int,
+    block: np.ndarray | None = None,
 ) -> tuple[int, list[Segment] | None]:
     S = len(times)
-    any_avail = avail.any(axis=1)
+    any_avail = np.asarray(avail.any(axis=1))
     if not any_avail.any():
         return 0, None
     first = int(np.argmax(any_avail))
@@ -305,6 +308,19 @@ def _dp_market(
         rows = np.searchsorted(all_times, charge_t, side="right") - 1
         rows[0] = j  # the first charge is the deploy price
         cum = np.cumsum(ff[np.ix_(rows, offers)].astype(np.float64), axis=0)  # (m, offers)
+        if block is not None and (block[j, offers] < end).any():
+            # capacity interplay: an offer is valid for a segment only until another of
+            # our VMs deploys there with no room left (see _next_block)
+            _market_step_blocked(j, g, pred, pred_o, cum, offers, block[j, offers], model, end,
+                                 times, stops, any_avail, D)  # fmt: skip
+            nb = block[j, offers]
+            ok = nb >= end
+            if ok.any():
+                last = np.where(ok, cum[-1], _INF)
+                o_end = int(np.argmin(last))
+                if g[j] + last[o_end] < best_total:
+                    best_total, best_last, best_last_o = g[j] + last[o_end], j, int(offers[o_end])
+            continue
         arg = np.argmin(cum, axis=1)
         best = cum[np.arange(m_max), arg]  # best[m-1]: cheapest m charges from j
         fin = g[j] + best[-1]
@@ -324,6 +340,45 @@ def _dp_market(
         chain.append(Segment(int(pred[k]), int(pred_o[k])))
         k = int(pred[k])
     return round(best_total), chain[::-1]
+
+
+def _market_step_blocked(
+    j: int,
+    g: np.ndarray,
+    pred: np.ndarray,
+    pred_o: np.ndarray,
+    cum: np.ndarray,
+    offers: np.ndarray,
+    nb: np.ndarray,
+    model: BillingModel,
+    end: int,
+    times: np.ndarray,
+    stops: np.ndarray,
+    any_avail: np.ndarray,
+    D: float,
+) -> None:
+    """One step of the market program from start j when capacity binds: a segment
+    ending at stop_k may use only offers whose next blocking deploy is not before
+    stop_k. Offers sorted longest-valid first, so each stop's valid offers are a prefix."""
+    S = len(times)
+    if j + 1 >= S:
+        return
+    order = np.argsort(-nb, kind="stable")
+    nb_sorted = nb[order]
+    cs = cum[:, order]
+    pm = np.minimum.accumulate(cs, axis=1)  # (m, prefix): cheapest among the first offers
+    stop = np.minimum(stops[j + 1 :], end)
+    n = _n_charges(model, int(times[j]), stops[j + 1 :], end)
+    cnt = np.searchsorted(-nb_sorted, -stop, side="right")  # offers with nb >= stop
+    val = np.where(cnt > 0, pm[n - 1, np.maximum(cnt - 1, 0)], _INF)
+    cand = g[j] + val + D
+    cand[~any_avail[j + 1 :]] = _INF
+    better = np.flatnonzero(cand < g[j + 1 :])
+    for i in better:
+        k = j + 1 + int(i)
+        g[k] = cand[i]
+        pred[k] = j
+        pred_o[k] = offers[order[int(np.argmin(cs[n[i] - 1, : cnt[i]]))]]
 
 
 class ScheduledPolicy:

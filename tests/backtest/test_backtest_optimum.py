@@ -102,8 +102,9 @@ def test_identical_vms_without_capacity_limits_cost_n_times_one() -> None:
     assert four.total_micros == 4 * one.total_micros
 
 
+@pytest.mark.parametrize("price_model", ["deal", "market"])
 @pytest.mark.parametrize("seed", range(6))
-def test_with_tight_capacity_the_optimum_is_a_feasible_bound(seed: int) -> None:
+def test_with_tight_capacity_the_optimum_is_a_feasible_bound(seed: int, price_model: str) -> None:
     """Capacity 1 on some snapshots: a re-deploy on the VM's own offer needs room for two
     (make-before-break), which the per-VM program does not see. After the repair loop the
     reported optimum is a schedule the executor really carried out (no failed deploys),
@@ -114,13 +115,34 @@ def test_with_tight_capacity_the_optimum_is_a_feasible_bound(seed: int) -> None:
     prices = {f"o{o}": [round(rng.uniform(0.2, 1.0), 2) for _ in range(n)] for o in range(2)}
     capacity = {k: [rng.choice((1, 1, 2, 5)) for _ in range(n)] for k in prices}
     market = make_market(prices, step=timedelta(hours=10), capacity=capacity)
-    model = BillingModel(lead_time_s=3600)
+    model = BillingModel(price_model=price_model, lead_time_s=3600)  # type: ignore[arg-type]
     match = match_fleet(market, make_fleet(1))
     res = run_backtest(market, match, model, {})
     opt = res.policy("optimum")
     assert opt.failed_actions == {}
     assert opt.total * 1_000_000 >= brute_force(market, model)
     assert opt.total <= res.policy("static").total
+    assert res.bound is not None and res.bound <= opt.total
+
+
+@pytest.mark.parametrize("price_model", ["deal", "market"])
+@pytest.mark.parametrize("seed", range(4))
+def test_two_vms_sharing_scarce_capacity_get_a_feasible_schedule(
+    seed: int, price_model: str
+) -> None:
+    """Two VMs, capacity 1–3 per offer: the VM-by-VM program (with blocking deploys under
+    both price models) gives a schedule the executor carries out with at most the repair
+    loop's help, between the lower bound and static."""
+    rng = random.Random(200 + seed)
+    n = 12
+    prices = {f"o{o}": [round(rng.uniform(0.2, 1.0), 2) for _ in range(n)] for o in range(3)}
+    capacity = {k: [rng.choice((1, 2, 2, 3)) for _ in range(n)] for k in prices}
+    market = make_market(prices, step=timedelta(hours=8), capacity=capacity)
+    model = BillingModel(price_model=price_model, lead_time_s=1800)  # type: ignore[arg-type]
+    res = run_backtest(market, match_fleet(market, make_fleet(2)), model, {})
+    opt = res.policy("optimum")
+    assert opt.failed_actions == {}
+    assert res.bound is not None and res.bound <= opt.total <= res.policy("static").total
 
 
 @pytest.mark.parametrize("price_model", ["deal", "market"])
