@@ -24,7 +24,8 @@ from optimizer.sim.cloud import wire
 from optimizer.sim.cloud.catalog import DEFAULT_IMAGES, SPEC_0_8, SPEC_0_10, Cluster
 from optimizer.sim.cloud.resources import VM_STATUSES
 from optimizer.sim.cloud.routes import ENDPOINTS, MUTATING, NO_AUTH, ROUTES, Route
-from optimizer.sim.cloud.world import CloudError, CloudWorld, unprocessable
+from optimizer.sim.cloud.rules import CloudError, unprocessable
+from optimizer.sim.cloud.world import CloudWorld
 
 if TYPE_CHECKING:
     from optimizer.sim.simulator import Simulator
