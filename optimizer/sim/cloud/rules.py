@@ -1,8 +1,9 @@
 """The cloud generation's state and rules, over the simulator's world.
 
-`CloudWorld(sim)` shares the simulator's seed, clock, account (balance and ledger),
-fault injector, lock and market datacenters (as clusters); it keeps its own VMs, disks,
-public IPs and SSH keys, because the two API generations do not see each other's VMs.
+`CloudRules(sim)` (made as `world.CloudWorld`, which adds the test hooks) shares the
+simulator's seed, clock, account (balance and ledger), fault injector, lock and market
+datacenters (as clusters); it keeps its own VMs, disks, public IPs and SSH keys, because
+the two API generations do not see each other's VMs.
 
 Rules (shared/fluence-cloud-api/README.md):
 - VMs go new → launching → launched (or failed, at `failure_rate`); terminate goes
