@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -115,3 +116,26 @@ def test_database_accepts_a_plain_file_path(tmp_path, monkeypatch) -> None:  # t
         assert out.returncode == 0, out.stderr
         assert (tmp_path / db).exists()
         assert f"sqlite:///{tmp_path / db}" in out.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_root_refuses_the_service_users_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20, day 2: root running `db upgrade`/`plan` on the daemon's SQLite file would
+    leave root-owned WAL files there; it is refused with the way to do it right."""
+    db = tmp_path / "optimizer.db"
+    ok = subprocess.run(
+        [sys.executable, "-m", "optimizer", "--database", str(db), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    os.chown(db, 4242, 4242)  # as if the service's dynamic user owned it
+    for cmd in (["db", "upgrade"], ["db", "stats"], ["fleets", "release", "web", "0x1"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "optimizer", "--database", str(db), *cmd],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 2, (cmd, out.stderr)
+        assert "belongs to uid 4242" in out.stderr and "fluence-optimizer-cli" in out.stderr
+    assert not (tmp_path / "optimizer.db-wal").exists()

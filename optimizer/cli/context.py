@@ -44,6 +44,31 @@ def database_url(value: str) -> str:
     return "sqlite:///" + str(Path(value).expanduser().absolute())
 
 
+def refuse_foreign_sqlite(url: str | None) -> None:
+    """As root, refuse to open an SQLite database that belongs to another user (the
+    service's): the WAL and lock files root would create there stop the service from
+    writing. ConfigError naming the way to run the command as the service."""
+    import os
+
+    from optimizer.errors import ConfigError
+    from optimizer.store.engine import default_url
+
+    url = url or default_url()
+    if not url.startswith("sqlite:///") or os.geteuid() != 0:
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        return
+    if owner != 0:
+        raise ConfigError(
+            f"{path} belongs to uid {owner} (the service's user) and this command runs as "
+            "root, which would leave root-owned files in the daemon's state; run it as the "
+            "service: `fluence-optimizer-cli ...` (systemd/fluence-optimizer-cli)"
+        )
+
+
 @dataclass
 class AppContext:
     config_path: Path | None = None
@@ -111,6 +136,7 @@ class AppContext:
         if "engine" not in self._cache:
             from optimizer.store.engine import open_store
 
+            refuse_foreign_sqlite(self.config().database.url)
             self._cache["engine"] = open_store(self.config().database.url)
         return self._cache["engine"]
 

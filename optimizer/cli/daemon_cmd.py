@@ -6,7 +6,12 @@ from pathlib import Path
 
 import typer
 
-from optimizer.cli.context import AppContext, check_log_format, check_log_level
+from optimizer.cli.context import (
+    AppContext,
+    check_log_format,
+    check_log_level,
+    refuse_foreign_sqlite,
+)
 from optimizer.errors import DegradedRun, OptimizerError
 
 
@@ -55,6 +60,7 @@ def register(app: typer.Typer) -> None:
 
         obj: AppContext = ctx.obj
         level, as_json = _logging(obj, log_level, log_format)
+        refuse_foreign_sqlite(obj.config().database.url)
         with open_daemon(
             obj.config(),
             reload=_reloader(obj),
@@ -88,6 +94,7 @@ def register(app: typer.Typer) -> None:
 
         obj: AppContext = ctx.obj
         level, as_json = _logging(obj, log_level, log_format)
+        refuse_foreign_sqlite(obj.config().database.url)
         with open_daemon(
             obj.config(),
             reload=_reloader(obj),

@@ -40,8 +40,12 @@ def store(app: AppContext) -> Iterator[Engine]:
 def _url(ctx: typer.Context) -> str:
     from optimizer.store.engine import default_url
 
+    from optimizer.cli.context import refuse_foreign_sqlite
+
     app: AppContext = ctx.obj
-    return app.config().database.url or default_url()
+    url = app.config().database.url or default_url()
+    refuse_foreign_sqlite(url)
+    return url
 
 
 @db.command("upgrade")

@@ -197,8 +197,11 @@ def test_the_readme_command_on_the_example_config_fleets(tmp_path: Path, run_cli
     engine.dispose()
     example = (Path(__file__).parents[2] / "config" / "optimizer.example.toml").read_text()
     cfg = tmp_path / "optimizer.toml"
-    cfg.write_text(example.replace("sqlite:////var/lib/fluence-optimizer/optimizer.db", url))
-    out = run_cli("--config", str(cfg), "backtest", "--from-db", "--since", "3650d", "--json")
+    cfg.write_text(example)
+    out = run_cli(
+        "--config", str(cfg), "--database", url, "backtest", "--from-db", "--since", "3650d",
+        "--json",
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["fleet"] == "web" and doc["snapshots"] == 3

@@ -142,6 +142,22 @@ def test_reload_with_broken_config_keeps_the_old_one(tmp_path: Path) -> None:
         assert d.rt.config.daemon.snapshot_interval == timedelta(minutes=30)
 
 
+def test_switching_recommend_to_act_takes_a_reload_not_a_restart(tmp_path: Path) -> None:
+    """README "From recommend to act": edit `mode`, `systemctl reload`; the next plan acts."""
+    path = tmp_path / "optimizer.toml"
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    path.write_text(config_toml(db).replace('mode = "act"', 'mode = "recommend"'))
+    sim = Simulator(seed=3, clock=SimClock.stepped())
+    with daemon_for(sim, load_config(path), reload=lambda: load_config(path)) as (d, _logs):
+        _run(d, max_ticks=5)  # two plans in recommend mode: nothing deployed
+        assert not sim.vms
+        path.write_text(config_toml(db))
+        d.controller.request_reload()
+        _run(d, max_ticks=10)  # ticks 6-10: the next plan (within the hour) deploys
+        assert d.rt.config.mode == "act"
+    assert len([v for v in sim.vms.values() if v.name.startswith("web-")]) == 2
+
+
 def test_once_runs_every_stage_and_metrics_are_served(tmp_path: Path) -> None:
     sim = Simulator(seed=3, clock=SimClock.stepped())
     cfg = make_config(f"sqlite:///{tmp_path / 'm.db'}")

@@ -64,3 +64,34 @@ def test_unit_declares_notify_and_hardening_with_a_comment_per_line() -> None:
             continue
         if in_service and "=" in line and not line.startswith("#"):
             assert prev.startswith("#") or "=" in prev, f"uncommented setting: {line}"
+
+
+CLI_WRAPPER = UNIT.parent / "fluence-optimizer-cli"
+
+
+def _unit_settings(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" in line and not line.startswith("["):
+            key, _, value = line.partition("=")
+            out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def test_cli_wrapper_runs_as_the_service_with_its_state_and_credentials() -> None:
+    """Issue 20 (day 2 on a server): the wrapper must give a command the service's user,
+    state directory, configuration directory and key, or root opens an empty database
+    under its own home (or leaves root-owned WAL files in the daemon's state)."""
+    unit = _unit_settings(UNIT.read_text())
+    script = CLI_WRAPPER.read_text()
+    props = dict(m.split("=", 1) for m in re.findall(r"--property=(\S+)", script))
+    assert props["DynamicUser"] == unit["DynamicUser"] == "yes"
+    assert props["User"] == unit.get("User", UNIT.stem)  # DynamicUser names it after the unit
+    for key in ("StateDirectory", "ConfigurationDirectory", "LoadCredential", "UMask"):
+        assert props[key] == unit[key], key
+    assert "/usr/local/bin/fluence-optimizer" in script and unit["ExecStart"].startswith(
+        "/usr/local/bin/fluence-optimizer "
+    )
+    assert CLI_WRAPPER.stat().st_mode & 0o111  # executable
+    assert subprocess.run(["sh", "-n", str(CLI_WRAPPER)]).returncode == 0
