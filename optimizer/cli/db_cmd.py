@@ -38,9 +38,8 @@ def store(app: AppContext) -> Iterator[Engine]:
 
 
 def _url(ctx: typer.Context) -> str:
-    from optimizer.store.engine import default_url
-
     from optimizer.cli.context import refuse_foreign_sqlite
+    from optimizer.store.engine import default_url
 
     app: AppContext = ctx.obj
     url = app.config().database.url or default_url()
