@@ -7,8 +7,9 @@ version whose wire shapes it speaks with `Simulator(cloud=CloudConfig(spec="0.8.
 """
 
 from optimizer.sim.cloud.catalog import SPEC_0_8, SPEC_0_10, SPECS, Catalog, Cluster, Configuration
+from optimizer.sim.cloud.errors import CloudError
 from optimizer.sim.cloud.resources import CloudPublicIp, CloudSshKey, CloudStorage, CloudVm
-from optimizer.sim.cloud.rules import CloudConfig, CloudError, CloudRules
+from optimizer.sim.cloud.rules import CloudConfig, CloudRules
 from optimizer.sim.cloud.world import CloudWorld
 
 __all__ = [

@@ -10,8 +10,8 @@ from typing import Any
 from optimizer.sim.app import SimResponse
 from optimizer.sim.cloud import wire
 from optimizer.sim.cloud.catalog import SPEC_0_8, SPEC_0_10
+from optimizer.sim.cloud.errors import CloudError
 from optimizer.sim.cloud.params import Query, answer
-from optimizer.sim.cloud.rules import CloudError
 from optimizer.sim.cloud.world import CloudWorld
 
 

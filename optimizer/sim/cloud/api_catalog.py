@@ -9,8 +9,8 @@ from typing import Any
 from optimizer.sim.app import SimResponse
 from optimizer.sim.cloud import wire
 from optimizer.sim.cloud.catalog import DEFAULT_IMAGES, Cluster
+from optimizer.sim.cloud.errors import CloudError, unprocessable
 from optimizer.sim.cloud.params import Query, answer, body_object
-from optimizer.sim.cloud.rules import CloudError, unprocessable
 from optimizer.sim.cloud.world import CloudWorld
 
 

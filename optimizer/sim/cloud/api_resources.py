@@ -5,8 +5,8 @@ from __future__ import annotations
 from optimizer.sim.app import SimResponse
 from optimizer.sim.cloud import wire
 from optimizer.sim.cloud.catalog import SPEC_0_10
+from optimizer.sim.cloud.errors import CloudError
 from optimizer.sim.cloud.params import Query, answer, body_ids, body_object, sort_items
-from optimizer.sim.cloud.rules import CloudError
 from optimizer.sim.cloud.world import CloudWorld
 
 

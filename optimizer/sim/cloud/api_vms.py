@@ -7,9 +7,9 @@ from typing import Any
 from optimizer.sim.app import SimResponse
 from optimizer.sim.cloud import wire
 from optimizer.sim.cloud.catalog import SPEC_0_10
+from optimizer.sim.cloud.errors import CloudError
 from optimizer.sim.cloud.params import Query, answer, body_object, sort_items
 from optimizer.sim.cloud.resources import VM_STATUSES
-from optimizer.sim.cloud.rules import CloudError
 from optimizer.sim.cloud.world import CloudWorld
 
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from optimizer.sim.app import JSON, SimResponse
 from optimizer.sim.cloud import api_account, api_catalog, api_resources, api_vms
 from optimizer.sim.cloud.catalog import SPEC_0_8
+from optimizer.sim.cloud.errors import CloudError
 from optimizer.sim.cloud.params import Query, answer
 from optimizer.sim.cloud.routes import ENDPOINTS, MUTATING, NO_AUTH, ROUTES, Route
-from optimizer.sim.cloud.rules import CloudError
 from optimizer.sim.cloud.world import CloudWorld
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 from optimizer.sim.app import JSON, SimResponse
 from optimizer.sim.cloud.catalog import SPEC_0_8, SPEC_0_10
-from optimizer.sim.cloud.rules import CloudError, unprocessable
+from optimizer.sim.cloud.errors import CloudError, unprocessable
 
 if TYPE_CHECKING:
     from optimizer.sim.cloud.world import CloudWorld

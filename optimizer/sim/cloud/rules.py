@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from optimizer.sim.cloud.billing import HOUR, Metering
 from optimizer.sim.cloud.catalog import (
     DEFAULT_IMAGES,
     SPEC_0_10,
@@ -36,6 +37,7 @@ from optimizer.sim.cloud.catalog import (
     Cluster,
     seeded_uuid,
 )
+from optimizer.sim.cloud.errors import CloudError, not_found, unprocessable
 from optimizer.sim.cloud.resources import (
     RESOURCE_NAME_RE,
     Charge,
@@ -48,28 +50,8 @@ from optimizer.sim.cloud.resources import (
 if TYPE_CHECKING:
     from optimizer.sim.simulator import Simulator
 
-HOUR = timedelta(hours=1)
 #: the 0.10.0 spec's limit on cloudInit.userData (bytes, UTF-8)
 CLOUD_INIT_MAX_BYTES = 16 * 1024
-MICRO = timedelta(microseconds=1)
-
-
-class CloudError(Exception):
-    """An API error answer: HTTP `status`, body {"code": code, "error": message}."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def unprocessable(message: str) -> CloudError:
-    return CloudError(422, "unprocessable_entity", message)
-
-
-def not_found(what: str, ident: str) -> CloudError:
-    return CloudError(404, "not_found", f"{what} {ident} not found")
 
 
 @dataclass
@@ -117,7 +99,7 @@ class _Event:
     n: int = field(compare=False, default=0)
 
 
-class CloudRules:
+class CloudRules(Metering):
     """The cloud face's state and rules. `app.handle` calls the operations (create_vm,
     terminate_vm, …) with the simulator's lock held and the state synced to the clock;
     `world.CloudWorld` adds the hooks tests script it with."""
@@ -165,9 +147,6 @@ class CloudRules:
         return self._billed_to
 
     # --- time -----------------------------------------------------------------------------
-
-    def _hour(self, at: datetime) -> int:
-        return int((at - self._start).total_seconds() // 3600)
 
     def sync(self, now: datetime) -> None:
         """Apply due events in time order, billing the time between them."""
@@ -277,74 +256,6 @@ class CloudRules:
             if ip.status in ("new", "created"):
                 self._push(at, "ip_ready", ip.id)
 
-    # --- billing ----------------------------------------------------------------------------
-
-    def vm_hourly(self, vm: CloudVm) -> Decimal:
-        if self.config.vm_pricing == "fixed":
-            return vm.price_at_create
-        price = self.catalog.vm_prices().get((vm.cluster_id, vm.configuration_id))
-        return price if price is not None else vm.price_at_create
-
-    def storage_hourly(self, st: CloudStorage) -> Decimal:
-        per_gb = self._cluster(st.cluster_id).storage_gb_hour * (2 if st.replicated else 1)
-        return per_gb * st.volume_gb
-
-    def ip_hourly(self, ip: CloudPublicIp) -> Decimal:
-        return self._cluster(ip.cluster_id).public_ip_hour
-
-    def hourly_burn(self) -> Decimal:
-        """What every billable resource costs per hour now."""
-        total = sum((self.vm_hourly(v) for v in self.vms.values() if v.billable), Decimal(0))
-        total += sum(
-            (self.storage_hourly(s) for s in self.storages.values() if s.billable), Decimal(0)
-        )
-        total += sum(
-            (self.ip_hourly(i) for i in self.public_ips.values() if i.billable), Decimal(0)
-        )
-        return total
-
-    def bill_to(self, t: datetime) -> None:
-        """Charge every billable resource per second up to `t`, hour by hour (a VM's price
-        can change at each hour), then apply the debt rules."""
-        while self._billed_to < t:
-            a = self._billed_to
-            hour = self._hour(a)
-            b = min(t, self._start + (hour + 1) * HOUR)
-            self.catalog.advance_to(hour)
-            secs = Decimal((b - a) // MICRO) / Decimal(1_000_000)
-            day = a.date().isoformat()
-            total = Decimal(0)
-            for vm in self.vms.values():
-                if vm.billable:
-                    amount = self._charge(vm.id, "VM", day, secs, self.vm_hourly(vm))
-                    vm.spent += amount
-                    total += amount
-            for st in self.storages.values():
-                if st.billable:
-                    amount = self._charge(st.id, "STORAGE", day, secs, self.storage_hourly(st))
-                    st.spent += amount
-                    total += amount
-            for ip in self.public_ips.values():
-                if ip.billable:
-                    amount = self._charge(ip.id, "PUBLIC_IP", day, secs, self.ip_hourly(ip))
-                    ip.spent += amount
-                    total += amount
-            if total > 0:  # one ledger line per stretch; per resource: `charges`, `.spent`
-                self.sim.account.move(b, None, "charge", total)
-            self._billed_to = b
-            self._debt_rules(b)
-        self.catalog.advance_to(self._hour(t))
-
-    def _charge(self, ref: str, kind: str, day: str, secs: Decimal, hourly: Decimal) -> Decimal:
-        """Record `secs` of use at `hourly` USD for one resource; return the amount."""
-        amount = hourly * secs / 3600
-        if amount <= 0:
-            return Decimal(0)
-        ch = self.charges.setdefault((ref, day), Charge(ref, kind, day))
-        ch.seconds += secs
-        ch.cost += amount
-        return amount
-
     def _debt_rules(self, at: datetime) -> None:
         balance = self.sim.account.balance
         if balance >= 0:
@@ -370,12 +281,6 @@ class CloudRules:
 
     def now(self) -> datetime:
         return self.sim.clock.now()
-
-    def _cluster(self, cluster_id: str) -> Cluster:
-        cl = self.catalog.cluster(cluster_id)
-        if cl is None:
-            raise not_found("cluster", cluster_id)
-        return cl
 
     def _uuid(self) -> str:
         return seeded_uuid(self._ids)
