@@ -46,14 +46,21 @@ def render_text(result: BacktestResult) -> str:
     """A fixed-width table for the terminal, with the run's parameters above it."""
     head = (
         f"fleet {result.fleet}: {result.instances} VM(s), {result.matching_offers} of "
-        f"{result.offers} offers match; {result.steps} snapshots "
+        f"{result.offers} offers match;\n{result.steps} snapshots "
         f"{result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC; "
         f"price model {result.model.price_model}"
     )
     rs = rows(result)
     cols = list(rs[0].keys())
-    width = {c: max(len(c), *(len(r[c]) for r in rs)) for c in cols}
-    lines = [head, "", "  ".join(c.ljust(width[c]) for c in cols)]
+    # headers wrap over lines at word boundaries, so the table fits 80 columns
+    width = {c: max(*(len(w) for w in c.split()), *(len(r[c]) for r in rs)) for c in cols}
+    heads = {c: _wrap(c, width[c]) for c in cols}
+    depth = max(len(h) for h in heads.values())
+    lines = [head, ""]
+    for k in range(depth):
+        cells = [(heads[c][k - depth + len(heads[c])] if k >= depth - len(heads[c]) else "")
+                 for c in cols]  # fmt: skip
+        lines.append("  ".join(t.ljust(width[c]) for t, c in zip(cells, cols, strict=True)))
     lines.append("  ".join("-" * width[c] for c in cols))
     for r in rs:
         lines.append("  ".join(r[c].rjust(width[c]) if i else r[c].ljust(width[c])
@@ -62,6 +69,17 @@ def render_text(result: BacktestResult) -> str:
         lines.append(f"lower bound on any schedule: {fmt_usd(result.bound)}")
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` characters, broken between words."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 def render_json(result: BacktestResult) -> str:
