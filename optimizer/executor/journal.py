@@ -108,9 +108,11 @@ def same_vm(row: FleetVm, vm: Vm) -> bool:
     return vm.created_at is not None and utc(vm.created_at) == row.vm_created_at
 
 
-#: An owned VM missing from this many VM lists in a row (the executor checks one per tick
-#: in act mode) is taken to be gone: its ownership is released, so its id, if the API ever
-#: hands it to another VM, is not owned. Deleting a VM releases it at once.
+#: An owned VM missing from this many VM lists in a row is taken to be gone: its ownership
+#: is released, so its id, if the API ever hands it to another VM, is not owned. The
+#: executor checks the tick's list each time it runs for the fleet (act mode: every tick
+#: while the fleet has open actions, else every planning tick). Deleting a VM releases it
+#: at once.
 RELEASE_AFTER_ABSENT_TICKS = 4
 
 
