@@ -72,45 +72,80 @@ Country = Annotated[str, BeforeValidator(normalize_country)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A table of the configuration file: unknown keys are errors, and each field's
+    docstring is its description (docs/reference/configuration.md is generated from them)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class ApiConfig(Section):
     base_url: str = DEFAULT_API_URL
+    """API root. Must be `https://`; plain `http://` only to loopback (127.0.0.0/8, ::1,
+    localhost), e.g. the simulator. The global `--api-url` option overrides it. Changing it
+    needs a daemon restart."""
     auth_header: Literal["bearer", "x-api-key"] = "bearer"
+    """How the API key is sent: `"bearer"` as `Authorization: Bearer <key>`, `"x-api-key"` as
+    `X-API-KEY: <key>`."""
     key_file: Path | None = None
+    """File holding the API key (one token of visible ASCII), used when `$FLUENCE_API_KEY` is
+    unset; refused if group or others can access it (`chmod 600`). Unset: the systemd
+    credential `fluence-api-key` (`$CREDENTIALS_DIRECTORY`). Never put the key itself in the
+    configuration."""
     timeout: Duration = timedelta(seconds=15)
+    """Timeout of every API request (connecting takes at most 10 s of it)."""
     max_retries: int = Field(default=4, ge=0, le=10)
+    """Retries (0-10) of reads, offer searches and estimates after 429, 5xx, timeouts or
+    malformed answers, with exponential backoff and full jitter (0.5 s, 1 s, 2 s ... capped at
+    30 s) or the server's `Retry-After` (capped at 120 s). Deploy, patch and delete are never
+    retried."""
 
 
 class DatabaseConfig(Section):
-    url: str | None = None  # None: $STATE_DIRECTORY/optimizer.db or ~/.local/state/...
+    url: str | None = None
+    """SQLAlchemy URL of the state database, e.g. `postgresql+psycopg://optimizer@db/optimizer`
+    for replicas sharing state. Unset: SQLite (WAL) at `$STATE_DIRECTORY/optimizer.db` under
+    systemd, else `~/.local/state/fluence-optimizer/optimizer.db`. Changing it needs a daemon
+    restart."""
 
 
 class RetentionConfig(Section):
     raw_days: int = Field(default=35, ge=1)
+    """Days every observed price is kept; older raw history is rolled up into per-epoch (UTC
+    day) aggregates by the daemon or `db prune`."""
     epoch_days: int = Field(default=730, ge=1)
+    """Days the per-epoch aggregates are kept before they are dropped."""
 
 
 class DaemonConfig(Section):
     snapshot_interval: Duration = timedelta(minutes=15)
+    """Time between market snapshots (one offer search and one VM list each); every cycle
+    starts with one. Open actions advance every cycle."""
     plan_interval: Duration = timedelta(hours=1)
+    """Time between planning passes (and, in `act` mode, executing them); a plan runs on the
+    first snapshot cycle after it is due, so it always sees a fresh snapshot."""
     jitter: float = Field(default=0.1, ge=0, le=0.5)
-    # how often the (pandas) price analysis is recomputed for planning; plans in between
-    # reuse the last result (per-epoch statistics move slowly)
+    """Each interval is stretched or shrunk at random by up to this fraction (0-0.5; 0.1 means
+    ±10 %), so replicas and many daemons do not call the API in step."""
     analysis_interval: Duration = timedelta(hours=6)
-    # how often the alerts stage (budget, spikes, VM statuses) runs; a tick with an
-    # expected failure always runs it. 0 = every tick
+    """How often the (pandas) price analysis used for planning is recomputed; plans in between
+    reuse the last result, since per-epoch statistics move slowly."""
     alerts_interval: Duration = timedelta(0)
+    """How often the alerts stage (budget, price spikes, VM statuses) runs; `0s` = every cycle.
+    A cycle that planned or had an expected failure always runs it."""
 
 
 class MetricsConfig(Section):
-    listen: str | None = None  # "127.0.0.1:9464"
+    listen: str | None = None
+    """`host:port` of the Prometheus `/metrics` endpoint, e.g. `127.0.0.1:9464`; unset = no
+    endpoint. It has no authentication: keep it on loopback or behind a proxy (a warning is
+    logged otherwise)."""
 
 
 class PortSpec(Section):
     port: int = Field(ge=1, le=65535)
+    """Port number to open on the fleet's VMs (1-65535; 10250 is reserved by Fluence)."""
     protocol: Literal["tcp", "udp"] = "tcp"
+    """`"tcp"` or `"udp"`."""
 
     @field_validator("port")
     @classmethod
@@ -122,27 +157,47 @@ class PortSpec(Section):
 
 class HardwareConstraints(Section):
     cpu_manufacturers: list[str] = Field(default_factory=list)
+    """Allowed CPU manufacturers, e.g. `["AMD"]`; empty = any. Matched case-insensitively."""
     cpu_architectures: list[str] = Field(default_factory=list)
+    """Allowed CPU architectures, e.g. `["Zen"]`; empty = any."""
     memory_types: list[str] = Field(default_factory=list)
+    """Allowed memory types, e.g. `["DDR"]`; empty = any."""
     memory_generations: list[str] = Field(default_factory=list)
+    """Allowed memory generations, e.g. `["5"]`; empty = any."""
     storage_types: list[Literal["HDD", "SSD", "NVMe"]] = Field(default_factory=list)
+    """Allowed storage types (`HDD`, `SSD`, `NVMe`); empty = any. Set to the
+    `additional_storage` type when that is given and this is empty (the API requires it)."""
 
 
 class AdditionalStorage(Section):
     type: Literal["HDD", "SSD", "NVMe"]
+    """Kind of the extra disk: `HDD`, `SSD` or `NVMe`."""
     size_gib: int = Field(ge=1)
+    """Size of the extra disk in GiB (at least 1)."""
 
 
 class FleetConstraints(Section):
     configurations: list[str] = Field(default_factory=list)
+    """Allowed configuration slugs, e.g. `cpu-2-ram-4gb-storage-25gb`; empty = any. Required
+    for a fleet sized by `capacity` (the cheapest mix of them wins)."""
     countries: list[Country] = Field(default_factory=list)
+    """Allowed countries as ISO 3166 codes (`DE`, `FR`); empty = any."""
     hardware: HardwareConstraints = Field(default_factory=HardwareConstraints)
+    """Hardware filters (CPU, memory, storage); each empty list allows anything."""
     max_price_per_epoch_usd: NonNegativeUsd | None = None
+    """Most a VM of this fleet may cost per epoch (24 h), in USD as a string (`"1.20"`); dearer
+    offers are not used. Unset = no per-VM cap."""
     additional_storage: AdditionalStorage | None = None
-    # client-side filters the API lacks
+    """An extra disk each VM gets at deploy, e.g. `{ type = "NVMe", size_gib = 50 }`; unset =
+    none."""
     min_tier: int | None = Field(default=None, ge=1, le=4)
+    """Lowest datacenter tier (1-4) allowed; unset = any. Checked by the planner (the API
+    cannot filter on it); a datacenter of unknown tier is refused."""
     certifications: list[str] = Field(default_factory=list)
-    exclude_datacenters: list[str] = Field(default_factory=list)  # "FR-PAR-1"
+    """Certifications every datacenter must hold, e.g. `["ISO/IEC 27001:2022"]`
+    (case-insensitive); empty = none required. Checked by the planner."""
+    exclude_datacenters: list[str] = Field(default_factory=list)
+    """Datacenters never used, by label, e.g. `["FR-PAR-1"]`. Checked by the planner."""
 
     @model_validator(mode="after")
     def _storage_needs_type(self) -> FleetConstraints:
@@ -156,10 +211,14 @@ class MaintenanceWindow(Section):
     """Daily UTC window in which disruptive actions may run, e.g. start 02:00, end 05:00."""
 
     start: dtime
+    """Start of the daily window, UTC (`02:00`)."""
     end: dtime
+    """End of the daily window, UTC (exclusive); earlier than `start` = the window crosses
+    midnight and belongs to the day it started."""
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     )
+    """Days (`mon` ... `sun`) the window opens on; default every day."""
 
 
 #: how the provider bills a running VM: "deal" — the price at deploy for its whole life
@@ -168,35 +227,68 @@ PriceModel = Literal["deal", "market"]
 
 
 class FleetPolicy(Section):
-    # defaults measured by tests/benchmarks/bench_policy_quality.py (README "Backtests"):
-    # small thresholds and loose limits catch the market's short dips; the planner's
-    # payback check and billing alignment keep the number of moves low
+    """Defaults measured by tests/benchmarks/bench_policy_quality.py (README "Backtests"):
+    small thresholds and loose limits catch the market's short dips; the planner's payback
+    check and billing alignment keep the number of moves low."""
+
     min_savings_pct: float = Field(default=3, ge=0, le=100)
+    """A move must make the VM at least this many percent cheaper per epoch (0-100) — and clear
+    `min_savings_usd_per_epoch` too."""
     min_savings_usd_per_epoch: NonNegativeUsd = Decimal("0.005")
+    """A move must save at least this many USD per epoch (a string, `"0.005"`) — and clear
+    `min_savings_pct` too."""
     payback_epochs: float = Field(default=5, gt=0)
+    """A move is made only when its saving pays back, within this many epochs, the overlap
+    (time both VMs are paid) plus `disruption_cost_usd`."""
     disruption_cost_usd: NonNegativeUsd = Decimal("0")
+    """What one restart of a VM costs you, in USD; added to each move's cost in the payback
+    check. `"0"` = moves are free apart from the overlap."""
     max_migrations_per_epoch: int = Field(default=5, ge=0)
+    """Most migrations this fleet starts in any 24 hours; 0 = never migrate (deploys and
+    removals still happen)."""
     cooldown_epochs: float = Field(default=0, ge=0)
+    """Epochs after a VM was created or last migrated before it may be moved again; 0 = no
+    cooldown."""
     max_surge: int = Field(default=5, ge=0)
+    """Most extra VMs running beyond the fleet's size while migrations are under way (new VMs
+    started before their old ones go); it also limits concurrent migrations."""
     max_unavailable: int = Field(default=0, ge=0)
-    do_not_disrupt: list[str] = Field(default_factory=list)  # VM ids or names
+    """How many VMs the fleet may drop below its `instances` count while changing; 0 = make
+    before break (a new VM is Active before an old one is deleted)."""
+    do_not_disrupt: list[str] = Field(default_factory=list)
+    """VM ids or names that are never migrated or removed."""
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    """Daily UTC windows in which cutovers and scale-downs may happen, e.g. `[{ start =
+    "02:00", end = "05:00", days = ["mon", "tue"] }]`; empty = any time."""
     align_to_billing: bool = True
+    """Cut over just before the old VM's next charge (`nextBillingAt`) and start the new VM a
+    launch lead time earlier, so the overlap costs minutes; `false` = cut over as soon as the
+    new VM is Active."""
     launch_timeout: Duration = timedelta(minutes=20)
+    """A new VM not Active this long after deploy is deleted and the next plan tries another
+    datacenter."""
     min_reliability: float = Field(default=0.0, ge=0, le=1)
-    # "market": a move is judged on the offers' recent price levels and their spread
-    # (a dip's price would not last), never started early to catch a dip
+    """Datacenters whose reliability score (0-1, from the price analysis, else the offer) is
+    below this are avoided; 0 = no minimum. Ties between equal prices go to the more reliable
+    datacenter anyway."""
     price_model: PriceModel = "deal"
+    """How the provider bills a running VM: `"deal"` — the price at deploy for its whole life;
+    `"market"` — its offer's current price at each charge, so a move is judged on the offers'
+    recent price levels and their spread and never started early to catch a dip."""
 
 
 class Diversification(Section):
     max_per_datacenter: int | None = Field(default=None, ge=1)
+    """Most VMs of this fleet in one datacenter; unset = no limit."""
     min_countries: int | None = Field(default=None, ge=1)
+    """Fewest distinct countries the fleet's VMs must span; unset = no minimum."""
 
 
 class CapacityTarget(Section):
     vcpu: int | None = Field(default=None, ge=1)
+    """Total vCPUs the fleet must provide; give this, `ram_gb`, or both."""
     ram_gb: int | None = Field(default=None, ge=1)
+    """Total RAM in GB the fleet must provide; give this, `vcpu`, or both."""
 
     @model_validator(mode="after")
     def _something(self) -> CapacityTarget:
@@ -207,24 +299,50 @@ class CapacityTarget(Section):
 
 class FleetBudget(Section):
     max_usd_per_epoch: NonNegativeUsd | None = None
+    """This fleet's own cap on its VMs' cost per epoch, in USD: the plan deploys fewer VMs
+    rather than exceed it, and `budget.epoch:<fleet>` alerts when the running VMs cost more.
+    The global `[budget]` applies too. Unset = no fleet cap."""
     monthly_usd: NonNegativeUsd | None = None
-    thresholds: Thresholds | None = None  # None: the global budget.thresholds
+    """This fleet's monthly budget in USD; alerts at `thresholds` of its actual and forecast
+    spend. Unset = no fleet budget alerts."""
+    thresholds: Thresholds | None = None
+    """Fractions of `monthly_usd` that alert for this fleet; unset = the global
+    `budget.thresholds`."""
 
 
 class FleetConfig(Section):
     name: str
+    """The fleet's name: lowercase letters, digits and hyphens, starting with a letter, at most
+    40 characters, unique. Its VMs are named `<name>-<token>`."""
     instances: int | None = Field(default=None, ge=0)
+    """How many VMs the fleet runs. Give exactly one of `instances` and `capacity`."""
     capacity: CapacityTarget | None = None
+    """Size the fleet by total vCPU and/or RAM instead of a VM count: the cheapest mix of
+    `constraints.configurations` wins. Give exactly one of `instances` and `capacity`."""
     os_image: str | None = None
-    image: str | None = None  # slug of a default image, resolved through the API
+    """Download URL (`https://...`) of the OS image, ending in `.qcow2`, `.img`, `.raw`
+    (optionally `.xz`/`.gz`). Give this or `image`."""
+    image: str | None = None
+    """Slug of one of the provider's default images (e.g. `"debian-12"`), resolved through the
+    API. Give this or `os_image`."""
     ssh_keys: list[str] = Field(min_length=1)
+    """SSH public keys (raw) or names of keys stored in the account, installed on each VM; at
+    least one."""
     open_ports: list[PortSpec] = Field(default_factory=list)
+    """Ports opened on each VM, e.g. `[{ port = 443, protocol = "tcp" }]`; set at deploy and
+    corrected with PATCH."""
     keep_ssh_open: bool = True
+    """Keep 22/tcp open besides `open_ports` (the API replaces the whole port set)."""
     hostname: str | None = None
+    """Hostname given to the VMs (letters, digits and hyphens); unset = the provider's default."""
     constraints: FleetConstraints = Field(default_factory=FleetConstraints)
+    """Which offers the fleet may use."""
     policy: FleetPolicy = Field(default_factory=FleetPolicy)
+    """When and how the fleet's VMs move."""
     diversification: Diversification = Field(default_factory=Diversification)
+    """Spread limits across datacenters and countries."""
     budget: FleetBudget = Field(default_factory=FleetBudget)
+    """This fleet's own budget and alert thresholds."""
 
     @field_validator("name")
     @classmethod
@@ -268,8 +386,15 @@ class FleetConfig(Section):
 
 class BudgetConfig(Section):
     max_usd_per_epoch: NonNegativeUsd | None = None
+    """Cap on the account's cost per epoch (all VMs together), in USD: every plan deploys fewer
+    VMs rather than exceed it, and `budget.epoch:total` alerts when the running VMs cost more.
+    Unset = no cap."""
     monthly_usd: NonNegativeUsd | None = None
+    """Monthly budget of the whole account (all VMs) in USD; alerts at `thresholds` of the
+    actual and the forecast spend. Unset = no budget alerts."""
     thresholds: Thresholds = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+    """Fractions of `monthly_usd` (each in (0, 2]) that alert, on actual and on forecast spend;
+    only the highest one crossed is active."""
 
 
 #: What a command sink may never be handed, whatever `pass_env` says: the API key and
@@ -280,23 +405,42 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class AlertSink(Section):
     kind: Literal["log", "webhook", "command", "email"]
+    """Where alerts go: `log` (the daemon's log), `webhook` (POST of the alert as JSON to
+    `url`), `command` (runs `command` with the alert JSON on stdin) or `email` (SMTP)."""
     url: str | None = None
+    """Webhook URL (`https://`; plain `http://` only to loopback). Required for `webhook`."""
     command: list[str] | None = None
-    # environment variables handed to the command besides PATH and LANG (names only; the
-    # values are the daemon's)
+    """Program and arguments to run (argv list, no shell), e.g. `["/usr/local/bin/page-oncall",
+    "--team", "infra"]`; non-zero exit = failed delivery. Required for `command`."""
     pass_env: list[str] = Field(default_factory=list)
+    """Environment variables handed to a `command` sink besides `PATH` and `LANG` (names only;
+    the values are the daemon's). `FLUENCE_API_KEY` and `CREDENTIALS_DIRECTORY` are refused."""
     smtp_host: str | None = None
+    """SMTP server of an `email` sink. Required for `email`."""
     smtp_port: int = 587
+    """SMTP port; 465 = implicit TLS, otherwise STARTTLS when `starttls` is on."""
     starttls: bool = True
-    # allow a login without TLS to a host other than loopback: the password travels in
-    # clear text. Off unless set, and every such send logs a warning.
+    """Upgrade the SMTP connection with STARTTLS (ignored on port 465, which is TLS from the
+    start)."""
     insecure_plaintext_login: bool = False
+    """Allow an SMTP login without TLS to a host other than loopback: the password travels in
+    clear text. Off unless set, and every such send logs a warning."""
     username: str | None = None
+    """SMTP login name; unset = no login. The password comes from `password_file` or the
+    systemd credential `smtp-password`."""
     password_file: Path | None = None
-    ca_file: Path | None = None  # extra CA bundle to trust for STARTTLS (private relays)
+    """File holding the SMTP password (must be `chmod 600`); unset = the systemd credential
+    `smtp-password`."""
+    ca_file: Path | None = None
+    """Extra CA bundle to trust for the SMTP TLS connection (a private relay); unset = the
+    system CAs."""
     sender: str | None = None
+    """From address of an `email` sink. Required for `email`."""
     to: list[str] = Field(default_factory=list)
+    """Recipient addresses of an `email` sink; at least one for `email`."""
     timeout: Duration = timedelta(seconds=5)
+    """Longest one delivery may take; a cycle waits at most the slowest sink's timeout + 0.5 s.
+    A failed delivery is queued and retried in later cycles."""
 
     @field_validator("url")
     @classmethod
@@ -344,22 +488,40 @@ class AlertSink(Section):
 
 class AlertsConfig(Section):
     sinks: list[AlertSink] = Field(default_factory=list)
+    """Where alerts are sent besides the log; each `[[alerts.sinks]]` entry adds one."""
     renotify: Duration | None = None
+    """Repeat a still-active alert after this long (`12h`, `1d`); unset = never (an alert is
+    sent again only when it escalates)."""
     price_spike_pct: float = Field(default=25, gt=0)
+    """A fleet's segment median price up more than this many percent against
+    `price_spike_epochs` epochs earlier raises `price.spike:<fleet>`."""
     price_spike_epochs: int = Field(default=3, ge=1)
+    """How many epochs back the price spike rule compares with."""
     snapshot_failures: int = Field(default=3, ge=1)
+    """Failed snapshots in a row tolerated; one more raises `snapshot.failing:api`."""
 
 
 class Config(Section):
     mode: Mode = "recommend"
+    """What the daemon may do: `observe` snapshots the market and reports, never plans;
+    `recommend` also plans and alerts but changes nothing; `act` executes plans (deploys,
+    migrates and deletes the fleets' own VMs)."""
     api: ApiConfig = Field(default_factory=ApiConfig)
+    """How to reach the Fluence API."""
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    """Where the state (price history, journal, alerts) is stored."""
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    """How long price history is kept."""
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    """The daemon's cycle timings."""
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """The Prometheus endpoint."""
     fleets: list[FleetConfig] = Field(default_factory=list)
+    """The fleets to keep on the cheapest offers; each `[[fleets]]` entry is one."""
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    """The account-wide budget."""
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    """Alert rules and where alerts go."""
 
     @model_validator(mode="after")
     def _unique_fleets(self) -> Config:
