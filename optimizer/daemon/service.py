@@ -62,6 +62,9 @@ def open_daemon(
     clock = clock or SystemClock()
     configure_logging(stream=log_stream, json=log_json, level=log_level)
     with contextlib.ExitStack() as stack:
+        if log_stream is not None:
+            # the caller closes its stream after us: log to stderr again, not into it
+            stack.callback(configure_logging, level=log_level)
         client = build_client(config.api, transport=transport, api_key=api_key, sleep=clock.sleep)
         stack.callback(client.close)
         secret = getattr(client, "secret", None) or getattr(client, "_secret", None)

@@ -234,3 +234,22 @@ def test_daemon_applies_retention_once_a_day(tmp_path: Path) -> None:
     assert oldest_raw is not None
     # raw data older than the cut-off epoch (day 1 at the last roll-up, 72 h - 1 day) is gone
     assert oldest_raw.replace(tzinfo=None) >= (start + timedelta(days=1)).replace(tzinfo=None)
+
+
+def test_logging_leaves_a_callers_stream_when_the_daemon_closes(db_url: str) -> None:
+    """The demo closes its log file after the daemon: nothing may log into it afterwards
+    (a later log line used to raise 'I/O operation on closed file')."""
+    import io
+
+    import structlog
+
+    sim = Simulator(seed=3, clock=SimClock.stepped())
+    stream = io.StringIO()
+    with open_daemon(
+        make_config(db_url), clock=sim.clock, transport=sim.transport(), api_key=sim.api_key,
+        install_signals=False, log_stream=stream, log_json=True, metrics=False,
+    ):  # fmt: skip
+        structlog.get_logger("test").info("inside")
+    stream.close()
+    structlog.get_logger("test").info("after the daemon closed")  # raised ValueError before
+    assert stream.closed
