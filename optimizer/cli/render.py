@@ -104,7 +104,8 @@ def print_table(
             break
         width[i] -= 1
         excess -= 1
-    table = Table(title=safe(title) if title else None, show_edge=False, pad_edge=False)
+    # the title on a line of its own: as a table title it wrapped to the table's width
+    table = Table(show_edge=False, pad_edge=False)
     for i in keep:
         header, justify = specs[i]
         table.add_column(
@@ -116,6 +117,8 @@ def print_table(
         )
     for row in cells:
         table.add_row(*(row[i] for i in keep))
+    if title:
+        out.print(Text(safe(title)))
     out.print(table)
     if dropped:
         typer.echo(
