@@ -14,7 +14,7 @@ from datetime import time as dtime
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -207,6 +207,9 @@ class FleetConstraints(Section):
         return self
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class MaintenanceWindow(Section):
     """Daily UTC window in which disruptive actions may run, e.g. start 02:00, end 05:00."""
 
@@ -215,9 +218,7 @@ class MaintenanceWindow(Section):
     end: dtime
     """End of the daily window, UTC (exclusive); earlier than `start` = the window crosses
     midnight and belongs to the day it started."""
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    )
+    days: list[Weekday] = Field(default_factory=lambda: list(get_args(Weekday)))
     """Days (`mon` ... `sun`) the window opens on; default every day."""
 
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from optimizer.daemon.metrics import Metrics
-    from optimizer.fluence.client import FluenceClient
+    from optimizer.executor.api import CycleClient
     from optimizer.store.ingest import IngestSummary
 
 log = structlog.get_logger("optimizer.cycle")
@@ -146,7 +146,7 @@ class Runtime:
     """Everything a cycle needs, built by the caller (CLI, daemon, demo, tests)."""
 
     config: Config
-    client: FluenceClient
+    client: CycleClient
     engine: Engine
     clock: Clock
     metrics: Metrics | None = None
@@ -462,7 +462,12 @@ class _Integration:
         """Recent price observations → planner `Trends` (forecast, slope per
         configuration × country; listing stability per datacenter; each offer's recent
         level)."""
-        from optimizer.analysis import datacenter_longevity, offer_longevity, price_signals
+        from optimizer.analysis import (
+            datacenter_longevity,
+            listing_stability,
+            offer_longevity,
+            price_signals,
+        )
         from optimizer.analysis.levels import offer_levels
         from optimizer.planner import Trends
         from optimizer.store.queries import price_observations
@@ -472,12 +477,7 @@ class _Integration:
         if obs.empty:
             raise _Skipped("no price history yet")
         forecast, slope = price_signals(obs, now=now, since=since)
-        dcs = datacenter_longevity(offer_longevity(obs))
-        reliability = (
-            {str(r.datacenter): float(r.listing_stability) for r in dcs.itertuples()}
-            if not dcs.empty
-            else {}
-        )
+        reliability = listing_stability(datacenter_longevity(offer_longevity(obs)))
         levels = offer_levels(obs, now=now)
         return Trends(reliability=reliability, forecast=forecast, slope=slope, levels=levels)
 

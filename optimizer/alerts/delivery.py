@@ -33,10 +33,11 @@ from optimizer.alerts.model import Alert
 from optimizer.alerts.sinks import Sink, SinkError
 from optimizer.clock import utc
 from optimizer.store import fencing
+from optimizer.store.tables import table_of
 from optimizer.store.tables.alerts import AlertDelivery
 
 log = structlog.get_logger("optimizer.alerts")
-delivery_t: sa.Table = AlertDelivery.__table__  # type: ignore[assignment]
+delivery_t = table_of(AlertDelivery)
 
 MAX_ATTEMPTS = 20
 BACKOFF_BASE = timedelta(seconds=30)
@@ -47,7 +48,7 @@ MAX_PER_TICK = 200
 
 def backoff(attempts: int) -> timedelta:
     """Wait after the `attempts`-th failed attempt (1-based)."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    return min(BACKOFF_BASE * 2.0 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 @dataclass

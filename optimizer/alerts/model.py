@@ -63,7 +63,8 @@ class Alert:
         d["text"] = self.summary()  # Slack/Mattermost incoming webhooks show `text`
         d["message"] = self.text
         d["source"] = SOURCE
-        return json.loads(json.dumps(d, default=_jsonable))
+        out: dict[str, Any] = json.loads(json.dumps(d, default=_jsonable))
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

@@ -332,7 +332,7 @@ def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set
     alerts += inputs.extra
     families |= {a.family for a in inputs.extra}
     seen: dict[str, Alert] = {}
-    for a in alerts:  # one alert per key: the most severe wins
-        if a.key not in seen or a.level > seen[a.key].level:
-            seen[a.key] = a
+    for alert in alerts:  # one alert per key: the most severe wins
+        if alert.key not in seen or alert.level > seen[alert.key].level:
+            seen[alert.key] = alert
     return list(seen.values()), families

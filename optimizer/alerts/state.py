@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,10 +25,11 @@ from sqlalchemy.engine import Engine
 from optimizer.alerts.model import Alert
 from optimizer.clock import utc
 from optimizer.store import fencing
+from optimizer.store.tables import table_of
 from optimizer.store.tables.alerts import AlertDelivery, AlertState
 
-state_t: sa.Table = AlertState.__table__  # type: ignore[assignment]
-delivery_t: sa.Table = AlertDelivery.__table__  # type: ignore[assignment]
+state_t = table_of(AlertState)
+delivery_t = table_of(AlertDelivery)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class StoredAlert:
     alert: Alert
 
 
-def _row_alert(row: sa.Row) -> Alert:
+def _row_alert(row: sa.Row[Any]) -> Alert:
     return Alert.from_json(row.payload)
 
 

@@ -31,6 +31,7 @@ from optimizer.errors import ExecutionError, NoMatchingOffers, OptimizerError
 from optimizer.money import from_micros, to_micros
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors
+from optimizer.store.tables import table_of
 from optimizer.store.tables.alerts import PlanCash
 
 log = structlog.get_logger("optimizer.alerts")
@@ -45,8 +46,8 @@ def load_vm_points(engine: Engine, now: datetime) -> tuple[list[VmPoint], set[st
     present set: VMs in the latest poll). Returns (points, ids present in latest poll)."""
     from optimizer.store.tables.market import VmObservation, VmRecord
 
-    vm_t: sa.Table = VmRecord.__table__  # type: ignore[assignment]
-    obs_t: sa.Table = VmObservation.__table__  # type: ignore[assignment]
+    vm_t = table_of(VmRecord)
+    obs_t = table_of(VmObservation)
     now = utc(now)
     m_start, _ = month_bounds(now)
     cols = [vm_t.c.vm_id, vm_t.c.name, vm_t.c.created_at, obs_t.c.status, obs_t.c.price_micros,
@@ -97,20 +98,20 @@ def load_vm_fleets(engine: Engine) -> dict[str, str]:
     """VM id → fleet for VMs the daemon owns (created or adopted, not released)."""
     from optimizer.store.tables.journal import FleetVm
 
-    t: sa.Table = FleetVm.__table__  # type: ignore[assignment]
+    t = table_of(FleetVm)
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.vm_id, t.c.fleet).where(t.c.released_at.is_(None)))
         return {r.vm_id: r.fleet for r in rows}
 
 
 def load_plan_cash(engine: Engine) -> dict[str, Decimal]:
-    t: sa.Table = PlanCash.__table__  # type: ignore[assignment]
+    t = table_of(PlanCash)
     with store_errors(engine), engine.connect() as conn:
         return {r.fleet: from_micros(r.deposit_micros) for r in conn.execute(sa.select(t))}
 
 
 def save_plan_cash(engine: Engine, plans: Mapping[str, PlanSummary], now: datetime) -> None:
-    t: sa.Table = PlanCash.__table__  # type: ignore[assignment]
+    t = table_of(PlanCash)
     with store_errors(engine), engine.begin() as conn:
         fencing.check(engine, conn)
         for name, p in plans.items():
@@ -178,10 +179,10 @@ def segment_medians(
                 configuration=flt[0], country=flt[1],
             )  # fmt: skip
         df = _fleet_filter(stats[flt], f, "price_median_usd")
-        med = df.groupby("epoch_start")["price_median_usd"].median() if not df.empty else {}
+        med = df.groupby("epoch_start")["price_median_usd"].median() if not df.empty else None
         for d in days:  # every missing day lies in the range just queried
             if (db, fkey[f.name], d) not in _PAST_MEDIANS:
-                v = med.get(pd.Timestamp(d)) if len(med) else None
+                v = med.get(pd.Timestamp(d)) if med is not None and len(med) else None
                 _PAST_MEDIANS[db, fkey[f.name], d] = None if v is None or pd.isna(v) else float(v)
     markets: dict[tuple[str | None, str | None], pd.DataFrame] = {}
     out: dict[str, list[tuple[datetime, float]]] = {}
@@ -220,7 +221,7 @@ def snapshot_failures(engine: Engine) -> tuple[int, str | None]:
     """(consecutive failed snapshots counting back from the newest, newest error)."""
     from optimizer.store.tables.market import Snapshot
 
-    t: sa.Table = Snapshot.__table__  # type: ignore[assignment]
+    t = table_of(Snapshot)
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(
             sa.select(t.c.outcome, t.c.error).order_by(t.c.id.desc()).limit(1000)
@@ -237,7 +238,7 @@ def failed_actions(engine: Engine, now: datetime) -> list[FailedAction]:
     """Journal actions that failed within the last epoch."""
     from optimizer.store.tables.journal import JournalAction
 
-    t: sa.Table = JournalAction.__table__  # type: ignore[assignment]
+    t = table_of(JournalAction)
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(
             sa.select(t).where(t.c.state == "failed", t.c.updated_at >= utc(now) - EPOCH)
@@ -334,7 +335,9 @@ class AlertsResult:
         )
 
 
-def _error_alerts(errors: Iterable[OptimizerError], now: datetime) -> tuple[list[Alert], list]:
+def _error_alerts(
+    errors: Iterable[OptimizerError], now: datetime
+) -> tuple[list[Alert], list[FailedAction]]:
     """Unsatisfiable fleets and failed actions reported as errors during this tick."""
     unsat: list[Alert] = []
     failed: list[FailedAction] = []

@@ -23,6 +23,7 @@ import pandas as pd
 from optimizer.analysis.epochs import epoch_grid, epoch_number, epoch_of, epoch_start
 from optimizer.analysis.longevity import (
     datacenter_longevity,
+    listing_stability,
     offer_longevity,
     offer_longevity_epochs,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "history_from_observations",
     "history_from_offer_epochs",
     "latest_epoch",
+    "listing_stability",
     "market_trends",
     "offer_longevity",
     "offer_longevity_epochs",
@@ -98,8 +100,8 @@ def analyze_history(
 ) -> MarketAnalysis:
     """Stats for each of `levels`, trends for configuration and country levels, and
     longevity (given, or derived per epoch from the history when None)."""
-    stats = {lvl: segment_stats(history, lvl) for lvl in levels}
-    trends = {
+    stats: dict[str, pd.DataFrame] = {lvl: segment_stats(history, lvl) for lvl in levels}
+    trends: dict[str, pd.DataFrame] = {
         lvl: trend_frame(history, stats[lvl], lvl, window=trend_window, horizon=horizon)
         for lvl in ("configuration", "country")
         if lvl in stats

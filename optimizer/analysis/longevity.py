@@ -113,6 +113,16 @@ def datacenter_longevity(longevity: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def listing_stability(datacenters: pd.DataFrame) -> dict[str, float]:
+    """Datacenter label → listing stability, from a `datacenter_longevity` frame: the
+    planner's `Trends.reliability`."""
+    if datacenters.empty:
+        return {}
+    labels = datacenters["datacenter"].astype(str).tolist()
+    scores = datacenters["listing_stability"].astype("float64").tolist()
+    return dict(zip(labels, scores, strict=True))
+
+
 def offer_longevity_epochs(history: MarketHistory) -> pd.DataFrame:
     """Offer longevity from per-epoch aggregates (what the store keeps long term), with
     LONGEVITY_COLUMNS. Coarser than offer_longevity: a spell is a run of consecutive epochs

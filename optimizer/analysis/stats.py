@@ -229,7 +229,7 @@ def segment_stats(
         median_per_vcpu=("per_vcpu", "median"),
         median_per_gb=("per_gb", "median"),
     )
-    q = g["price_median"].quantile([0.1, 0.5, 0.9]).unstack()
+    q = g["price_median"].quantile(np.array([0.1, 0.5, 0.9])).unstack()
     out["p10"], out["median"], out["p90"] = q[0.1], q[0.5], q[0.9]
     out = out.reset_index()
     n_snap = history.snapshots.reindex(out["epoch"]).to_numpy(dtype="float64")

@@ -100,22 +100,25 @@ class PlannerPolicy:
         first = np.argmax(listed, axis=0)
         # an offer listed at step s was first seen at or before s: no look-ahead
         self.listed_since = [_dt(int(m.times[f])) for f in first]
+        # each offer's static attributes; `_offer` fills in the price and capacity
         self.static = [
-            {
-                "offer_key": str(m.keys[o]),
-                "configuration": str(m.configuration[o]),
-                "vcpu": max(int(m.vcpu[o]), 0),
-                "ram_gb": max(int(m.ram_gb[o]), 0),
-                "country": str(m.country[o]),
-                "datacenter": str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
-                "tier": int(m.tier[o]) if m.tier[o] >= 0 else None,
-                "listed_since": self.listed_since[o],
-            }
+            MarketOffer(
+                offer_key=str(m.keys[o]),
+                configuration=str(m.configuration[o]),
+                vcpu=max(int(m.vcpu[o]), 0),
+                ram_gb=max(int(m.ram_gb[o]), 0),
+                country=str(m.country[o]),
+                datacenter=str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
+                price=Decimal(0),
+                capacity=0,
+                tier=int(m.tier[o]) if m.tier[o] >= 0 else None,
+                listed_since=self.listed_since[o],
+            )
             for o in range(m.n_offers)
         ]
         self._key_cat = pd.Index([str(k) for k in m.keys])
         dc_codes, dc_cat = pd.factorize(
-            pd.Series([d["datacenter"] for d in self.static], dtype=object)
+            pd.Series([d.datacenter for d in self.static], dtype=object)
         )
         self._dc_codes, self._dc_cat = dc_codes, pd.Index(dc_cat)
 
@@ -130,7 +133,7 @@ class PlannerPolicy:
                 self._trends = replace(self._trends, levels=self._levels)
         if self._trends_at is not None and now - self._trends_at < self.trends_every:
             return self._trends
-        from optimizer.analysis import datacenter_longevity, offer_longevity
+        from optimizer.analysis import datacenter_longevity, listing_stability, offer_longevity
 
         mv = view.market
         first = int(np.searchsorted(mv.times, now - TRENDS_WINDOW_S, side="left"))
@@ -150,9 +153,7 @@ class PlannerPolicy:
         rel = datacenter_longevity(offer_longevity(presence)) if len(presence) else None
         forecast, slope = self._price_trends(mv, first, rows, cols, now)
         self._trends = Trends(
-            reliability={str(r.datacenter): float(r.listing_stability) for r in rel.itertuples()}
-            if rel is not None and not rel.empty
-            else {},
+            reliability=listing_stability(rel) if rel is not None else {},
             forecast=forecast,
             slope=slope,
             levels=self._levels,
@@ -215,11 +216,11 @@ class PlannerPolicy:
         key = (o, price, capacity)
         hit = self._cache.get(key)
         if hit is None:
-            hit = MarketOffer(price=micros_to_usd(price), capacity=capacity, **self.static[o])
+            hit = replace(self.static[o], price=micros_to_usd(price), capacity=capacity)
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[key] = hit
-        return hit  # type: ignore[return-value]
+        return hit
 
     def decide(self, view: StepView) -> list[Action]:
         m = self.market
@@ -239,8 +240,8 @@ class PlannerPolicy:
         if self.prune and settled and view.vms:
             listed &= price <= max(v.price_micros for v in view.vms)
         offers = []
-        for o in np.flatnonzero(listed):
-            o = int(o)
+        for i in np.flatnonzero(listed):
+            o = int(i)
             c = int(cap[o])
             eff = _UNLIMITED if c < 0 else max(c - view.usage.get(o, 0), 0)
             offers.append(self._offer(o, int(price[o]), eff))
@@ -283,7 +284,7 @@ class PlannerPolicy:
         for v in view.vms:
             if v.being_replaced and v.replacing is None and v.id not in busy:
                 continue  # scheduled for deletion: gone as far as the fleet is concerned
-            o = v.offer
+            at = v.offer
             vms.append(
                 OwnedVm(
                     id=v.id,
@@ -292,10 +293,10 @@ class PlannerPolicy:
                     price=micros_to_usd(v.price_micros),
                     next_billing_at=_dt(v.next_billing_at),
                     created_at=_dt(v.deployed_at),
-                    datacenter=str(m.datacenter[o]) or f"{m.country[o]}-?-{o}",
-                    country=str(m.country[o]),
-                    vcpu=int(m.vcpu[o]) if m.vcpu[o] > 0 else None,
-                    ram_gb=int(m.ram_gb[o]) if m.ram_gb[o] > 0 else None,
+                    datacenter=str(m.datacenter[at]) or f"{m.country[at]}-?-{at}",
+                    country=str(m.country[at]),
+                    vcpu=int(m.vcpu[at]) if m.vcpu[at] > 0 else None,
+                    ram_gb=int(m.ram_gb[at]) if m.ram_gb[at] > 0 else None,
                     reserved_balance=micros_to_usd(v.price_micros * view.model.reserve_epochs),
                     offer_key=str(m.keys[o]),
                 )

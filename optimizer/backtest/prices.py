@@ -77,11 +77,13 @@ class PriceHistory:
 
     @property
     def start(self) -> datetime:
-        return self.frame["ts"].min().to_pydatetime()
+        first: pd.Timestamp = self.frame["ts"].min()
+        return first.to_pydatetime()
 
     @property
     def end(self) -> datetime:
-        return self.frame["ts"].max().to_pydatetime()
+        last: pd.Timestamp = self.frame["ts"].max()
+        return last.to_pydatetime()
 
 
 # --- CSV ----------------------------------------------------------------------------------

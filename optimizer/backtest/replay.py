@@ -39,11 +39,13 @@ class MarketView:
 
     @property
     def now_price(self) -> np.ndarray:
-        return self.price[-1]
+        row: np.ndarray = self.price[-1]
+        return row
 
     @property
     def now_capacity(self) -> np.ndarray:
-        return self.capacity[-1]
+        row: np.ndarray = self.capacity[-1]
+        return row
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ def _chart_png(result: BacktestResult) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     try:
@@ -104,7 +105,7 @@ def _chart_png(result: BacktestResult) -> bytes:
             # extend each line to the end of the run so they compare at the same date
             xs.append(result.end)
             ys.append(ys[-1])
-            ax.step(xs, ys, where="post", label=p.name, linewidth=1.6)
+            ax.step(np.array(xs), ys, where="post", label=p.name, linewidth=1.6)
         ax.set_ylabel("cumulative cost (USD)")
         ax.set_xlabel("date (UTC)")
         ax.set_title(f"Fleet {result.fleet}: cumulative cost per policy")

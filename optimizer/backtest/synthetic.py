@@ -4,6 +4,7 @@ benchmarks and tests that need a large history without running the simulator."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,7 +82,7 @@ def simulator_history(
     m = SimMarket(seed, offers)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     names = "ts offer_key configuration country datacenter vcpu ram_gb tier price_usd capacity"
-    cols: dict[str, list] = {k: [] for k in names.split()}
+    cols: dict[str, list[Any]] = {k: [] for k in names.split()}
     for h in range(0, days * 24 + 1, interval_hours):
         m.advance_to(h)
         ts = start + timedelta(hours=h)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from optimizer.config import FleetConfig, FleetPolicy
 
 from optimizer.errors import ConfigError
 from optimizer.private_files import write_private_text
 
 
-def _fleets_from_file(path: Path) -> list:  # list[FleetConfig]
+def _fleets_from_file(path: Path) -> list[FleetConfig]:
     """Read fleets from a TOML file: a whole optimizer config (`[[fleets]]`), or one fleet
     at the top level (`name = ...`)."""
     from pydantic import ValidationError
@@ -31,7 +35,7 @@ def _fleets_from_file(path: Path) -> list:  # list[FleetConfig]
         raise ConfigError(format_validation_error(str(path), err)) from None
 
 
-def _policy_set(spec: str):  # -> tuple[str, FleetPolicy]
+def _policy_set(spec: str) -> tuple[str, FleetPolicy]:
     from pydantic import ValidationError
 
     from optimizer.config import FleetPolicy, format_validation_error, read_toml

@@ -12,6 +12,7 @@ import typer
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock, utc
 from optimizer.errors import ConfigError
+from optimizer.store.tables import table_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -136,7 +137,7 @@ def last_poll(engine: Engine, now: datetime) -> datetime | None:
     from optimizer.store.engine import store_errors
     from optimizer.store.tables.market import VmObservation
 
-    t: sa.Table = VmObservation.__table__  # type: ignore[assignment]
+    t = table_of(VmObservation)
     with store_errors(engine), engine.connect() as conn:
         v = conn.execute(sa.select(sa.func.max(t.c.to_at)).where(t.c.from_at <= now)).scalar()
     return None if v is None else utc(v)

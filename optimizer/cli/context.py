@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -76,7 +76,9 @@ class AppContext:
     database_url: str | None = None
     log_level: str | None = None  # global --log-level (None: the command's default)
     log_format: str | None = None  # global --log-format
-    _cache: dict[str, Any] = field(default_factory=dict)
+    _config: Config | None = field(default=None, repr=False)
+    _client: FluenceClient | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
 
     def resolved_config_path(self) -> Path | None:
         """The file the configuration comes from (None: none found, defaults apply)."""
@@ -85,7 +87,7 @@ class AppContext:
         return self.config_path or default_config_path()
 
     def config(self) -> Config:
-        if "config" not in self._cache:
+        if self._config is None:
             from optimizer.config import load_config
 
             path = self.resolved_config_path()
@@ -94,11 +96,11 @@ class AppContext:
                 cfg.api.base_url = self.api_url
             if self.database_url:
                 cfg.database.url = self.database_url
-            self._cache["config"] = cfg
-        return self._cache["config"]
+            self._config = cfg
+        return self._config
 
     def client(self) -> FluenceClient:
-        if "client" not in self._cache:
+        if self._client is None:
             from optimizer.daemon.logging import (
                 configure_logging,
                 is_configured,
@@ -119,26 +121,26 @@ class AppContext:
                 )
             else:
                 register_secret(secret)
-            self._cache["client"] = client
-        return self._cache["client"]
+            self._client = client
+        return self._client
 
     def close(self) -> None:
         """Release what was built (HTTP connections, database pool); called once when the
         command finishes (registered in `optimizer.cli.main`)."""
-        client = self._cache.pop("client", None)
+        client, self._client = self._client, None
         if client is not None:
             client.close()
-        engine = self._cache.pop("engine", None)
+        engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
 
     def engine(self) -> Engine:
-        if "engine" not in self._cache:
+        if self._engine is None:
             from optimizer.store.engine import open_store
 
             refuse_foreign_sqlite(self.config().database.url)
-            self._cache["engine"] = open_store(self.config().database.url)
-        return self._cache["engine"]
+            self._engine = open_store(self.config().database.url)
+        return self._engine
 
 
 class _Stderr:

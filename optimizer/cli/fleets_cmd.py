@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from optimizer.cli.context import AppContext
     from optimizer.config import Config, FleetConfig
     from optimizer.executor import FleetRunner
+    from optimizer.fluence.models import Vm
     from optimizer.planner import Plan
 
 fleets = typer.Typer(
@@ -47,7 +48,7 @@ def _select(app: AppContext, fleet: str | None) -> list[FleetConfig]:
     return list(cfg.fleets)
 
 
-def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list, FleetRunner]:
+def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list[Vm], FleetRunner]:
     from optimizer.executor import FleetRunner
 
     app = ctx.obj
@@ -204,9 +205,7 @@ def check_config_cmd(ctx: typer.Context) -> None:
         size = (
             f"{f.instances} instances"
             if f.instances is not None
-            else (
-                f"capacity {f.capacity.vcpu or '-'} vCPU / {f.capacity.ram_gb or '-'} GB"  # type: ignore[union-attr]
-            )
+            else (f"capacity {f.capacity.vcpu or '-'} vCPU / {f.capacity.ram_gb or '-'} GB")
         )
         print_line(
             f"  {f.name}: {size}, {len(f.constraints.configurations) or 'any'} "

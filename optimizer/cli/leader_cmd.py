@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             print_table(["", ""], [["leader", "none yet (no daemon has led)"]], title=url)
             return
         held = {True: "yes", False: "no (leader gone; a follower takes over)", None: "n/a"}
-        rows = [
+        rows: list[list[object]] = [
             ["leader", info.holder or "-"],
             ["term", info.term],
             ["since", info.since.isoformat() if info.since else "-"],

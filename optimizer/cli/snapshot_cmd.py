@@ -16,6 +16,7 @@ from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock
 from optimizer.countries import country_problem
 from optimizer.errors import ConfigError
+from optimizer.frames import records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,8 +126,12 @@ def history_offers_cmd(
     if as_json:
         changes = {
             key: [
-                {"ts": r.ts.isoformat(), "priceUsd": f"{r.price_usd:.6f}", "capacity": r.capacity}
-                for r in grp.itertuples()
+                {
+                    "ts": r["ts"].isoformat(),
+                    "priceUsd": f"{r['price_usd']:.6f}",
+                    "capacity": r["capacity"],
+                }
+                for r in records(grp)
             ]
             for key, grp in obs[
                 (obs.groupby("offer_key")["price_usd"].diff() != 0)
@@ -136,19 +141,19 @@ def history_offers_cmd(
         print_json(
             [
                 {
-                    "offerKey": r.offer_key,
-                    "configuration": r.configuration,
-                    "datacenter": r.datacenter,
-                    "firstSeen": r.first_seen.isoformat(),
-                    "lastSeen": r.last_seen.isoformat(),
-                    "samples": int(r.samples),
-                    "priceMinUsd": f"{r.price_min:.6f}",
-                    "priceLastUsd": f"{r.price_last:.6f}",
-                    "priceMaxUsd": f"{r.price_max:.6f}",
-                    "capacityLast": int(r.capacity_last),
-                    "changes": changes.get(r.offer_key, []),
+                    "offerKey": r["offer_key"],
+                    "configuration": r["configuration"],
+                    "datacenter": r["datacenter"],
+                    "firstSeen": r["first_seen"].isoformat(),
+                    "lastSeen": r["last_seen"].isoformat(),
+                    "samples": int(r["samples"]),
+                    "priceMinUsd": f"{r['price_min']:.6f}",
+                    "priceLastUsd": f"{r['price_last']:.6f}",
+                    "priceMaxUsd": f"{r['price_max']:.6f}",
+                    "capacityLast": int(r["capacity_last"]),
+                    "changes": changes.get(r["offer_key"], []),
                 }
-                for r in table.itertuples()
+                for r in records(table)
             ]
         )
         return
@@ -167,18 +172,18 @@ def history_offers_cmd(
         ],
         (
             [
-                r.offer_key,
-                r.configuration,
-                r.datacenter,
-                f"{r.price_min:.5f}",
-                f"{r.price_last:.5f}",
-                f"{r.price_max:.5f}",
-                int(r.price_changes),
-                int(r.capacity_last),
-                r.first_seen.to_pydatetime(),
-                r.last_seen.to_pydatetime(),
+                r["offer_key"],
+                r["configuration"],
+                r["datacenter"],
+                f"{r['price_min']:.5f}",
+                f"{r['price_last']:.5f}",
+                f"{r['price_max']:.5f}",
+                int(r["price_changes"]),
+                int(r["capacity_last"]),
+                r["first_seen"].to_pydatetime(),
+                r["last_seen"].to_pydatetime(),
             ]
-            for r in table.itertuples()
+            for r in records(table)
         ),
         title=f"Offers in the last {since} (USD per epoch)",
     )

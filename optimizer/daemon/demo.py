@@ -41,6 +41,7 @@ from optimizer.errors import OptimizerError
 from optimizer.fluence.status import is_ended
 from optimizer.money import fmt_usd, from_micros
 from optimizer.private_files import make_private_dir, open_private, write_private_text
+from optimizer.store.tables import table_of
 
 DEFAULT_DIR = Path("fluence-demo")
 T = TypeVar("T")
@@ -251,7 +252,7 @@ def fleet_costs(engine: sa.Engine, config: Config) -> list[FleetCost]:
     for the caller (the demo fills it from its counterfactual run)."""
     from optimizer.store.tables.market import VmObservation, VmRecord
 
-    vm_t, obs_t = VmRecord.__table__, VmObservation.__table__
+    vm_t, obs_t = table_of(VmRecord), table_of(VmObservation)
     q = (
         sa.select(vm_t.c.vm_id, vm_t.c.name, vm_t.c.last_seen, obs_t.c.status,
                   obs_t.c.spent_micros)
@@ -281,9 +282,9 @@ def _add_ledger(engine: sa.Engine, fleets: list[FleetCost], end: datetime) -> No
     from optimizer.store.tables.journal import JournalAction
 
     ledger = savings(engine, end)
-    t = JournalAction.__table__
+    t = table_of(JournalAction)
     with engine.connect() as conn:
-        finals = dict(
+        finals: dict[str, int] = dict(
             conn.execute(
                 sa.select(t.c.fleet, sa.func.count())
                 .where(t.c.kind == "finalize", t.c.state == "done")
@@ -301,7 +302,7 @@ def journal_actions(engine: sa.Engine) -> Counter[str]:
     """Executor actions by kind and final state, e.g. `migrate done: 4` (from the journal)."""
     from optimizer.store.tables.journal import JournalAction
 
-    t = JournalAction.__table__
+    t = table_of(JournalAction)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(t.c.kind, t.c.state, sa.func.count()).group_by(t.c.kind, t.c.state)

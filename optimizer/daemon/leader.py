@@ -39,7 +39,7 @@ import contextlib
 import hashlib
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,19 @@ import structlog
 from optimizer.clock import Clock, SystemClock
 from optimizer.config import Config
 from optimizer.errors import LeadershipLost
+from optimizer.executor.api import CycleClient
+from optimizer.fluence.models import (
+    Constraints,
+    DefaultImage,
+    DeployedVm,
+    DeployRequest,
+    Estimate,
+    Offer,
+    Vm,
+    VmUpdate,
+)
 from optimizer.store.engine import store_errors
+from optimizer.store.tables import table_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -196,6 +208,7 @@ class LeaderElector:
             if self._pg and not self._take_advisory_lock():
                 return False
             conn = self._conn if self._pg else self.engine.connect()
+            assert conn is not None  # on PostgreSQL, taking the advisory lock opened it
             try:
                 now = self.clock.now()
                 term = self._bump_term(conn, now)
@@ -232,7 +245,7 @@ class LeaderElector:
     def _bump_term(self, conn: Connection, now: datetime) -> int:
         from optimizer.store.tables.leader import Leader
 
-        t = Leader.__table__
+        t = table_of(Leader)
         term = conn.execute(
             sa.update(t)
             .where(t.c.id == 1)
@@ -252,7 +265,7 @@ class LeaderElector:
         lock connection, so success also proves the lock is still held."""
         from optimizer.store.tables.leader import Leader
 
-        t = Leader.__table__
+        t = table_of(Leader)
         try:
             conn = self._conn if self._pg else self.engine.connect()
             assert conn is not None
@@ -352,22 +365,35 @@ class FencedClient:
     otherwise. Journal writes are fenced already; this also covers the executor's deletes
     and port patches, which happen before their journal write. Reads pass straight on."""
 
-    _MUTATING = frozenset({"deploy", "delete_vms", "patch_vms"})
-
-    def __init__(self, client: Any, elector: LeaderElector) -> None:
+    def __init__(self, client: CycleClient, elector: LeaderElector) -> None:
         self._client = client
         self._elector = elector
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if name not in self._MUTATING:
-            return attr
+    # -- changes to the account: fenced ------------------------------------------------
+    def deploy(self, request: DeployRequest) -> list[DeployedVm]:
+        self._elector.check()
+        return self._client.deploy(request)
 
-        def fenced(*args: Any, **kwargs: Any) -> Any:
-            self._elector.check()
-            return attr(*args, **kwargs)
+    def patch_vms(self, updates: Sequence[VmUpdate]) -> None:
+        self._elector.check()
+        self._client.patch_vms(updates)
 
-        return fenced
+    def delete_vms(self, ids: Iterable[str]) -> None:
+        self._elector.check()
+        self._client.delete_vms(ids)
+
+    # -- reads ----------------------------------------------------------------------------
+    def list_offers(self, constraints: Constraints | None = None) -> list[Offer]:
+        return self._client.list_offers(constraints)
+
+    def list_vms(self) -> list[Vm]:
+        return self._client.list_vms()
+
+    def estimate(self, constraints: Constraints | None, instances: int) -> Estimate:
+        return self._client.estimate(constraints, instances)
+
+    def default_images(self) -> list[DefaultImage]:
+        return self._client.default_images()
 
 
 def _line(err: BaseException) -> str:

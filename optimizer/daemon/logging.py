@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
-from typing import IO, Any
+from typing import Any, Protocol, TextIO, cast
 
 import structlog
 
@@ -73,10 +74,20 @@ def redact_processor(
 _configured = False
 
 
+class LogStream(Protocol):
+    """Where log lines go: a text stream (`sys.stderr`, a file, a test's buffer)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
+
 def configure_logging(
     *,
     level: str = "info",
-    stream: IO[str] | None = None,
+    stream: LogStream | None = None,
     json: bool | None = None,
     secrets: Iterable[str | None] = (),
 ) -> None:
@@ -88,9 +99,9 @@ def configure_logging(
     global _configured
     for s in secrets:
         register_secret(s)
-    out = stream if stream is not None else sys.stderr
+    out: LogStream = stream if stream is not None else sys.stderr
     if json is None:
-        json = not (hasattr(out, "isatty") and out.isatty())
+        json = not out.isatty()
     lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: Any = (
         structlog.processors.JSONRenderer(default=str)
@@ -108,7 +119,8 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        # WriteLogger only calls write() and flush(): any LogStream will do
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
     # third-party libraries logging through stdlib: warnings and up, same stream, redacted
@@ -131,15 +143,11 @@ class _StdlibRedactor(logging.Filter):
         return True
 
 
-def _colors(out: IO[str]) -> bool:
+def _colors(out: LogStream) -> bool:
     """Colors only on a terminal (and on Windows only with colorama)."""
-    if not (hasattr(out, "isatty") and out.isatty()):
+    if not out.isatty():
         return False
-    try:
-        import colorama  # noqa: F401
-    except ImportError:
-        return sys.platform != "win32"
-    return True
+    return sys.platform != "win32" or importlib.util.find_spec("colorama") is not None
 
 
 def is_configured() -> bool:

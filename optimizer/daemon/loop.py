@@ -155,7 +155,7 @@ class Daemon:
         snapshot_s = self.rt.config.daemon.snapshot_interval.total_seconds()
         if result.api_down or any(o.stage == "snapshot" for o in result.failures):
             n = max(self.api_failures, 1)
-            wait = min(RETRY_BASE.total_seconds() * 2 ** (n - 1), snapshot_s)
+            wait = min(RETRY_BASE.total_seconds() * 2.0 ** (n - 1), snapshot_s)
             log.warning("snapshot failed; retrying with backoff", retry_in_s=wait, failures=n)
             return wait
         wait = (self.cycle.next_due() - self.rt.clock.now()).total_seconds()

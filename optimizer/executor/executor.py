@@ -50,6 +50,7 @@ from optimizer.errors import (
     TransportError,
 )
 from optimizer.executor import journal as jr
+from optimizer.executor.api import ExecutorClient
 from optimizer.fluence.models import (
     Constraints,
     DeployRequest,
@@ -62,7 +63,7 @@ from optimizer.fluence.status import VmStatus, is_ended, is_healthy
 from optimizer.money import from_micros, to_micros
 from optimizer.planner.inputs import CUTOVER_MARGIN, Plan
 from optimizer.store.engine import store_errors
-from optimizer.store.tables.journal import JournalAction, SavingsEntry
+from optimizer.store.tables.journal import FleetVm, JournalAction, SavingsEntry
 
 log = structlog.get_logger("optimizer.executor")
 
@@ -79,7 +80,7 @@ def desired_ports(fleet: FleetConfig) -> list[Port]:
     ports = {(p.port, p.protocol) for p in fleet.open_ports}
     if fleet.keep_ssh_open:
         ports.add((22, "tcp"))
-    return [Port(port=p, protocol=proto) for p, proto in sorted(ports)]  # type: ignore[arg-type]
+    return [Port(port=p, protocol=proto) for p, proto in sorted(ports)]
 
 
 class Executor:
@@ -92,7 +93,7 @@ class Executor:
 
     def __init__(
         self,
-        client: object,
+        client: ExecutorClient,
         engine: Engine,
         clock: Clock,
         config: Config,
@@ -102,7 +103,7 @@ class Executor:
         max_attempts: int = 3,
         tick: timedelta | None = None,
     ) -> None:
-        self.client = client  # FluenceClient (duck-typed so tests can wrap it)
+        self.client = client
         self.engine = engine
         self.clock = clock
         self.config = config
@@ -133,7 +134,7 @@ class Executor:
         if self.config.mode != "act":
             raise ExecutionError(f"mode is {self.config.mode}: nothing is executed", fleet=fleet)
         if vms is None:
-            vms = self.client.list_vms()  # type: ignore[attr-defined]
+            vms = self.client.list_vms()
         counts: Counter[str] = Counter()
         for gone in jr.reconcile_ownership(self.engine, vms, self.clock.now(), fleet):
             log.warning("ownership released", fleet=gone.fleet, vm_id=gone.vm_id, why=gone.why)
@@ -192,7 +193,7 @@ class Executor:
         constraints = Constraints.model_validate_json(row.constraints_json or "{}")
         cap = from_micros(row.cap_micros) if row.cap_micros is not None else None
         try:
-            est = self.client.estimate(constraints, 1)  # type: ignore[attr-defined]
+            est = self.client.estimate(constraints, 1)
         except NoMatchingOffers as err:
             self._finish(row, "aborted", f"estimate: {err.message}")
             return
@@ -225,7 +226,7 @@ class Executor:
             ),
         )
         try:
-            deployed = self.client.deploy(request)  # type: ignore[attr-defined]
+            deployed = self.client.deploy(request)
         except _AMBIGUOUS as err:
             log.warning("deploy answer lost; will look for the VM by name", error=str(err))
             self._save(row, error=f"deploy answer lost: {err}")
@@ -375,7 +376,7 @@ class Executor:
                     )
                 )
             for vm_id in new_ids:
-                owned = s.get(jr.FleetVm, vm_id)
+                owned = s.get(FleetVm, vm_id)
                 if owned is not None:
                     owned.last_migrated_at = now
                     s.add(owned)
@@ -407,7 +408,7 @@ class Executor:
                 action=row.id,
             )
         if vm is not None and vm.status != VmStatus.STOPPED:
-            self.client.delete_vms([vm_id])  # type: ignore[attr-defined]
+            self.client.delete_vms([vm_id])
             log.info("deleted", fleet=row.fleet, vm_id=vm_id, status=vm.status)
         with store_errors(self.engine), jr.session(self.engine) as s:
             jr.release(s, vm_id, self.clock.now())
@@ -433,7 +434,7 @@ class Executor:
             return fleet.os_image
         slug = fleet.image or ""
         if slug not in self._images:
-            for img in self.client.default_images():  # type: ignore[attr-defined]
+            for img in self.client.default_images():
                 if slug in (img.slug, img.name):
                     self._images[slug] = img.download_url
                     break
@@ -455,7 +456,7 @@ class Executor:
             and {(p.port, p.protocol) for p in v.ports} != want_set
         ]
         if updates:
-            self.client.patch_vms(updates)  # type: ignore[attr-defined]
+            self.client.patch_vms(updates)
             log.info("ports corrected", fleet=fleet.name, vms=[u.id for u in updates])
         return len(updates)
 

@@ -21,6 +21,7 @@ from optimizer.clock import Clock
 from optimizer.config import Config, FleetConfig
 from optimizer.epoch_cap import epoch_caps, epoch_spend
 from optimizer.executor import journal as jr
+from optimizer.executor.api import ExecutorClient
 from optimizer.executor.executor import Executor
 from optimizer.fluence.models import Offer, Vm
 from optimizer.planner import BudgetState, LaunchStats, MarketView, OwnedVm, Plan, Trends
@@ -58,7 +59,7 @@ class FleetRunner:
 
     def __init__(
         self,
-        client: object,
+        client: ExecutorClient,
         engine: Engine,
         clock: Clock,
         config: Config,

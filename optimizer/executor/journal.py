@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
 from optimizer.errors import ExecutionError
@@ -57,7 +57,7 @@ def session(engine: Engine) -> Session:
 def owned_ids(engine: Engine, fleet: str | None = None) -> dict[str, FleetVm]:
     """VM id → ownership row for every VM currently owned (by `fleet`, or by any fleet)."""
     with store_errors(engine), session(engine) as s:
-        q = select(FleetVm).where(FleetVm.released_at.is_(None))  # type: ignore[union-attr]
+        q = select(FleetVm).where(col(FleetVm.released_at).is_(None))
         if fleet is not None:
             q = q.where(FleetVm.fleet == fleet)
         return {row.vm_id: row for row in s.exec(q)}
@@ -135,7 +135,7 @@ def reconcile_ownership(
     by_id = {v.id: v for v in vms}
     out: list[Released] = []
     with store_errors(engine), session(engine) as s:
-        q = select(FleetVm).where(FleetVm.released_at.is_(None))  # type: ignore[union-attr]
+        q = select(FleetVm).where(col(FleetVm.released_at).is_(None))
         if fleet is not None:
             q = q.where(FleetVm.fleet == fleet)
         for row in s.exec(q):
@@ -172,7 +172,9 @@ def release(s: Session, vm_id: str, now: datetime) -> None:
         row.released_at = now
         s.add(row)
     for entry in s.exec(
-        select(SavingsEntry).where(SavingsEntry.new_vm_id == vm_id, SavingsEntry.ended_at.is_(None))  # type: ignore[union-attr]
+        select(SavingsEntry).where(
+            SavingsEntry.new_vm_id == vm_id, col(SavingsEntry.ended_at).is_(None)
+        )
     ):
         entry.ended_at = now
         s.add(entry)
@@ -222,23 +224,23 @@ def release_vms(engine: Engine, fleet: str, vm_ids: Iterable[str], now: datetime
 
 def open_actions(engine: Engine, fleet: str | None = None) -> list[JournalAction]:
     with store_errors(engine), session(engine) as s:
-        q = select(JournalAction).where(JournalAction.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+        q = select(JournalAction).where(col(JournalAction.state).in_(OPEN_STATES))
         if fleet is not None:
             q = q.where(JournalAction.fleet == fleet)
-        return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
+        return list(s.exec(q.order_by(col(JournalAction.id))))
 
 
 def recent_actions(engine: Engine, fleet: str | None, since: datetime) -> list[JournalAction]:
     with store_errors(engine), session(engine) as s:
         q = select(JournalAction).where(
             or_(
-                JournalAction.state.in_(OPEN_STATES),  # type: ignore[attr-defined]
-                JournalAction.updated_at >= since,
+                col(JournalAction.state).in_(OPEN_STATES),
+                col(JournalAction.updated_at) >= since,
             )
         )
         if fleet is not None:
             q = q.where(JournalAction.fleet == fleet)
-        return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
+        return list(s.exec(q.order_by(col(JournalAction.id))))
 
 
 def failed_actions(engine: Engine, fleet: str | None, since: datetime) -> list[JournalAction]:
@@ -246,11 +248,11 @@ def failed_actions(engine: Engine, fleet: str | None, since: datetime) -> list[J
     with store_errors(engine), session(engine) as s:
         q = select(JournalAction).where(
             JournalAction.state == "failed",
-            JournalAction.finished_at >= since,  # type: ignore[operator]
+            col(JournalAction.finished_at) >= since,
         )
         if fleet is not None:
             q = q.where(JournalAction.fleet == fleet)
-        return list(s.exec(q.order_by(JournalAction.id)))  # type: ignore[arg-type]
+        return list(s.exec(q.order_by(col(JournalAction.id))))
 
 
 def record_plan(
@@ -350,9 +352,9 @@ def launch_stats(
     with store_errors(engine), session(engine) as s:
         rows = s.exec(
             select(JournalAction).where(
-                JournalAction.kind.in_(("deploy", "replace_stuck")),  # type: ignore[attr-defined]
+                col(JournalAction.kind).in_(("deploy", "replace_stuck")),
                 JournalAction.state == "done",
-                JournalAction.finished_at >= now - window,  # type: ignore[operator]
+                col(JournalAction.finished_at) >= now - window,
             )
         )
         durations = sorted(
@@ -382,7 +384,7 @@ def savings(engine: Engine, now: datetime) -> dict[str, FleetSavings]:
     migration (until its new VM was removed or moved on)."""
     out: dict[str, FleetSavings] = {}
     with store_errors(engine), session(engine) as s:
-        for e in s.exec(select(SavingsEntry).order_by(SavingsEntry.id)):  # type: ignore[arg-type]
+        for e in s.exec(select(SavingsEntry).order_by(col(SavingsEntry.id))):
             diff = from_micros(e.old_price_micros - e.new_price_micros)
             end = e.ended_at or now
             epochs = Decimal(

@@ -61,6 +61,7 @@ from optimizer.urls import is_loopback_host
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 MAX_MESSAGE_CHARS = 200
 
@@ -368,8 +369,8 @@ def _list_of(item: type[T], *wrappers: str) -> Callable[[bytes], list[T]]:
     return parse
 
 
-def _model(model: type[BaseModel]) -> Callable[[bytes], Any]:
-    def parse(body: bytes) -> Any:
+def _model(model: type[M]) -> Callable[[bytes], M]:
+    def parse(body: bytes) -> M:
         try:
             return model.model_validate(_decode(body))
         except ValidationError as e:
@@ -378,8 +379,8 @@ def _model(model: type[BaseModel]) -> Callable[[bytes], Any]:
     return parse
 
 
-def _optional_model(model: type[BaseModel]) -> Callable[[bytes], Any]:
-    def parse(body: bytes) -> Any:
+def _optional_model(model: type[M]) -> Callable[[bytes], M | None]:
+    def parse(body: bytes) -> M | None:
         if not body.strip():
             return None
         try:

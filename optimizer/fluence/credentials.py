@@ -23,6 +23,7 @@ import re
 import stat
 import struct
 from pathlib import Path
+from typing import NoReturn
 
 from optimizer.errors import AuthError, ConfigError
 
@@ -63,7 +64,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
 
-    def __reduce__(self) -> object:  # pickling would leak the value into files
+    def __reduce__(self) -> NoReturn:  # pickling would leak the value into files
         raise TypeError("Secret cannot be pickled")
 
 

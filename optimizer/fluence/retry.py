@@ -63,7 +63,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number `attempt + 1` without a server hint."""
-        ceiling = min(self.cap, self.base_delay * (2**attempt))
+        ceiling = min(self.cap, self.base_delay * (2.0**attempt))
         return ceiling * self.rand()
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:

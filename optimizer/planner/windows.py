@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import get_args
 
-from optimizer.config import MaintenanceWindow
+from optimizer.config import MaintenanceWindow, Weekday
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAYS: tuple[Weekday, ...] = get_args(Weekday)  # Monday first, as datetime.weekday()
 
 
 def in_window(t: datetime, windows: Sequence[MaintenanceWindow]) -> bool:

@@ -9,8 +9,9 @@ that come from the API are drawn with math text off, so a name containing `$` is
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -22,8 +23,11 @@ from matplotlib.figure import Figure
 from optimizer.analysis import MarketAnalysis, wide
 from optimizer.report.tables import natural_key
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 USD_EPOCH = "USD per epoch (24 h)"
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "text.parse_math": False,
     "font.size": 9,
     "axes.titlesize": 10,
@@ -121,7 +125,8 @@ def _lines(
         fig.subplots_adjust(left=0.08, right=0.74, top=0.91, bottom=0.15)
         ax = fig.subplots()
         x = _x(grid)
-        for col in table.columns:
+        columns: Sequence[Hashable] = table.columns.tolist()  # tuples when levels nest
+        for col in columns:
             label = " × ".join(map(str, col)) if isinstance(col, tuple) else str(col)
             ax.plot(x, table[col].to_numpy(dtype="float64"), linewidth=1.4, label=label)
         ax.set_ylabel(ylabel)
@@ -179,7 +184,7 @@ def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:
         return _png(fig)
 
 
-def fleet_spend(spend: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
+def fleet_spend(spend: pd.DataFrame | None, grid: pd.DatetimeIndex) -> bytes | None:
     """Spend per fleet per epoch (columns epoch, fleet, spend_usd)."""
     if spend is None or spend.empty:
         return None
@@ -189,7 +194,7 @@ def fleet_spend(spend: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
     return _lines(table, USD_EPOCH, "Fleet spend per epoch", grid, zero=True)
 
 
-def savings(saved: pd.DataFrame, grid: pd.DatetimeIndex) -> bytes | None:
+def savings(saved: pd.DataFrame | None, grid: pd.DatetimeIndex) -> bytes | None:
     """Cumulative savings realized per fleet (columns epoch, fleet, savings_usd)."""
     if saved is None or saved.empty:
         return None

@@ -197,10 +197,14 @@ def _dispatch(sim: Simulator, endpoint: str, query: str, body: bytes) -> SimResp
         return SimResponse(204)
     if endpoint == "delete_vms":
         data = _obj(body)
-        ids = data.get("vmIds")
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        vm_ids = data.get("vmIds")
+        if (
+            not isinstance(vm_ids, list)
+            or not vm_ids
+            or not all(isinstance(i, str) for i in vm_ids)
+        ):
             raise SimError(400, "Invalid request: vmIds must be a non-empty list of ids")
-        return _json(200, {"transactions": sim.delete(ids)})
+        return _json(200, {"transactions": sim.delete(vm_ids)})
     if endpoint == "default_images":
         now = sim._start.isoformat().replace("+00:00", "Z")
         return _json(200, [{**img, "createdAt": now, "updatedAt": now} for img in DEFAULT_IMAGES])

@@ -81,6 +81,8 @@ class SimServer:
     @property
     def url(self) -> str:
         host = self.httpd.server_address[0]
+        if isinstance(host, bytes):  # typeshed allows bytes (AF_UNIX); ours is AF_INET
+            host = host.decode()
         return f"http://{host}:{self.port}"
 
     def serve_forever(self) -> None:

@@ -578,7 +578,7 @@ class Simulator:
             req = DeployRequest(
                 constraints=constraints,
                 instances=1,
-                vm_configuration={  # type: ignore[arg-type]
+                vm_configuration={
                     "name": name,
                     "osImage": DEFAULT_IMAGES[0]["downloadUrl"],
                     "sshKeys": [FOREIGN_KEY],

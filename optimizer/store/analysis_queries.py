@@ -20,6 +20,7 @@ capacity over such an epoch is taken as (min + max) / 2 for each snapshot listin
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from optimizer.analysis.stats import OFFER_EPOCH_COLUMNS, MarketHistory, history
 from optimizer.clock import EPOCH_SECONDS, utc
 from optimizer.store.engine import store_errors
 from optimizer.store.queries import epoch_t, offer_t, price_t, snapshot_t, vm_t, vmobs_t
+from optimizer.store.tables import table_of
 from optimizer.store.tables.journal import FleetVm, SavingsEntry
 from optimizer.store.tables.market import OUTCOME_OK
 
@@ -39,11 +41,11 @@ _NS = 1_000_000_000
 
 
 def _filtered(
-    stmt: sa.Select,
+    stmt: sa.Select[Any],
     configuration: str | None,
     country: str | None,
     join_on: sa.ColumnElement[int] | None = None,
-) -> sa.Select:
+) -> sa.Select[Any]:
     """Add the offer filters; `join_on` (an offer id column) joins `offer` only when a
     filter needs it."""
     if join_on is not None and (configuration is not None or country is not None):
@@ -55,7 +57,7 @@ def _filtered(
     return stmt
 
 
-def _frame(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
+def _frame(conn: Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
     result = conn.execute(stmt)
     cols = list(result.keys())
     rows = result.fetchall()  # one C-level fetch; iterating would fetch row by row
@@ -70,7 +72,9 @@ def _ns(values: pd.Series) -> np.ndarray:
     return ts.dt.as_unit("ns").astype("int64").to_numpy()
 
 
-def _rolled(conn: Connection, first: int, last: int, cfg: str | None, cc: str | None):
+def _rolled(
+    conn: Connection, first: int, last: int, cfg: str | None, cc: str | None
+) -> pd.DataFrame:
     stmt = _filtered(
         sa.select(
             epoch_t.c.epoch,
@@ -300,7 +304,8 @@ def _overlap(start_ns: np.ndarray, end_ns: np.ndarray, grid: pd.DatetimeIndex) -
     e0 = grid.as_unit("ns").asi8[None, :]
     lo = np.maximum(start_ns[:, None], e0)
     hi = np.minimum(end_ns[:, None], e0 + step)
-    return np.clip(hi - lo, 0, None) / step
+    covered: np.ndarray = np.clip(hi - lo, 0, None) / step
+    return covered
 
 
 def fleet_frames(
@@ -320,8 +325,8 @@ def fleet_frames(
     empty = pd.DataFrame(columns=spend_cols), pd.DataFrame(columns=save_cols)
     if len(grid) == 0:
         return empty
-    fleet_vm = FleetVm.__table__
-    ledger = SavingsEntry.__table__
+    fleet_vm = table_of(FleetVm)
+    ledger = table_of(SavingsEntry)
     with store_errors(engine), engine.connect() as conn:
         since = grid[0].to_pydatetime()
         obs = _frame(
@@ -350,7 +355,7 @@ def fleet_frames(
     def per_epoch(fleet: pd.Series, usd: np.ndarray, frac: np.ndarray, col: str) -> pd.DataFrame:
         table = pd.DataFrame(usd[:, None] * frac, columns=grid)
         table["fleet"] = fleet.to_numpy()
-        out = table.groupby("fleet").sum().stack().rename(col).reset_index()
+        out = table.groupby("fleet").sum().stack().reset_index()
         out.columns = ["fleet", "epoch", col]
         return out.loc[out[col] != 0, ["epoch", "fleet", col]].reset_index(drop=True)
 
@@ -367,11 +372,7 @@ def fleet_frames(
         epoch = at.floor(pd.Timedelta(seconds=EPOCH_SECONDS))
         frame = pd.DataFrame({"epoch": epoch, "fleet": obs["fleet"].to_numpy(), "d": delta})
         frame = frame.loc[frame["epoch"].isin(grid) & (frame["d"] > 0)]
-        spend = (
-            frame.groupby(["epoch", "fleet"], as_index=False)["d"]
-            .sum()
-            .rename(columns={"d": "spend_usd"})
-        )
+        spend = frame.groupby(["epoch", "fleet"], as_index=False).agg(spend_usd=("d", "sum"))
     savings = empty[1]
     if not led.empty:
         ended = pd.to_datetime(led["ended_at"], utc=True).fillna(pd.Timestamp(utc(now)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 Fence = Callable[["Connection"], int]
+S = TypeVar("S", bound="Session")
 
 _fences: weakref.WeakKeyDictionary[Engine, Fence] = weakref.WeakKeyDictionary()
 
@@ -51,7 +52,7 @@ def check(engine: Engine, conn: Connection) -> int | None:
     return None if fence is None else fence(conn)
 
 
-def apply(session: Session, engine: Engine) -> Session:
+def apply(session: S, engine: Engine) -> S:
     """Make `session`'s commits run `engine`'s fence first (when one is registered)."""
     fence = _fences.get(engine)
     if fence is None:

@@ -42,6 +42,7 @@ from optimizer.fluence.models import Offer, Vm, offer_key, parse_slug
 from optimizer.money import to_micros
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
+from optimizer.store.tables import table_of
 from optimizer.store.tables.market import (
     OUTCOME_FAILED,
     OUTCOME_OK,
@@ -54,11 +55,11 @@ from optimizer.store.tables.market import (
 
 log = structlog.get_logger("optimizer.store.ingest")
 
-snapshot_t = Snapshot.__table__
-offer_t = OfferRecord.__table__
-price_t = OfferPrice.__table__
-vm_t = VmRecord.__table__
-vmobs_t = VmObservation.__table__
+snapshot_t = table_of(Snapshot)
+offer_t = table_of(OfferRecord)
+price_t = table_of(OfferPrice)
+vm_t = table_of(VmRecord)
+vmobs_t = table_of(VmObservation)
 
 _OFFERS = TypeAdapter(list[Offer])
 _LIMITS = {"key": 40, "configuration": 80, "storage_type": 16, "cpu_manufacturer": 40,
@@ -258,7 +259,8 @@ def _attributes(o: Offer, key: str, price: int, capacity: int) -> dict[str, Any]
         "capacity": capacity,
     }
     for col, limit in _LIMITS.items():
-        if row[col] is not None and len(row[col]) > limit:
+        text = row[col]
+        if isinstance(text, str) and len(text) > limit:
             raise MalformedSnapshot(f"offer {key}: {col} longer than {limit} characters")
     return row
 

@@ -14,6 +14,7 @@ from optimizer.clock import utc
 from optimizer.executor.journal import OPEN_STATES
 from optimizer.money import from_micros
 from optimizer.store.engine import store_errors
+from optimizer.store.tables import table_of
 from optimizer.store.tables.alerts import PlanCash
 from optimizer.store.tables.journal import FleetVm, JournalAction
 
@@ -34,9 +35,9 @@ class FleetOutlook:
 def fleet_outlook(engine: Engine) -> list[FleetOutlook]:
     """Every fleet that owns a VM, has an open action or was planned; sorted by name.
     Raise StoreError when the database fails."""
-    vm_t: sa.Table = FleetVm.__table__  # type: ignore[attr-defined]
-    act_t: sa.Table = JournalAction.__table__  # type: ignore[attr-defined]
-    plan_t: sa.Table = PlanCash.__table__  # type: ignore[attr-defined]
+    vm_t = table_of(FleetVm)
+    act_t = table_of(JournalAction)
+    plan_t = table_of(PlanCash)
     with store_errors(engine), engine.connect() as conn:
         vms: dict[str, int] = dict(
             conn.execute(

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from optimizer.clock import EPOCH_SECONDS, utc
 from optimizer.fluence.status import VmStatus
 from optimizer.store.engine import store_errors
+from optimizer.store.tables import table_of
 from optimizer.store.tables.market import (
     OUTCOME_OK,
     OfferEpoch,
@@ -32,12 +33,12 @@ from optimizer.store.tables.market import (
     VmRecord,
 )
 
-snapshot_t = Snapshot.__table__
-offer_t = OfferRecord.__table__
-price_t = OfferPrice.__table__
-epoch_t = OfferEpoch.__table__
-vm_t = VmRecord.__table__
-vmobs_t = VmObservation.__table__
+snapshot_t = table_of(Snapshot)
+offer_t = table_of(OfferRecord)
+price_t = table_of(OfferPrice)
+epoch_t = table_of(OfferEpoch)
+vm_t = table_of(VmRecord)
+vmobs_t = table_of(VmObservation)
 
 OBSERVATION_COLUMNS = {
     "ts": "datetime64[ns, UTC]",
@@ -99,7 +100,9 @@ def expand_intervals(
     return row, pos
 
 
-def _offer_filter(stmt: sa.Select, configuration: str | None, country: str | None) -> sa.Select:
+def _offer_filter(
+    stmt: sa.Select[Any], configuration: str | None, country: str | None
+) -> sa.Select[Any]:
     if configuration is not None:
         stmt = stmt.where(offer_t.c.configuration == configuration)
     if country is not None:
@@ -167,7 +170,7 @@ def _observations(
     )
     offers = _offer_attributes(conn, obs["offer_id"].unique().tolist())
     # positional take instead of a merge: one integer gather per column
-    at = offers.index.get_indexer(obs["offer_id"].to_numpy())
+    at = offers.index.get_indexer(pd.Index(obs["offer_id"].to_numpy()))
     for col in offers.columns:
         obs[col] = offers[col].to_numpy()[at]
     key_rank = offers["offer_key"].rank(method="dense").to_numpy(dtype="int64")
@@ -182,7 +185,7 @@ def _offer_attributes(conn: Connection, ids: list[int]) -> pd.DataFrame:
         *(offer_t.c[c] for c in ATTRIBUTE_COLUMNS),
         offer_t.c.tier,
     ]
-    rows: list[sa.Row] = []
+    rows: list[sa.Row[Any]] = []
     for i in range(0, len(ids), 5000):
         rows.extend(conn.execute(sa.select(*cols).where(offer_t.c.id.in_(ids[i : i + 5000]))))
     df = _frame(rows, columns=["id", "offer_key", *ATTRIBUTE_COLUMNS, "tier"]).set_index("id")
@@ -194,12 +197,13 @@ def _offer_attributes(conn: Connection, ids: list[int]) -> pd.DataFrame:
 
 def price_observations(
     engine: Engine,
-    since: datetime,
+    since: datetime | None,
     until: datetime | None = None,
     configuration: str | None = None,
     country: str | None = None,
 ) -> pd.DataFrame:
-    """One row per offer per ok snapshot taken in [since, until] in which it was listed.
+    """One row per offer per ok snapshot taken in [since, until] in which it was listed
+    (`since` None: from the first snapshot kept).
 
     Columns: ts (datetime64[ns, UTC]), offer_key, configuration, country, city,
     datacenter ("FR-PAR-1"), vcpu, ram_gb (int64; 0 when the slug doesn't say),
@@ -336,6 +340,7 @@ def latest_market(
     if not rows:
         return _empty(columns)
     df = _frame(rows, columns=[c.name for c in cols])
+    assert latest is not None  # rows come only from the latest snapshot
     df["ts"] = _ts([latest.taken_at] * len(df))
     df["price_usd"] = df["price_micros"].to_numpy(dtype="float64") / 1e6
     for c in ("vcpu", "ram_gb"):

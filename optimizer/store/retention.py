@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optimizer.clock import EPOCH_SECONDS, utc
+from optimizer.frames import records
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
 from optimizer.store.queries import (
@@ -62,7 +63,7 @@ def roll_up(
         )
         agg = aggregate_epochs(obs) if not obs.empty else pd.DataFrame()
         if not agg.empty:
-            conn.execute(sa.insert(epoch_t), agg.to_dict("records"))
+            conn.execute(sa.insert(epoch_t), records(agg))
         first_kept = conn.execute(
             sa.select(sa.func.min(snapshot_t.c.id))
             .where(snapshot_t.c.outcome == OUTCOME_OK)

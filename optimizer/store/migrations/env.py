@@ -29,24 +29,31 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine")
-    owned = engine is None
-    if owned:
-        engine = sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    given: sa.Engine | None = config.attributes.get("engine")
+    if given is not None:
+        _migrate(given)
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic env: neither an engine nor sqlalchemy.url was given")
+    engine = sa.create_engine(url)
     try:
-        with engine.connect() as connection:
-            context.configure(
-                connection=connection,
-                target_metadata=target_metadata,
-                render_as_batch=connection.dialect.name == "sqlite",
-                transaction_per_migration=False,  # all-or-nothing, never half-upgraded
-            )
-            with context.begin_transaction():
-                context.run_migrations()
-            connection.commit()
+        _migrate(engine)
     finally:
-        if owned:
-            engine.dispose()
+        engine.dispose()
+
+
+def _migrate(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            transaction_per_migration=False,  # all-or-nothing, never half-upgraded
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
 
 
 if context.is_offline_mode():

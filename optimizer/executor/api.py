@@ -1,0 +1,40 @@
+"""What the executor and the cycle call on the API, as Protocols: `FluenceClient` is one
+implementation, the leader's `FencedClient` wraps one, tests may pass their own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from optimizer.fluence.models import (
+    Constraints,
+    DefaultImage,
+    DeployedVm,
+    DeployRequest,
+    Estimate,
+    Offer,
+    Vm,
+    VmUpdate,
+)
+
+
+class ExecutorClient(Protocol):
+    """The calls the executor's steps make: list, estimate, deploy, patch, delete."""
+
+    def list_vms(self) -> list[Vm]: ...
+
+    def estimate(self, constraints: Constraints | None, instances: int) -> Estimate: ...
+
+    def deploy(self, request: DeployRequest) -> list[DeployedVm]: ...
+
+    def patch_vms(self, updates: Sequence[VmUpdate]) -> None: ...
+
+    def delete_vms(self, ids: Iterable[str]) -> None: ...
+
+    def default_images(self) -> list[DefaultImage]: ...
+
+
+class CycleClient(ExecutorClient, Protocol):
+    """The executor's calls plus the snapshot stage's offer list."""
+
+    def list_offers(self, constraints: Constraints | None = None) -> list[Offer]: ...
