@@ -12,7 +12,6 @@ import typer
 from optimizer.cli.render import print_json, print_line, print_table
 from optimizer.clock import SystemClock, utc
 from optimizer.errors import ConfigError
-from optimizer.store.tables import table_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -135,6 +134,7 @@ def last_poll(engine: Engine, now: datetime) -> datetime | None:
     import sqlalchemy as sa
 
     from optimizer.store.engine import store_errors
+    from optimizer.store.tables import table_of
     from optimizer.store.tables.market import VmObservation
 
     t = table_of(VmObservation)
