@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -38,12 +38,16 @@ from optimizer.cli.context import (
 )
 from optimizer.errors import OptimizerError
 
+if TYPE_CHECKING:
+    # the click that typer runs on (vendored since typer 0.2x; `click` itself may be absent)
+    from typer._click import Context, HelpFormatter
+
 
 class _Group(TyperGroup):
     """Lists each command with its whole first sentence, wrapped, instead of cutting it
     at the terminal width with "..." (click's default cut help lines mid-sentence)."""
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
             cmd = self.get_command(ctx, name)
