@@ -298,7 +298,7 @@ class PlannerPolicy:
                     vcpu=int(m.vcpu[at]) if m.vcpu[at] > 0 else None,
                     ram_gb=int(m.ram_gb[at]) if m.ram_gb[at] > 0 else None,
                     reserved_balance=micros_to_usd(v.price_micros * view.model.reserve_epochs),
-                    offer_key=str(m.keys[o]),
+                    offer_key=str(m.keys[at]),
                 )
             )
         spend = sum((x.price or Decimal(0) for x in vms), Decimal(0))
