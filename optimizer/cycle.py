@@ -158,7 +158,8 @@ class _TickState:
     """Data handed from stage to stage within one tick."""
 
     now: datetime
-    offers: list[Any] | None = None
+    answer: bytes | None = None  # the snapshot's raw offers answer
+    offers: list[Any] | None = None  # as models, parsed when planning needs them
     vms: list[Any] | None = None
     analysis: Any = None
     plans: dict[str, Any] = field(default_factory=dict)
@@ -228,7 +229,7 @@ class Cycle:
             if force or self._snapshot_due(now):
                 self._stage(result, state, "snapshot", None, self._snapshot)
                 result.snapshot = True
-                if state.offers is not None and self._retention_due(now):
+                if state.answer is not None and self._retention_due(now):
                     self._stage(result, state, "retention", None, self._retain)
             plan_now = (force and cfg.mode != "observe") or self._plan_due(now)
             if plan_now:
@@ -304,7 +305,7 @@ class Cycle:
     def _snapshot(self, state: _TickState, _fleet: FleetConfig | None) -> str | Degraded:
         t0 = time.monotonic()
         try:
-            offers = self.rt.client.list_offers(None)
+            answer = self.rt.client.offers_answer()
             vms = self.rt.client.list_vms()
         except ApiError as err:
             state.api_down = type(err).__name__
@@ -313,9 +314,9 @@ class Cycle:
             except OptimizerError as store_err:
                 log.error("could not record the failed snapshot", error=str(store_err))
             raise
-        state.offers, state.vms = offers, vms
+        state.answer, state.vms = answer, vms
         seconds = time.monotonic() - t0
-        summary = _integration.store_snapshot(self.rt, state.now, offers, vms, seconds)
+        summary = _integration.store_snapshot(self.rt, state.now, answer, vms, seconds)
         self.next_snapshot = state.now + self._jittered(self.rt.config.daemon.snapshot_interval)
         m = self.rt.metrics
         if m is not None:
@@ -329,7 +330,7 @@ class Cycle:
         if m is not None:
             m.last_snapshot_ts.set(state.now.timestamp())
         skipped = f", {summary.skipped} malformed offers skipped" if summary.skipped else ""
-        return f"{len(offers)} offers, {len(vms)} VMs (snapshot {summary.snapshot_id}{skipped})"
+        return f"{summary.seen} offers, {len(vms)} VMs (snapshot {summary.snapshot_id}{skipped})"
 
     def _retain(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         """Roll raw observations older than `retention.raw_days` up to epoch rows and drop
@@ -443,11 +444,11 @@ class _Integration:
 
     # -- snapshot → store ------------------------------------------------------------
     def store_snapshot(
-        self, rt: Runtime, now: datetime, offers: list[Any], vms: list[Any], seconds: float
+        self, rt: Runtime, now: datetime, answer: bytes, vms: list[Any], seconds: float
     ) -> IngestSummary:
         from optimizer.store.ingest import ingest_snapshot, ingest_vms
 
-        summary = ingest_snapshot(rt.engine, offers, now, seconds)
+        summary = ingest_snapshot(rt.engine, answer, now, seconds)
         ingest_vms(rt.engine, vms, now)
         return summary
 
@@ -501,10 +502,27 @@ class _Integration:
     def plan_fleet(self, rt: Runtime, state: _TickState, fleet: FleetConfig) -> Any:
         runner = self.runner(rt)
         if state.offers is None:
-            state.offers = rt.client.list_offers(None)
+            state.offers = self.offers(rt, state)
         return runner.plan(
             fleet, offers=state.offers, vms=state.vms or [], now=state.now, trends=state.analysis
         )
+
+    def offers(self, rt: Runtime, state: _TickState) -> list[Any]:
+        """The tick's offers as models for the planner: parsed from the snapshot's answer
+        once per distinct answer (an unchanged market reuses the last parse; offers the
+        snapshot skipped as malformed are left out), or fetched when no snapshot ran."""
+        if state.answer is None:
+            return rt.client.list_offers(None)
+        from optimizer.fluence.offer_listings import answer_digest, offer_models
+
+        digest = answer_digest(state.answer)
+        if self._offers_of != digest:
+            self._offers = offer_models(state.answer)
+            self._offers_of = digest
+        return self._offers
+
+    _offers: list[Any] = []  # noqa: RUF012 — replaced, never mutated
+    _offers_of: str | None = None
 
     def describe_plan(self, plan: Any) -> str:
         actions = getattr(plan, "actions", ())

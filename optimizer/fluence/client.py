@@ -156,6 +156,13 @@ class FluenceClient:
             "POST", "/marketplace/offers", _list_of(Offer, "offers"), json=body, idempotent=True
         )
 
+    def offers_answer(self) -> bytes:
+        """`POST /marketplace/offers {}`: the whole market as the raw answer, unparsed.
+
+        For snapshots: `optimizer.fluence.offer_listings.scan_offers` reads it without a
+        model per offer, and an unchanged market is recognized by its digest."""
+        return self._call("POST", "/marketplace/offers", _offer_list, json={}, idempotent=True)
+
     def basic_configurations(self) -> list[str]:
         """`GET /marketplace/basic_configurations`: configuration slugs."""
         return self._call(
@@ -354,6 +361,18 @@ def _decode(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadResponse("malformed response: body is not JSON") from None
+
+
+def _offer_list(body: bytes) -> bytes:
+    """The body itself when it is a JSON list (bare or under `offers`); BadResponse (which
+    is retried) otherwise. The items are the snapshot's to judge, one by one."""
+    from optimizer.fluence.offer_listings import NotAnOfferList, offer_items
+
+    try:
+        offer_items(body)
+    except NotAnOfferList as err:
+        raise BadResponse(f"malformed response: {err}") from None
+    return body
 
 
 def _list_of(item: type[T], *wrappers: str) -> Callable[[bytes], list[T]]:

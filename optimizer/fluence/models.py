@@ -112,11 +112,27 @@ def offer_key(offer: Offer) -> str:
     """Stable identity of an offer: slug + datacenter (country, city, index) + resource
     metadata. Independent of field order, prices, capacity and unknown fields."""
     dc = offer.datacenter
-    resources = sorted(
-        json.dumps([r.type, r.metadata], sort_keys=True, separators=(",", ":"), default=str)
-        for r in offer.resources
+    resources = [resource_identity(r.type, r.metadata) for r in offer.resources]
+    return identity_key(
+        offer.configuration.slug, dc.country_code, dc.city_code, dc.city_index, resources
     )
-    ident = [offer.configuration.slug, dc.country_code, dc.city_code, dc.city_index, resources]
+
+
+def resource_identity(kind: str, metadata: dict[str, Any]) -> str:
+    """One resource's part of an offer's identity: canonical JSON of type and metadata."""
+    return json.dumps([kind, metadata], sort_keys=True, separators=(",", ":"), default=str)
+
+
+def identity_key(
+    slug: str,
+    country: str | None,
+    city: str | None,
+    index: int | None,
+    resources: list[str],
+) -> str:
+    """`offer_key` from its parts (`resources`: each resource's `resource_identity`, any
+    order), for parsers that do not build `Offer` models."""
+    ident = [slug, country, city, index, sorted(resources)]
     digest = hashlib.sha256(json.dumps(ident, separators=(",", ":")).encode()).hexdigest()
     return digest[:16]
 

@@ -8,6 +8,10 @@
    capacity are unchanged (no write at all), or is closed and a new one opened when they
    changed; intervals of offers no longer listed are closed ("vanished").
 
+Given the raw answer (bytes), it is parsed by the fast scan of
+`optimizer.fluence.offer_listings`, and an answer identical to the latest ok snapshot's
+(same digest) costs one `snapshot` row and nothing else.
+
 A malformed or truncated answer (bad JSON, wrong shape, nothing but malformed offers)
 writes nothing but a `snapshot` row with outcome `failed` and the reason. One malformed
 offer in an otherwise good answer (fails validation, a negative price, a field longer
@@ -38,7 +42,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from optimizer.clock import Clock, utc
 from optimizer.errors import ApiError, StoreError
-from optimizer.fluence.models import Offer, Vm, offer_key, parse_slug
+from optimizer.fluence.models import Offer, Vm, parse_slug
+from optimizer.fluence.offer_listings import (
+    Listing,
+    NotAnOfferList,
+    answer_digest,
+    listing_of,
+    scan_offers,
+)
 from optimizer.money import to_micros
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
@@ -136,35 +147,34 @@ def _first_error(err: ValidationError, prefix: str = "") -> str:
     return f"offers[{where}]: {first['msg']}"
 
 
-def offer_problem(o: Offer, key: str) -> str | None:
+def offer_problem(o: Listing) -> str | None:
     """Why `o` cannot be stored (a negative price, a field longer than its column), or
     None. Names the field and its length, not the (API-supplied) value."""
     if o.price < 0:
-        return f"offer {key}: negative price"
-    cpu = o.resource("VCPU")
-    storage = o.resource("STORAGE")
-    dc = o.datacenter
+        return f"offer {o.key}: negative price"
+    cpu = o.resource("VCPU") or {}
+    storage = o.resource("STORAGE") or {}
     fields = {
-        "configuration": o.configuration.slug,
-        "storage_type": storage.metadata.get("type") if storage else None,
-        "cpu_manufacturer": cpu.metadata.get("manufacturer") if cpu else None,
-        "cpu_architecture": cpu.metadata.get("architecture") if cpu else None,
-        "country": dc.country_code,
-        "city": dc.city_code,
-        "datacenter": dc.label,
+        "configuration": o.configuration,
+        "storage_type": storage.get("type"),
+        "cpu_manufacturer": cpu.get("manufacturer"),
+        "cpu_architecture": cpu.get("architecture"),
+        "country": o.country_code,
+        "city": o.city_code,
+        "datacenter": o.label,
     }
     for col, value in fields.items():
         text = _str(value)
         if text is not None and len(text) > _LIMITS[col]:
-            return f"offer {key}: {col} is {len(text)} characters, the limit is {_LIMITS[col]}"
+            return f"offer {o.key}: {col} is {len(text)} characters, the limit is {_LIMITS[col]}"
     return None
 
 
-def valid_offers(offers: Sequence[Offer], skipped: list[str]) -> list[Offer]:
+def valid_offers(offers: Sequence[Listing], skipped: list[str]) -> list[Listing]:
     """`offers` without the ones that cannot be stored (reasons appended to `skipped`)."""
     out = []
     for o in offers:
-        problem = offer_problem(o, cached_offer_key(o))
+        problem = offer_problem(o)
         if problem is None:
             out.append(o)
         else:
@@ -172,57 +182,30 @@ def valid_offers(offers: Sequence[Offer], skipped: list[str]) -> list[Offer]:
     return out
 
 
-_KEY_CACHE: dict[tuple[Any, ...], str] = {}
-_KEY_CACHE_MAX = 200_000
-
-
-def cached_offer_key(o: Offer) -> str:
-    """`offer_key(o)`, memoized on the identity fields: a tuple of the slug, datacenter
-    and each resource's type and metadata `repr` (which tells 1, 1.0, true and "1" apart
-    as JSON does) is much cheaper than canonical JSON + SHA-256, and a 15-minute poll sees
-    the same offers again and again. A different field order only adds a cache entry
-    mapping to the same key."""
-    dc = o.datacenter
-    ident = (
-        o.configuration.slug,
-        dc.country_code,
-        dc.city_code,
-        dc.city_index,
-        *[(r.type, repr(r.metadata)) for r in o.resources],
-    )
-    key = _KEY_CACHE.get(ident)
-    if key is None:
-        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
-            _KEY_CACHE.clear()
-        key = _KEY_CACHE[ident] = offer_key(o)
-    return key
-
-
-def offer_rows(offers: Sequence[Offer]) -> tuple[list[dict[str, Any]], int]:
-    """Listings with unique keys: dicts with `key`, `offer` (the model), `price_micros`,
+def offer_rows(offers: Sequence[Listing]) -> tuple[list[dict[str, Any]], int]:
+    """Listings with unique keys: dicts with `key`, `offer` (the Listing), `price_micros`,
     `capacity`, `tier`, `certifications`; return (rows, number of duplicate listings that
     got a suffix). `offer_attributes(row)` gives the full column set for a new offer."""
-    by_key: dict[str, list[tuple[Offer, int, int]]] = {}
+    by_key: dict[str, list[tuple[Listing, int, int]]] = {}
     for o in offers:
         price = to_micros(o.price)
         if price < 0:
-            raise MalformedSnapshot(f"offer {o.configuration.slug} in {o.datacenter.label}: "
-                                    "negative price")  # fmt: skip
-        by_key.setdefault(cached_offer_key(o), []).append((o, price, o.capacity))
+            raise MalformedSnapshot(f"offer {o.configuration} in {o.label}: negative price")
+        by_key.setdefault(o.key, []).append((o, price, o.capacity))
     rows: list[dict[str, Any]] = []
     duplicates = 0
     for key, group in by_key.items():
         if len(group) > 1:
             duplicates += len(group) - 1
-            group.sort(key=lambda g: (g[1], g[2], json.dumps(g[0].wire(), sort_keys=True)))
+            group.sort(key=lambda g: (g[1], g[2], g[0].canonical_json()))
         for n, (o, price, cap) in enumerate(group, start=1):
             rows.append({
                 "key": key if n == 1 else f"{key}~{n}",
                 "offer": o,
                 "price_micros": price,
                 "capacity": cap,
-                "tier": o.datacenter.tier,
-                "certifications": "; ".join(sorted(o.datacenter.certifications)),
+                "tier": o.tier,
+                "certifications": "; ".join(sorted(o.certifications)),
             })  # fmt: skip
     return rows, duplicates
 
@@ -234,27 +217,25 @@ def offer_attributes(row: dict[str, Any]) -> dict[str, Any]:
     return _attributes(row["offer"], row["key"], row["price_micros"], row["capacity"])
 
 
-def _attributes(o: Offer, key: str, price: int, capacity: int) -> dict[str, Any]:
-    slug = o.configuration.slug
-    sizes = parse_slug(slug) or (None, None, None)
+def _attributes(o: Listing, key: str, price: int, capacity: int) -> dict[str, Any]:
+    sizes = parse_slug(o.configuration) or (None, None, None)
     cpu = o.resource("VCPU")
     storage = o.resource("STORAGE")
-    dc = o.datacenter
     row = {
         "key": key,
-        "configuration": slug,
+        "configuration": o.configuration,
         "vcpu": sizes[0],
         "ram_gb": sizes[1],
         "storage_gb": sizes[2],
-        "storage_type": _str(storage.metadata.get("type")) if storage else None,
-        "cpu_manufacturer": _str(cpu.metadata.get("manufacturer")) if cpu else None,
-        "cpu_architecture": _str(cpu.metadata.get("architecture")) if cpu else None,
-        "country": dc.country_code or "??",
-        "city": dc.city_code or "???",
-        "city_index": dc.city_index or 0,
-        "datacenter": dc.label,
-        "tier": dc.tier,
-        "certifications": "; ".join(sorted(dc.certifications)),
+        "storage_type": _str(storage.get("type")) if storage else None,
+        "cpu_manufacturer": _str(cpu.get("manufacturer")) if cpu else None,
+        "cpu_architecture": _str(cpu.get("architecture")) if cpu else None,
+        "country": o.country_code or "??",
+        "city": o.city_code or "???",
+        "city_index": o.city_index or 0,
+        "datacenter": o.label,
+        "tier": o.tier,
+        "certifications": "; ".join(sorted(o.certifications)),
         "price_micros": price,
         "capacity": capacity,
     }
@@ -281,12 +262,24 @@ def ingest_snapshot(
     an IngestSummary; a malformed answer gives outcome `failed` and stores no offer data.
     Raise StoreError when the database fails (nothing is written then), or when
     `taken_at` is older than the latest stored snapshot.
+
+    A raw answer identical to the latest ok snapshot's (same digest) is stored as one
+    snapshot row: nothing is parsed and no offer is looked at.
     """
     taken_at = utc(taken_at)
     ms = int((duration.total_seconds() if isinstance(duration, timedelta) else duration) * 1000)
+    digest = None
+    if isinstance(offers, str):
+        offers = offers.encode()
+    if isinstance(offers, bytes | bytearray):
+        offers = bytes(offers)
+        digest = answer_digest(offers)
+        repeated = _repeat_latest(engine, digest, taken_at, ms)
+        if repeated is not None:
+            return repeated
     skipped: list[str] = []
     try:
-        parsed = valid_offers(parse_offers(offers, skipped), skipped)
+        parsed = valid_offers(_listings(offers, skipped), skipped)
         if skipped and not parsed:  # not an empty market: nothing in the answer was usable
             raise MalformedSnapshot(f"all {len(skipped)} offers malformed; first: {skipped[0]}")
         rows, duplicates = offer_rows(parsed)
@@ -294,13 +287,69 @@ def ingest_snapshot(
         return record_failed_snapshot(engine, taken_at, ms, str(err))
     for why in skipped:
         log.warning("malformed offer skipped", why=why)
+    if skipped or duplicates:  # a repeat must give the same summary: store it whole only
+        digest = None
     try:
         with store_errors(engine), writing(engine).begin() as conn:
             fencing.check(engine, conn)
-            summary = _ingest(conn, rows, duplicates, taken_at, ms)
+            summary = _ingest(conn, rows, duplicates, taken_at, ms, digest)
     except MalformedSnapshot as err:  # raised before anything was committed
         return record_failed_snapshot(engine, taken_at, ms, str(err))
     return replace(summary, skipped=len(skipped))
+
+
+def _listings(offers: bytes | Sequence[Any], skipped: list[str]) -> list[Listing]:
+    """The answer's listings (the raw answer through the fast scan, anything else through
+    the models); malformed offers are left out and their reasons appended to `skipped`."""
+    if isinstance(offers, bytes):
+        try:
+            scan = scan_offers(offers)
+        except NotAnOfferList as err:
+            raise MalformedSnapshot(str(err)) from None
+        skipped.extend(scan.skipped)
+        return scan.listings
+    return [listing_of(o) for o in parse_offers(offers, skipped)]
+
+
+def _latest_ok(conn: Connection) -> sa.Row[Any] | None:
+    return conn.execute(
+        sa.select(
+            snapshot_t.c.id,
+            snapshot_t.c.taken_at,
+            snapshot_t.c.offer_count,
+            snapshot_t.c.answer_digest,
+        )
+        .where(snapshot_t.c.outcome == OUTCOME_OK)
+        .order_by(snapshot_t.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _check_order(prev: sa.Row[Any] | None, taken_at: datetime) -> None:
+    if prev is not None and prev.taken_at > taken_at:
+        raise StoreError(
+            f"snapshot taken at {taken_at.isoformat()} is older than the latest stored one "
+            f"({prev.taken_at.isoformat()}); snapshots must be ingested in time order"
+        )
+
+
+def _repeat_latest(
+    engine: Engine, digest: str, taken_at: datetime, ms: int
+) -> IngestSummary | None:
+    """When the latest ok snapshot stored an answer with this digest, store this one as
+    a snapshot row listing the same offers and return its summary; else None."""
+    with store_errors(engine), writing(engine).begin() as conn:
+        prev = _latest_ok(conn)
+        if prev is None or prev.answer_digest != digest:
+            return None
+        fencing.check(engine, conn)
+        _check_order(prev, taken_at)
+        sid = conn.execute(
+            sa.insert(snapshot_t).returning(snapshot_t.c.id),
+            {"taken_at": taken_at, "duration_ms": ms, "offer_count": prev.offer_count,
+             "outcome": OUTCOME_OK, "error": None, "answer_digest": digest},
+        ).scalar_one()  # fmt: skip
+    return IngestSummary(snapshot_id=sid, outcome=OUTCOME_OK, seen=prev.offer_count)
 
 
 def record_failed_snapshot(
@@ -324,22 +373,14 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
     duplicates: int,
     taken_at: datetime,
     ms: int,
+    digest: str | None,
 ) -> IngestSummary:
-    prev = conn.execute(
-        sa.select(snapshot_t.c.id, snapshot_t.c.taken_at)
-        .where(snapshot_t.c.outcome == OUTCOME_OK)
-        .order_by(snapshot_t.c.id.desc())
-        .limit(1)
-    ).first()
-    if prev is not None and prev.taken_at > taken_at:
-        raise StoreError(
-            f"snapshot taken at {taken_at.isoformat()} is older than the latest stored one "
-            f"({prev.taken_at.isoformat()}); snapshots must be ingested in time order"
-        )
+    prev = _latest_ok(conn)
+    _check_order(prev, taken_at)
     sid = conn.execute(
         sa.insert(snapshot_t).returning(snapshot_t.c.id),
         {"taken_at": taken_at, "duration_ms": ms, "offer_count": len(rows),
-         "outcome": OUTCOME_OK, "error": None},
+         "outcome": OUTCOME_OK, "error": None, "answer_digest": digest},
     ).scalar_one()  # fmt: skip
 
     known: dict[str, tuple[int, int | None, str]] = {
@@ -398,8 +439,8 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
         elif r["key"] in known:
             reappeared += 1
         opened.append((oid, r["price_micros"], r["capacity"], sid))
-    vanished = [iv[0] for oid, iv in open_rows.items() if oid not in listed]
-    close.extend(vanished)
+    vanished = {oid: iv[0] for oid, iv in open_rows.items() if oid not in listed}
+    close.extend(vanished.values())
     if close:
         if prev is None:  # open intervals without a previous ok snapshot: impossible
             raise StoreError("store is inconsistent: open price intervals but no ok snapshot")
@@ -417,15 +458,17 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
             f"VALUES ({mark}, {mark}, {mark}, {mark})",
             opened,
         )
-    conn.execute(
-        offer_t.update()
-        .where(
-            offer_t.c.id.in_(
-                sa.select(price_t.c.offer_id).where(price_t.c.to_snapshot_id.is_(None))
+    if vanished:
+        # last seen in the previous ok snapshot; listed offers need no write (see the
+        # `offer.last_seen` column)
+        assert prev is not None  # checked with `close` above
+        ids_gone = list(vanished)
+        for i in range(0, len(ids_gone), 5000):
+            conn.execute(
+                offer_t.update()
+                .where(offer_t.c.id.in_(ids_gone[i : i + 5000]))
+                .values(last_seen=prev.taken_at)
             )
-        )
-        .values(last_seen=taken_at)
-    )
     return IngestSummary(
         snapshot_id=sid,
         outcome=OUTCOME_OK,
@@ -528,7 +571,7 @@ def ingest_vms(engine: Engine, vms: Sequence[Vm], observed_at: datetime) -> VmIn
 
 
 class _MarketClient(Protocol):
-    def list_offers(self) -> list[Offer]: ...
+    def offers_answer(self) -> bytes: ...
 
     def list_vms(self) -> list[Vm]: ...
 
@@ -544,7 +587,7 @@ def take_snapshot(
     started = clock.now()
     t0 = time.monotonic()
     try:
-        offers = client.list_offers()
+        offers = client.offers_answer()
     except ApiError as err:
         ms = int((time.monotonic() - t0) * 1000)
         record_failed_snapshot(engine, started, ms, str(err))

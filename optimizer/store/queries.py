@@ -381,6 +381,14 @@ def offer_lifetimes(engine: Engine) -> pd.DataFrame:
     country, city, datacenter, first_seen, last_seen, listed (still in the latest ok
     snapshot)."""
     open_ids = sa.select(price_t.c.offer_id).where(price_t.c.to_snapshot_id.is_(None))
+    listed = offer_t.c.id.in_(open_ids)
+    # a listed offer was last seen in the latest ok snapshot (its row is not rewritten
+    # by every snapshot; see the `offer.last_seen` column)
+    latest = (
+        sa.select(sa.func.max(snapshot_t.c.taken_at))
+        .where(snapshot_t.c.outcome == OUTCOME_OK)
+        .scalar_subquery()
+    )
     stmt = sa.select(
         offer_t.c.key.label("offer_key"),
         offer_t.c.configuration,
@@ -388,8 +396,8 @@ def offer_lifetimes(engine: Engine) -> pd.DataFrame:
         offer_t.c.city,
         offer_t.c.datacenter,
         offer_t.c.first_seen,
-        offer_t.c.last_seen,
-        offer_t.c.id.in_(open_ids).label("listed"),
+        sa.case((listed, latest), else_=offer_t.c.last_seen).label("last_seen"),
+        listed.label("listed"),
     ).order_by(offer_t.c.key)
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(stmt).all()

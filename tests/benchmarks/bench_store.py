@@ -35,24 +35,14 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from optimizer.fluence.models import Offer
 from optimizer.sim import Simulator
 from optimizer.store.engine import open_store
 from optimizer.store.ingest import ingest_snapshot, parse_offers
 from optimizer.store.maintenance import vacuum
 from optimizer.store.retention import epoch_of, roll_up
+from tests.benchmarks.naive_store import naive_write
 
 STEP = timedelta(minutes=15)
-
-
-def naive_write(engine: sa.Engine, offers: list[dict], taken_at) -> None:
-    """The obvious approach: flatten the whole answer with pandas and append it."""
-    df = pd.json_normalize(offers)
-    for col in df.columns:
-        if df[col].dtype == object and df[col].map(lambda v: isinstance(v, list | dict)).any():
-            df[col] = df[col].map(json.dumps)
-    df["taken_at"] = taken_at
-    df.to_sql("offers", engine, if_exists="append", index=False)
 
 
 def disk_bytes(path: Path) -> int:
@@ -120,10 +110,10 @@ def bench_month(
     listed = changed = naive_listed = 0
     naive = ours_at = 0
     for i in range(n_snaps):
-        wire = sim.offers(None)
-        parsed = [Offer.model_validate(o) for o in wire]
+        body = sim.offers_json(None)  # the raw answer, as the daemon stores it
+        wire = json.loads(body)
         t = time.perf_counter()
-        s = ingest_snapshot(engine, parsed, sim.now())
+        s = ingest_snapshot(engine, body, sim.now())
         ours_t += time.perf_counter() - t
         listed += s.seen
         changed += s.changed

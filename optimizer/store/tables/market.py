@@ -42,6 +42,9 @@ class Snapshot(SQLModel, table=True):
     offer_count: int = Field(sa_column=Column(Integer, nullable=False))
     outcome: str = Field(sa_column=Column(String(8), nullable=False))  # ok | failed
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # sha-256 (32 hex digits) of an ok snapshot's raw answer when it was stored whole (no
+    # offer skipped, no duplicate keys): an identical next answer needs no parsing
+    answer_digest: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
 class OfferRecord(SQLModel, table=True):
@@ -65,6 +68,9 @@ class OfferRecord(SQLModel, table=True):
     tier: int | None = Field(default=None, sa_column=Column(Integer))
     certifications: str = Field(default="", sa_column=Column(Text, nullable=False))  # "; "-joined
     first_seen: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    # written when the offer is inserted and when it stops being listed; while it is
+    # listed (an open `offer_price` interval) it was last seen in the latest ok snapshot,
+    # which `queries.offer_lifetimes` reads instead (so an unchanged offer costs no write)
     last_seen: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
