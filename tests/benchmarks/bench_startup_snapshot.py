@@ -150,6 +150,10 @@ def bench_snapshot(sim: Any, url: str, tmp: Path, runs: int) -> None:
 
 
 def bench_daemon_stage(sim: Any, url: str, tmp: Path, runs: int) -> None:
+    import logging
+
+    import structlog
+
     from optimizer.clock import SystemClock
     from optimizer.config import parse_config
     from optimizer.cycle import Cycle, Runtime
@@ -161,6 +165,7 @@ def bench_daemon_stage(sim: Any, url: str, tmp: Path, runs: int) -> None:
          "database": {"url": f"sqlite:///{tmp / 'daemon.db'}"}},
         "bench.toml",
     )  # fmt: skip
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     engine = open_store(config.database.url)
     client = build_client(config.api, api_key=sim.api_key)
     cycle = Cycle(Runtime(config=config, client=client, engine=engine, clock=SystemClock()))
