@@ -1,22 +1,30 @@
 """Writes the generated reference pages of the docs site from the code itself.
 
-    python docs/generate.py           # rewrite docs/reference/{cli,metrics,exit-codes}.md
+    python docs/generate.py           # rewrite the pages in docs/reference/
     python docs/generate.py --check   # exit 1 and name the stale pages, change nothing
 
 The CLI page comes from the same command objects that answer `--help` (usage line,
 help text and each option's help record as `--help` prints it); the metrics page from
-the daemon's metric registry; the exit codes from the exception tree. A test runs the
-check, so a command, option or metric added without regenerating fails CI.
+the daemon's metric registry; the exit codes from the exception tree; the configuration
+from the config models (each field's docstring) with examples from the example config.
+A test runs the check, so a command, option, metric or config key added without
+regenerating fails CI.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
+import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import time as dtime
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference"
@@ -149,11 +157,256 @@ def alerts_page() -> str:
     return "\n".join(out) + "\n"
 
 
+# --- configuration -------------------------------------------------------------------
+
+EXAMPLE_CONFIG = ROOT / "config" / "optimizer.example.toml"
+_DURATION_UNITS = (("d", 86400_000), ("h", 3600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+
+
+class ConfigKey(NamedTuple):
+    """One key of the configuration file: `path` as written in the docs (`fleets[].policy.
+    max_surge`), its model field, and whether it holds a table (or a list of them)."""
+
+    path: str
+    field: Any
+    table: bool
+
+
+def _flatten(annotation: Any) -> tuple[Any, list[Any]]:
+    """`Annotated[X | None, m...]` → (X, metadata); optional-ness is read from the default."""
+    metadata: list[Any] = []
+    while True:
+        if get_origin(annotation) is Annotated:
+            metadata.extend(annotation.__metadata__)
+            annotation = get_args(annotation)[0]
+        elif get_origin(annotation) in (Union, UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation, metadata
+        else:
+            return annotation, metadata
+
+
+def _section_of(annotation: Any) -> tuple[type[Any] | None, bool]:
+    """(the Section model a field holds, whether in a list), or (None, False) for a value."""
+    from optimizer.config import Section
+
+    inner, _ = _flatten(annotation)
+    listed = get_origin(inner) is list
+    if listed:
+        inner, _ = _flatten(get_args(inner)[0])
+    if isinstance(inner, type) and issubclass(inner, Section):
+        return inner, listed
+    return None, False
+
+
+def config_keys() -> list[ConfigKey]:
+    """Every key of the configuration file, tables first-seen order, depth first."""
+    from optimizer.config import Config
+
+    out: list[ConfigKey] = []
+
+    def walk(model: type[Any], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            path = f"{prefix}{name}"
+            section, listed = _section_of(field.annotation)
+            out.append(ConfigKey(path, field, section is not None))
+            if section is not None:
+                walk(section, f"{path}[]." if listed else f"{path}.")
+
+    walk(Config, "")
+    return out
+
+
+def _duration(d: timedelta) -> str:
+    ms = round(d.total_seconds() * 1000)
+    if ms == 0:
+        return "0s"
+    for unit, size in _DURATION_UNITS:
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"  # unreachable: 1 ms divides every whole number of ms
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML writes it (money and durations as the strings the file uses)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return f'"{value}"'
+    if isinstance(value, timedelta):
+        return f'"{_duration(value)}"'
+    if isinstance(value, dtime):
+        return f'"{value.strftime("%H:%M")}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _type(field: Any) -> str:
+    section, listed = _section_of(field.annotation)
+    if section is not None:
+        return "list of tables" if listed else "table"
+    return _type_name(field.annotation, list(field.metadata))
+
+
+def _type_name(annotation: Any, metadata: list[Any]) -> str:
+    from optimizer.config import parse_duration
+    from optimizer.countries import normalize_country
+
+    inner, more = _flatten(annotation)
+    metadata = [*metadata, *more]
+    funcs = {getattr(m, "func", None) for m in metadata}
+    if get_origin(inner) is list:
+        return "list of " + _type_name(get_args(inner)[0], [])
+    if get_origin(inner) is Literal:
+        return " \\| ".join(toml_value(a) for a in get_args(inner))
+    if parse_duration in funcs:
+        return "duration (`30s`, `15m`, `1h`, `2d`)"
+    if normalize_country in funcs:
+        return "country code"
+    names = {
+        str: "string",
+        int: "integer",
+        float: "number",
+        bool: "boolean",
+        Decimal: 'USD amount (a string, `"1.20"`)',
+        dtime: 'time of day (`"02:00"`)',
+        Path: "path",
+    }
+    name = names.get(inner, getattr(inner, "__name__", str(inner)))
+    bounds = [
+        f"{sign} {getattr(m, attr)}"
+        for m in metadata
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+        if getattr(m, attr, None) is not None
+    ]
+    return name + (f", {', '.join(bounds)}" if bounds else "")
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if hasattr(value, "model_fields"):  # a table: its keys have the defaults
+        return "—"
+    return f"`{toml_value(value)}`"
+
+
+def commented_example(path: Path = EXAMPLE_CONFIG) -> dict[str, Any]:
+    """The example config with its commented-out keys and tables (`# max_surge = 5`,
+    `# [[alerts.sinks]]`) switched on: a comment line is taken as TOML when it parses
+    alone, so prose comments stay comments."""
+    import tomllib
+
+    lines = []
+    for line in path.read_text().splitlines():
+        body = line.lstrip()
+        if body.startswith("#"):
+            candidate = body.lstrip("#").strip()
+            if re.match(r"^(\[\[?[\w.]+\]\]?|[\w-]+\s*=)", candidate) and _parses(candidate):
+                line = candidate
+        lines.append(line)
+    return tomllib.loads("\n".join(lines))
+
+
+def _parses(line: str) -> bool:
+    import tomllib
+
+    try:
+        tomllib.loads(line.replace("[[", "[").replace("]]", "]"))
+    except tomllib.TOMLDecodeError:
+        return False
+    return True
+
+
+def example_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Key path → the first value written for it in `data` (a parsed config), every level."""
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, path: str) -> None:
+        out.setdefault(path, node)
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else key)
+        elif isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+            for item in node:
+                walk(item, f"{path}[]")
+
+    walk(data, "")
+    out.pop("", None)
+    return {k: v for k, v in out.items() if not k.endswith("[]")}
+
+
+def _heading(path: str) -> str:
+    """`fleets[].policy` → `[fleets.policy]`; a list of tables → `[[alerts.sinks]]`."""
+    return path.replace("[]", "")
+
+
+def configuration_page() -> str:
+    examples = example_values(commented_example())
+    out = [GENERATED, "# Configuration\n"]
+    out.append(
+        "Every key of the configuration file (`--config FILE`, `$FLUENCE_OPTIMIZER_CONFIG`, "
+        "or `/etc/fluence-optimizer/optimizer.toml`), from the configuration models "
+        "themselves. A key is named by its full path: `fleets[].policy.max_surge` is "
+        "`max_surge` in the `[fleets.policy]` table of a `[[fleets]]` entry. "
+        "`fluence-optimizer check-config` validates a file and names every bad key. "
+        'Money is a string (`"1.20"`) so it stays exact; durations are `30s`, `15m`, '
+        "`1h`, `2d`. The examples are taken from the "
+        "[annotated example configuration](files.md#the-example-configuration).\n"
+    )
+    keys = config_keys()
+    top = [k for k in keys if "." not in k.path and not k.table]
+    groups: list[tuple[ConfigKey | None, list[ConfigKey]]] = [(None, top)]
+    for key in keys:
+        if key.table:
+            prefix = key.path + ("[]." if _section_of(key.field.annotation)[1] else ".")
+            children = [
+                k for k in keys if k.path.startswith(prefix) and "." not in k.path[len(prefix) :]
+            ]
+            groups.append((key, [k for k in children if not k.table]))
+    for table, rows in groups:
+        if table is None:
+            out.append("## Top level\n")
+        else:
+            listed = _section_of(table.field.annotation)[1]
+            name = _heading(table.path)
+            out.append(f"## `{'[[' if listed else '['}{name}{']]' if listed else ']'}`\n")
+            out.append(f"`{table.path}` — {_type(table.field)}. {_cell(table.field.description)}\n")
+            inline = toml_value(examples.get(table.path))
+            if listed and table.path in examples and len(inline) <= 120:  # written inline
+                out.append(f"Example: `{table.path.rsplit('.', 1)[-1]} = {_cell(inline)}`\n")
+        if not rows:
+            out.append("Its keys are the tables below.\n")
+            continue
+        out.append("| key | type | default | description | example |\n|---|---|---|---|---|")
+        for k in rows:
+            leaf = k.path.rsplit(".", 1)[-1]
+            example = (
+                f"`{leaf} = {_cell(toml_value(examples[k.path]))}`" if k.path in examples else "—"
+            )
+            out.append(
+                f"| `{k.path}` | {_type(k.field)} | {_default(k.field)} "
+                f"| {_cell(k.field.description or '')} | {example} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "alerts.md": alerts_page,
     "cli.md": cli_page,
     "metrics.md": metrics_page,
     "exit-codes.md": exit_codes_page,
+    "configuration.md": configuration_page,
 }
 
 
