@@ -335,7 +335,8 @@ class FleetConfig(Section):
     keep_ssh_open: bool = True
     """Keep 22/tcp open besides `open_ports` (the API replaces the whole port set)."""
     hostname: str | None = None
-    """Hostname given to the VMs (letters, digits and hyphens); unset = the API's default, the VM's name."""
+    """Hostname given to the VMs (letters, digits and hyphens); unset = the API's default, the
+    VM's name."""
     constraints: FleetConstraints = Field(default_factory=FleetConstraints)
     """Which offers the fleet may use."""
     policy: FleetPolicy = Field(default_factory=FleetPolicy)
