@@ -75,7 +75,10 @@ def test_dash_capital_v_prints_the_version() -> None:
     assert out.exit_code == 0 and out.output.strip() == f"fluence-optimizer {__version__}"
 
 
-def test_shell_completion_script_is_offered() -> None:
+def test_shell_completion_script_is_offered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # typer detects the shell from the parent process unless told not to; under a CI runner
+    # or a detached process there may be none, so name the shell explicitly
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     out = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="fluence-optimizer")
     assert out.exit_code == 0, out.output
     assert "complete" in out.output and "fluence" in out.output
