@@ -311,7 +311,8 @@ def _listings(offers: bytes | Sequence[Any], skipped: list[str]) -> list[Listing
     return [listing_of(o) for o in parse_offers(offers, skipped)]
 
 
-def _latest_ok(conn: Connection) -> sa.Row[Any] | None:
+def _latest_ok(conn: Connection) -> Any:
+    """id, taken_at, offer_count, answer_digest of the latest ok snapshot (a Row), or None."""
     return conn.execute(
         sa.select(
             snapshot_t.c.id,
@@ -325,7 +326,7 @@ def _latest_ok(conn: Connection) -> sa.Row[Any] | None:
     ).first()
 
 
-def _check_order(prev: sa.Row[Any] | None, taken_at: datetime) -> None:
+def _check_order(prev: Any, taken_at: datetime) -> None:
     if prev is not None and prev.taken_at > taken_at:
         raise StoreError(
             f"snapshot taken at {taken_at.isoformat()} is older than the latest stored one "
