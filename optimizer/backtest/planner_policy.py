@@ -31,6 +31,7 @@ actions back into replay actions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -44,6 +45,7 @@ from optimizer.backtest.replay import MarketView as ReplayMarket
 from optimizer.config import FleetConfig, FleetPolicy
 from optimizer.fluence.status import is_healthy, is_launching
 from optimizer.money import to_micros
+from optimizer.planner import Action as PlanAction
 from optimizer.planner import (
     BudgetState,
     InFlight,
@@ -333,7 +335,7 @@ class PlannerPolicy:
             mask &= np.isin(m.country, c.datacenter.countries)
         return mask
 
-    def _translate(self, actions: tuple, now: int) -> list[Action]:  # type: ignore[type-arg]
+    def _translate(self, actions: Sequence[PlanAction], now: int) -> list[Action]:
         out: list[Action] = []
         for a in actions:
             cap = to_micros(a.cap) if a.cap is not None else None

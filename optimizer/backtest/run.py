@@ -30,7 +30,7 @@ from optimizer.backtest.baselines import (
 from optimizer.backtest.billing import BillingModel
 from optimizer.backtest.bound import lower_bound
 from optimizer.backtest.prices import Market, micros_to_usd
-from optimizer.backtest.replay import FleetMatch, Policy, replay
+from optimizer.backtest.replay import FleetMatch, Policy, Replay, replay
 
 #: times the optimum is re-planned around deploys that found no capacity in replay
 OPTIMUM_REPAIRS = 4
@@ -100,7 +100,7 @@ class BacktestResult:
         }
 
 
-def _result(name: str, run, market: Market, seconds: float) -> PolicyResult:  # type: ignore[no-untyped-def]
+def _result(name: str, run: Replay, market: Market, seconds: float) -> PolicyResult:
     acct = run.account
     return PolicyResult(
         name=name,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +15,9 @@ from optimizer.cli.context import (
     refuse_foreign_sqlite,
 )
 from optimizer.errors import DegradedRun, OptimizerError
+
+if TYPE_CHECKING:
+    from optimizer.config import Config
 
 
 def _logging(obj: AppContext, level: str | None, fmt: str | None) -> tuple[str, bool | None]:
@@ -27,8 +32,8 @@ _LEVEL_HELP = "Same as the global --log-level (kept here for existing scripts)."
 _FORMAT_HELP = "Same as the global --log-format (kept here for existing scripts)."
 
 
-def _reloader(obj: AppContext):  # type: ignore[no-untyped-def]
-    def reload():  # type: ignore[no-untyped-def]
+def _reloader(obj: AppContext) -> Callable[[], Config]:
+    def reload() -> Config:
         fresh = AppContext(
             config_path=obj.config_path, api_url=obj.api_url, database_url=obj.database_url
         )
