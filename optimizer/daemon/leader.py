@@ -386,6 +386,9 @@ class FencedClient:
     def list_offers(self, constraints: Constraints | None = None) -> list[Offer]:
         return self._client.list_offers(constraints)
 
+    def offers_answer(self) -> bytes:
+        return self._client.offers_answer()
+
     def list_vms(self) -> list[Vm]:
         return self._client.list_vms()
 

@@ -35,6 +35,9 @@ class ExecutorClient(Protocol):
 
 
 class CycleClient(ExecutorClient, Protocol):
-    """The executor's calls plus the snapshot stage's offer list."""
+    """The executor's calls plus the snapshot stage's offer list (parsed, or the raw
+    answer that the snapshot scans without a model per offer)."""
 
     def list_offers(self, constraints: Constraints | None = None) -> list[Offer]: ...
+
+    def offers_answer(self) -> bytes: ...
