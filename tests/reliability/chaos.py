@@ -308,7 +308,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
     orig = sim.handle
     hook_rng = random.Random(f"{p.seed}:hooks")
 
-    def handle(method, path, *, query="", headers=None, body=b""):  # type: ignore[no-untyped-def]
+    def handle(method, path, *, query="", headers=None, body=b"", **face):  # type: ignore[no-untyped-def]
         endpoint = ROUTES.get((method.upper(), "/" + path.strip("/")))
         with lock:
             point = state["point"]
@@ -328,7 +328,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
             state["hit"] = f"{endpoint}:before"
             os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
             return SimResponse(0, drop="reset")
-        resp = orig(method, path, query=query, headers=headers, body=body)
+        resp = orig(method, path, query=query, headers=headers, body=body, **face)
         if fire:
             state["hit"] = f"{endpoint}:after"
             os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
