@@ -78,14 +78,22 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
+API_GENERATIONS = ("marketplace-v3", "cloud")
+
+
 class ApiConfig(Section):
     base_url: str = DEFAULT_API_URL
     """API root. Must be `https://`; plain `http://` only to loopback (127.0.0.0/8, ::1,
     localhost), e.g. the simulator. The global `--api-url` option overrides it. Changing it
     needs a daemon restart."""
-    auth_header: Literal["bearer", "x-api-key"] = "bearer"
+    generation: Literal["auto", "marketplace-v3", "cloud"] = "auto"
+    """Which Fluence API the server speaks: `"marketplace-v3"` (the seeds' marketplace API),
+    `"cloud"` (the published API: clusters, hourly prices, `/v2/vms`), or `"auto"`: ask the
+    server once, before anything else (see the README). `--api-generation` overrides it."""
+    auth_header: Literal["bearer", "x-api-key"] | None = None
     """How the API key is sent: `"bearer"` as `Authorization: Bearer <key>`, `"x-api-key"` as
-    `X-API-KEY: <key>`."""
+    `X-API-KEY: <key>`. Unset: the generation's own (bearer on marketplace-v3; `X-API-KEY`
+    and `Authorization: X-API-KEY <key>` on cloud)."""
     key_file: Path | None = None
     """File holding the API key (one token of visible ASCII), used when `$FLUENCE_API_KEY` is
     unset; refused if group or others can access it (`chmod 600`). Unset: the systemd

@@ -4,8 +4,11 @@
     ├── ConfigError                   exit 2   bad config file, bad CLI value, insecure key file
     ├── ApiError                      exit 4   (base of every Fluence API failure)
     │   ├── AuthError                 exit 3   401/403: missing or wrong API key
-    │   ├── NoMatchingOffers          exit 1   422: no suitable / not enough offers
+    │   ├── NoMatchingOffers          exit 1   422 (marketplace-v3): no suitable / not enough offers
+    │   ├── InsufficientBalance       exit 1   422 `insufficient_balance` (cloud): balance too low
+    │   ├── NotAllowedNow             exit 4   406 (cloud): not allowed in the resource's status yet
     │   ├── ClientRequestError        exit 1   any other 4xx (permanent unless 408/409/425)
+    │   │   └── RequestInvalid        exit 1   422 (cloud): the request failed validation
     │   ├── RateLimited               exit 4   429 (carries retry_after)
     │   ├── ServerError               exit 4   5xx
     │   ├── TransportError            exit 4   connect error, reset, timeout
@@ -48,7 +51,8 @@ class ConfigError(OptimizerError):
 
 
 class ApiError(OptimizerError):
-    """The Fluence API could not be used. `status` is the HTTP status when there was one."""
+    """The Fluence API could not be used. `status` is the HTTP status when there was one;
+    `code` the API's machine-readable error code (cloud generation) when it sent one."""
 
     exit_code = 4
 
@@ -58,11 +62,13 @@ class ApiError(OptimizerError):
         *,
         status: int | None = None,
         endpoint: str | None = None,
+        code: str | None = None,
         **context: object,
     ) -> None:
-        super().__init__(message, endpoint=endpoint, **context)
+        super().__init__(message, endpoint=endpoint, code=code, **context)
         self.status = status
         self.endpoint = endpoint
+        self.code = code
 
     @property
     def permanent(self) -> bool:
@@ -90,6 +96,25 @@ class NoMatchingOffers(ApiError):
 
 class ClientRequestError(ApiError):
     exit_code = 1
+
+
+class RequestInvalid(ClientRequestError):
+    """422 on the cloud generation: the API refused the request's content."""
+
+
+class InsufficientBalance(ApiError):
+    """The balance does not cover the request (cloud: all resources for 6 hours)."""
+
+    exit_code = 1
+
+
+class NotAllowedNow(ApiError):
+    """406 on the cloud generation: the action is not allowed in the resource's current
+    status; transient — try again once the status has moved on."""
+
+    @property
+    def permanent(self) -> bool:
+        return False
 
 
 class RateLimited(ApiError):

@@ -1,4 +1,4 @@
-"""The Fluence CPU Cloud API client: one method per endpoint of shared/fluence-api.md.
+"""The `marketplace-v3` adapter (the seeds' API, shared/fluence-api.md): one method per endpoint.
 
     client = build_client(config.api)            # key from env / key file / systemd
     offers = client.list_offers(Constraints(basic_configuration="cpu-2-ram-4gb-storage-25gb"))
@@ -18,28 +18,31 @@ Contract:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import structlog
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from optimizer import __version__
 from optimizer.config import ApiConfig
-from optimizer.errors import (
-    AuthError,
-    BadResponse,
-    ClientRequestError,
-    ConfigError,
-    NoMatchingOffers,
-    RateLimited,
-    ServerError,
-    TransportError,
+from optimizer.errors import ApiError, BadResponse, NoMatchingOffers
+from optimizer.fluence.credentials import Secret, resolve_api_key
+from optimizer.fluence.http import (
+    HttpApi,
+    clean_message,
+    common_error,
+    decode,
+    first_error,
+    ignore,
+    list_of,
+    model,
+    optional_model,
+    unwrap,
+    validate_base_url,
 )
-from optimizer.fluence.credentials import Secret, redact, resolve_api_key
 from optimizer.fluence.models import (
     Constraints,
     Datacenter,
@@ -54,92 +57,35 @@ from optimizer.fluence.models import (
     VmStatusEntry,
     VmUpdate,
 )
-from optimizer.fluence.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
-from optimizer.untrusted import one_line
+from optimizer.fluence.retry import RetryPolicy
+from optimizer.fluence.tolerant import tolerant_list_of
 from optimizer.urls import is_loopback_host
+
+__all__ = [
+    "FluenceClient",
+    "auth_headers",
+    "build_client",
+    "clean_message",
+    "is_loopback_host",
+    "validate_base_url",
+]
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
-
-MAX_MESSAGE_CHARS = 200
+GENERATION = "marketplace-v3"
 
 
-def clean_message(
-    text: object, secret: Secret | None = None, limit: int = MAX_MESSAGE_CHARS
-) -> str:
-    """Make untrusted text safe for one log/terminal line: control characters (including
-    ANSI escapes' ESC and bidi overrides) become spaces, the key is redacted, long text
-    is truncated with an ellipsis."""
-    return one_line(redact(str(text), secret), limit)
-
-
-def validate_base_url(url: str) -> httpx.URL:
-    """Return the parsed base URL; raise ConfigError unless it is https://, or http:// to
-    a loopback host."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise ConfigError(f"api.base_url: {clean_message(url, limit=80)!r} is not a URL") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(
-            f"api.base_url: {clean_message(url, limit=80)!r} is not an http(s) URL "
-            "(write it like https://api.fluence.dev)"
-        )
-    if parsed.userinfo:
-        raise ConfigError("api.base_url: must not contain a user name or password")
-    if parsed.scheme == "http" and not is_loopback_host(parsed.host):
-        raise ConfigError("api.base_url: plain http:// is only allowed for loopback hosts")
-    return parsed
-
-
-def _unwrap(data: Any, *keys: str) -> Any:
-    """A bare list, or the list under the first of `keys` present in a wrapping object."""
-    if isinstance(data, dict):
-        for k in keys:
-            if k in data:
-                return data[k]
-    return data
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid"}
-    loc = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{loc}: {first.get('msg', 'invalid')}" if loc else str(first.get("msg", "invalid"))
-
-
-class FluenceClient:
-    """Typed access to the Fluence API over an injected `httpx.Client`.
+class FluenceClient(HttpApi):
+    """The `marketplace-v3` adapter: typed access to the seeds' API over an injected
+    `httpx.Client`. Its wire models are the provider-neutral model itself
+    (`optimizer.fluence.models`), so it parses straight into them.
 
     The httpx client carries base URL, auth header and timeout (see `build_client`);
     tests pass one with the simulator's transport or an `httpx.MockTransport`.
     `sleep` is how the client waits between retries, so tests control time.
     """
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        retries: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        secret: Secret | None = None,
-    ) -> None:
-        self.http = http
-        self.retries = retries if retries is not None else RetryPolicy()
-        self.sleep = sleep
-        self._secret = secret
-
-    @property
-    def secret(self) -> Secret | None:
-        """The API key this client sends (a Secret: shows `***`), for log redaction."""
-        return self._secret
-
-    def __repr__(self) -> str:
-        return f"FluenceClient(base_url={str(self.http.base_url)!r})"
-
-    def close(self) -> None:
-        self.http.close()
+    generation = GENERATION
 
     def __enter__(self) -> FluenceClient:
         return self
@@ -147,13 +93,27 @@ class FluenceClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def error_for(
+        self, status: int, detail: str, code: str | None, retry_after: float | None, endpoint: str
+    ) -> ApiError:
+        """v3: 422 means no offer matches; the rest as both generations map it."""
+        suffix = f": {detail}" if detail else ""
+        kw: dict[str, Any] = {"status": status, "endpoint": endpoint}
+        if status == 422:
+            return NoMatchingOffers(f"no matching offers ({status}){suffix}", **kw)
+        return common_error(status, suffix, retry_after, kw)
+
     # --- marketplace ---------------------------------------------------------------------
 
     def list_offers(self, constraints: Constraints | None = None) -> list[Offer]:
         """`POST /marketplace/offers`: offers matching `constraints` (all offers for None)."""
         body = constraints.wire() if constraints is not None else {}
         return self._call(
-            "POST", "/marketplace/offers", _list_of(Offer, "offers"), json=body, idempotent=True
+            "POST",
+            "/marketplace/offers",
+            tolerant_list_of(Offer, "offer", "offers"),
+            json=body,
+            idempotent=True,
         )
 
     def offers_answer(self) -> bytes:
@@ -168,21 +128,21 @@ class FluenceClient:
         return self._call(
             "GET",
             "/marketplace/basic_configurations",
-            _list_of(str, "basic_configurations", "basicConfigurations", "configurations"),
+            list_of(str, "basic_configurations", "basicConfigurations", "configurations"),
         )
 
     def countries(self) -> list[str]:
         """`GET /marketplace/countries`: ISO country codes with offers."""
-        return self._call("GET", "/marketplace/countries", _list_of(str, "countries"))
+        return self._call("GET", "/marketplace/countries", list_of(str, "countries"))
 
     def hardware(self) -> Hardware:
         """`GET /marketplace/hardware`: CPU, memory and storage kinds on offer."""
-        return self._call("GET", "/marketplace/hardware", _model(Hardware))
+        return self._call("GET", "/marketplace/hardware", model(Hardware))
 
     def datacenters(self) -> list[Datacenter]:
         """`GET /v1/marketplace/datacenters`: known datacenters (shape parsed tolerantly)."""
         return self._call(
-            "GET", "/v1/marketplace/datacenters", _list_of(Datacenter, "datacenters", "data")
+            "GET", "/v1/marketplace/datacenters", list_of(Datacenter, "datacenters", "data")
         )
 
     # --- virtual machines ----------------------------------------------------------------
@@ -192,18 +152,18 @@ class FluenceClient:
         committing. Raise NoMatchingOffers (422) when the constraints can't be met."""
         body: dict[str, Any] = {"instances": instances}
         body["constraints"] = constraints.wire() if constraints is not None else {}
-        return self._call("POST", "/vms/v3/estimate", _model(Estimate), json=body, idempotent=True)
+        return self._call("POST", "/vms/v3/estimate", model(Estimate), json=body, idempotent=True)
 
     def deploy(self, request: DeployRequest) -> list[DeployedVm]:
         """`POST /vms/v3`: deploy VMs. NEVER retried (not idempotent): after a transport
         error or a malformed answer the VMs may exist; find them by name."""
         return self._call(
-            "POST", "/vms/v3", _list_of(DeployedVm, "vms", "deployed"), json=request.wire()
+            "POST", "/vms/v3", list_of(DeployedVm, "vms", "deployed"), json=request.wire()
         )
 
     def list_vms(self) -> list[Vm]:
         """`GET /vms/v3`: every VM of the account, in any status."""
-        return self._call("GET", "/vms/v3", _list_of(Vm, "vms"))
+        return self._call("GET", "/vms/v3", tolerant_list_of(Vm, "vm", "vms"))
 
     def vm_status(self, ids: Iterable[str]) -> list[VmStatusEntry]:
         """`GET /vms/v3/status?ids=..`: status and public IP per VM (tolerant parsing:
@@ -217,150 +177,44 @@ class FluenceClient:
         """`PATCH /vms/v3`: rename VMs / replace their open ports. Never retried.
         Note: `open_ports` REPLACES the set; leave 22 out and SSH is closed."""
         body = {"updates": [u.wire() for u in updates]}
-        self._call("PATCH", "/vms/v3", _ignore, json=body)
+        self._call("PATCH", "/vms/v3", ignore, json=body)
 
     def delete_vms(self, ids: Iterable[str]) -> None:
         """`DELETE /vms/v3`: stop VMs (or finalize Terminated ones). Never retried."""
         id_list = list(ids)
         if not id_list:
             return
-        self._call("DELETE", "/vms/v3", _ignore, json={"vmIds": id_list})
+        self._call("DELETE", "/vms/v3", ignore, json={"vmIds": id_list})
 
     def default_images(self) -> list[DefaultImage]:
         """`GET /vms/v3/default_images`: OS images; use `download_url` as `os_image`."""
         return self._call(
-            "GET", "/vms/v3/default_images", _list_of(DefaultImage, "images", "default_images")
+            "GET", "/vms/v3/default_images", list_of(DefaultImage, "images", "default_images")
         )
 
     # --- SSH keys ------------------------------------------------------------------------
 
     def ssh_keys(self) -> list[SshKey]:
         """`GET /ssh_keys`: the account's stored SSH keys."""
-        return self._call("GET", "/ssh_keys", _list_of(SshKey, "ssh_keys", "sshKeys", "keys"))
+        return self._call(
+            "GET", "/ssh_keys", tolerant_list_of(SshKey, "ssh_key", "ssh_keys", "sshKeys", "keys")
+        )
 
     def add_ssh_key(self, name: str, public_key: str) -> SshKey | None:
         """`POST /ssh_keys`: store a key. Returns the stored key when the API echoes it."""
         return self._call(
             "POST",
             "/ssh_keys",
-            _optional_model(SshKey),
+            optional_model(SshKey),
             json={"name": name, "publicKey": public_key},
         )
 
     def remove_ssh_key(self, fingerprint: str) -> None:
         """`DELETE /ssh_keys`: remove the key with this fingerprint (`SHA256:...`)."""
-        self._call("DELETE", "/ssh_keys", _ignore, json={"fingerprint": fingerprint})
-
-    # --- plumbing ------------------------------------------------------------------------
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        parse: Callable[[bytes], T],
-        *,
-        json: Any = None,
-        params: Any = None,
-        idempotent: bool = False,
-    ) -> T:
-        """Send one request (with retries when `idempotent` or a GET) and parse the body."""
-        endpoint = f"{method} {path}"
-        retryable = idempotent or method == "GET"
-        max_retries = self.retries.max_retries if retryable else 0
-        attempt = 0
-        while True:
-            try:
-                response = self._send(method, path, endpoint, json=json, params=params)
-                self._check_status(response, endpoint)
-                try:
-                    return parse(response.content)
-                except BadResponse as err:
-                    raise BadResponse(
-                        err.message, endpoint=endpoint, status=response.status_code
-                    ) from None
-            except (RateLimited, ServerError, TransportError, BadResponse) as err:
-                if isinstance(err, ServerError) and err.status not in RETRYABLE_STATUSES:
-                    raise
-                if attempt >= max_retries:
-                    raise
-                retry_after = getattr(err, "retry_after", None)
-                delay = self.retries.delay(attempt, retry_after)
-                log.warning(
-                    "fluence.retry",
-                    endpoint=endpoint,
-                    attempt=attempt + 1,
-                    max_retries=max_retries,
-                    delay_s=round(delay, 3),
-                    reason=err.message,
-                )
-                self.sleep(delay)
-                attempt += 1
-
-    def _send(
-        self, method: str, path: str, endpoint: str, *, json: Any, params: Any
-    ) -> httpx.Response:
-        try:
-            return self.http.request(method, path, json=json, params=params)
-        except httpx.TimeoutException as e:
-            raise TransportError(
-                f"Fluence API timed out ({type(e).__name__})", endpoint=endpoint
-            ) from None
-        except httpx.TransportError as e:
-            detail = clean_message(e, self._secret, limit=120) or type(e).__name__
-            raise TransportError(
-                f"cannot reach the Fluence API: {detail}", endpoint=endpoint
-            ) from None
-
-    def _check_status(self, response: httpx.Response, endpoint: str) -> None:
-        """Raise the typed error for a non-2xx response (Retry-After parsed onto 429/503)."""
-        status = response.status_code
-        if status < 400:
-            if status >= 300:
-                raise ClientRequestError(
-                    f"unexpected redirect ({status}); check api.base_url",
-                    status=status,
-                    endpoint=endpoint,
-                )
-            return
-        detail = self._api_message(response)
-        suffix = f": {detail}" if detail else ""
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        kw: dict[str, Any] = {"status": status, "endpoint": endpoint}
-        if status in (401, 403):
-            raise AuthError(f"Fluence API rejected the API key ({status}){suffix}", **kw)
-        if status == 422:
-            raise NoMatchingOffers(f"no matching offers ({status}){suffix}", **kw)
-        if status == 429:
-            raise RateLimited(f"rate limited ({status}){suffix}", retry_after=retry_after, **kw)
-        if status >= 500:
-            err = ServerError(f"Fluence API server error ({status}){suffix}", **kw)
-            # Retry-After is honoured on 503 only (429 carries it in RateLimited)
-            err.retry_after = retry_after if status == 503 else None  # type: ignore[attr-defined]
-            raise err
-        raise ClientRequestError(f"request rejected ({status}){suffix}", **kw)
-
-    def _api_message(self, response: httpx.Response) -> str:
-        """The API's `error` message from an error body (or a short body excerpt)."""
-        raw = response.content[:4096]
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return clean_message(raw.decode("utf-8", "replace"), self._secret, limit=120)
-        if isinstance(data, dict):
-            msg = data.get("error") or data.get("message") or data.get("detail")
-            if msg is not None:
-                return clean_message(msg, self._secret)
-        return ""
+        self._call("DELETE", "/ssh_keys", ignore, json={"fingerprint": fingerprint})
 
 
 # --- response parsers ----------------------------------------------------------------------
-
-
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadResponse("malformed response: body is not JSON") from None
 
 
 def _offer_list(body: bytes) -> bytes:
@@ -375,44 +229,8 @@ def _offer_list(body: bytes) -> bytes:
     return body
 
 
-def _list_of(item: type[T], *wrappers: str) -> Callable[[bytes], list[T]]:
-    adapter: TypeAdapter[list[T]] = TypeAdapter(list[item])  # type: ignore[valid-type]
-
-    def parse(body: bytes) -> list[T]:
-        data = _unwrap(_decode(body), *wrappers)
-        try:
-            return adapter.validate_python(data)
-        except ValidationError as e:
-            raise BadResponse(f"unexpected response shape: {_first_error(e)}") from None
-
-    return parse
-
-
-def _model(model: type[M]) -> Callable[[bytes], M]:
-    def parse(body: bytes) -> M:
-        try:
-            return model.model_validate(_decode(body))
-        except ValidationError as e:
-            raise BadResponse(f"unexpected response shape: {_first_error(e)}") from None
-
-    return parse
-
-
-def _optional_model(model: type[M]) -> Callable[[bytes], M | None]:
-    def parse(body: bytes) -> M | None:
-        if not body.strip():
-            return None
-        try:
-            data = json.loads(body)
-            return model.model_validate(data)
-        except (ValueError, UnicodeDecodeError, ValidationError):
-            return None  # the call succeeded; an unexpected echo is not an error
-
-    return parse
-
-
 def _statuses(body: bytes) -> list[VmStatusEntry]:
-    data = _unwrap(_decode(body), "statuses", "vms", "data")
+    data = unwrap(decode(body), "statuses", "vms", "data")
     if not isinstance(data, list):
         raise BadResponse("unexpected response shape: expected a list of VM statuses")
     out = []
@@ -422,13 +240,8 @@ def _statuses(body: bytes) -> list[VmStatusEntry]:
         try:
             out.append(VmStatusEntry.model_validate(item))
         except ValidationError as e:
-            raise BadResponse(f"unexpected response shape: {_first_error(e)}") from None
+            raise BadResponse(f"unexpected response shape: {first_error(e)}") from None
     return out
-
-
-def _ignore(body: bytes) -> None:
-    """For 204/empty or `{"transactions": [...]}` answers: nothing to return."""
-    return None
 
 
 # --- construction --------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""The one edge the rest of the optimizer sees: `FluenceApi`, whatever generation of the
+Fluence API is behind it.
+
+Both adapters implement it — `optimizer.fluence.client.FluenceClient` (marketplace-v3,
+the seeds' API) and `optimizer.fluence.cloud.adapter.CloudApi` (the published cloud
+API) — and both answer in the provider-neutral model of `optimizer.fluence.models`:
+price points (`Offer`, with `price_unit` saying per epoch or per hour), VMs (`Vm`, with
+the resources they hold), SSH keys, images, datacenters. `optimizer.fluence.generation.
+connect` builds the right one; no module outside `optimizer.fluence` asks which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from optimizer.fluence.credentials import Secret
+from optimizer.fluence.models import (
+    Constraints,
+    Datacenter,
+    DefaultImage,
+    DeployedVm,
+    DeployRequest,
+    Estimate,
+    Hardware,
+    Offer,
+    SshKey,
+    Vm,
+    VmStatus,
+    VmUpdate,
+)
+
+
+class FluenceApi(Protocol):
+    """What the store, analysis, planner, executor and CLI may ask of the API."""
+
+    #: "marketplace-v3" or "cloud": for logs and `--verbose` only, never for branching
+    generation: str
+
+    @property
+    def secret(self) -> Secret | None: ...
+
+    def close(self) -> None: ...
+
+    def list_offers(self, constraints: Constraints | None = None) -> list[Offer]: ...
+
+    def basic_configurations(self) -> list[str]: ...
+
+    def countries(self) -> list[str]: ...
+
+    def hardware(self) -> Hardware: ...
+
+    def datacenters(self) -> list[Datacenter]: ...
+
+    def estimate(self, constraints: Constraints | None, instances: int) -> Estimate: ...
+
+    def deploy(self, request: DeployRequest) -> list[DeployedVm]: ...
+
+    def list_vms(self) -> list[Vm]: ...
+
+    def vm_status(self, ids: Iterable[str]) -> list[VmStatus]: ...
+
+    def patch_vms(self, updates: Sequence[VmUpdate]) -> None: ...
+
+    def delete_vms(self, ids: Iterable[str]) -> None: ...
+
+    def default_images(self) -> list[DefaultImage]: ...
+
+    def ssh_keys(self) -> list[SshKey]: ...
+
+    def add_ssh_key(self, name: str, public_key: str) -> SshKey | None: ...
+
+    def remove_ssh_key(self, fingerprint: str) -> None: ...
