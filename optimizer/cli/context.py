@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from optimizer.config import Config
-    from optimizer.fluence.client import FluenceClient
+    from optimizer.fluence.api import FluenceApi
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -76,8 +76,9 @@ class AppContext:
     database_url: str | None = None
     log_level: str | None = None  # global --log-level (None: the command's default)
     log_format: str | None = None  # global --log-format
+    api_generation: str | None = None  # global --api-generation (None: api.generation)
     _config: Config | None = field(default=None, repr=False)
-    _client: FluenceClient | None = field(default=None, repr=False)
+    _client: FluenceApi | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
     def resolved_config_path(self) -> Path | None:
@@ -96,31 +97,40 @@ class AppContext:
                 cfg.api.base_url = self.api_url
             if self.database_url:
                 cfg.database.url = self.database_url
+            if self.api_generation:
+                cfg.api.generation = self.api_generation  # type: ignore[assignment]
             self._config = cfg
         return self._config
 
-    def client(self) -> FluenceClient:
+    def client(self) -> FluenceApi:
+        """The API client for the generation configured or detected (`--verbose` or
+        `--log-level info` logs which)."""
         if self._client is None:
             from optimizer.daemon.logging import (
                 configure_logging,
                 is_configured,
                 register_secret,
             )
-            from optimizer.fluence.client import build_client
+            from optimizer.fluence.credentials import resolve_api_key
+            from optimizer.fluence.generation import connect, log_generation
+            from optimizer.fluence.http import validate_base_url
 
-            client = build_client(self.config().api)
+            api = self.config().api
+            validate_base_url(api.base_url)
             # CLI commands log (e.g. API retries) to stderr, never into stdout where
-            # `--json` output goes; the key is registered for redaction either way
-            secret = client.secret.reveal() if client.secret is not None else None
+            # `--json` output goes; the key is registered for redaction before any request
+            key = resolve_api_key(None, api.key_file)
             if not is_configured():
                 configure_logging(
                     level=self.log_level or "warning",
                     stream=_Stderr(),
                     json=self.log_format == "json",
-                    secrets=[secret],
+                    secrets=[key.reveal()],
                 )
             else:
-                register_secret(secret)
+                register_secret(key.reveal())
+            client = connect(api, api_key=key)
+            log_generation(client)
             self._client = client
         return self._client
 

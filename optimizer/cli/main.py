@@ -134,16 +134,37 @@ def _global(
         metavar="FORMAT",
         help="auto, json or console (default auto: JSON unless stderr is a terminal).",
     ),
+    api_generation: str | None = typer.Option(
+        None,
+        "--api-generation",
+        help="API generation: auto (ask the server once), marketplace-v3 or cloud "
+        "(overrides api.generation).",
+    ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Same as --log-level info: e.g. which API generation is used.",
+    ),
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
+    if api_generation is not None:
+        from optimizer.config import API_GENERATIONS
+
+        if api_generation not in ("auto", *API_GENERATIONS):
+            raise typer.BadParameter(
+                f"{api_generation!r} is not one of auto, {', '.join(API_GENERATIONS)}",
+                param_hint="--api-generation",
+            )
     ctx.obj = AppContext(
         config_path=config,
         api_url=api_url,
         database_url=database_url(database) if database else None,
-        log_level=check_log_level(log_level) if log_level else None,
+        log_level=check_log_level(log_level) if log_level else ("info" if verbose else None),
         log_format=check_log_format(log_format) if log_format else None,
+        api_generation=api_generation,
     )
     ctx.call_on_close(ctx.obj.close)
 

@@ -56,7 +56,7 @@ def open_daemon(
     executes; its writes are fenced by its term) → metrics endpoint (when
     `metrics.listen` is set) → signal handlers.
     """
-    from optimizer.fluence.client import build_client
+    from optimizer.fluence.generation import connect, log_generation
     from optimizer.store.engine import open_store
 
     clock = clock or SystemClock()
@@ -65,7 +65,7 @@ def open_daemon(
         if log_stream is not None:
             # the caller closes its stream after us: log to stderr again, not into it
             stack.callback(configure_logging, level=log_level)
-        client = build_client(config.api, transport=transport, api_key=api_key, sleep=clock.sleep)
+        client = connect(config.api, transport=transport, api_key=api_key, sleep=clock.sleep)
         stack.callback(client.close)
         secret = getattr(client, "secret", None) or getattr(client, "_secret", None)
         if secret is not None:
@@ -76,6 +76,7 @@ def open_daemon(
             # SQLite: one daemon per file; on PostgreSQL replicas elect a leader instead
             lock = InstanceLock(engine).acquire()
             stack.callback(lock.release)
+        log_generation(client)
         elector = LeaderElector(engine, clock=clock)
         stack.callback(elector.close)
         set_fence(engine, elector.fence)  # every shared-state write checks the term

@@ -36,6 +36,8 @@ class FluenceApi(Protocol):
 
     #: "marketplace-v3" or "cloud": for logs and `--verbose` only, never for branching
     generation: str
+    #: "configured" or "detected"
+    generation_source: str
 
     @property
     def secret(self) -> Secret | None: ...

@@ -86,6 +86,10 @@ class FluenceClient(HttpApi):
     """
 
     generation = GENERATION
+    #: appended to a 404/405's message when the generation was guessed (see generation.py)
+    not_found_hint: str | None = None
+    #: "configured" or "detected" (set by optimizer.fluence.generation.connect)
+    generation_source = "configured"
 
     def __enter__(self) -> FluenceClient:
         return self
@@ -101,6 +105,8 @@ class FluenceClient(HttpApi):
         kw: dict[str, Any] = {"status": status, "endpoint": endpoint}
         if status == 422:
             return NoMatchingOffers(f"no matching offers ({status}){suffix}", **kw)
+        if status in (404, 405) and self.not_found_hint:
+            suffix = f"{suffix}; {self.not_found_hint}"
         return common_error(status, suffix, retry_after, kw)
 
     # --- marketplace ---------------------------------------------------------------------
@@ -254,6 +260,26 @@ def auth_headers(api: ApiConfig, secret: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret.reveal()}"}
 
 
+def http_client(
+    api: ApiConfig, headers: dict[str, str], transport: httpx.BaseTransport | None
+) -> httpx.Client:
+    """The httpx client both generations use: base URL (checked), explicit timeout, no
+    redirects, `headers` (auth) plus Accept and User-Agent."""
+    base = validate_base_url(api.base_url)
+    seconds = api.timeout.total_seconds()
+    return httpx.Client(
+        base_url=base,
+        headers={
+            **headers,
+            "Accept": "application/json",
+            "User-Agent": f"fluence-optimizer/{__version__}",
+        },
+        timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
 def build_client(
     api: ApiConfig,
     *,
@@ -261,26 +287,15 @@ def build_client(
     api_key: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FluenceClient:
-    """Build a FluenceClient from the `[api]` config section.
+    """Build the marketplace-v3 client from the `[api]` config section (whatever
+    `api.generation` says; `optimizer.fluence.generation.connect` honours it).
 
     Raise ConfigError for an unsafe base URL or key file, AuthError when no key is found.
     `transport` replaces the network (the simulator's in-process transport in tests).
     """
-    base = validate_base_url(api.base_url)
+    validate_base_url(api.base_url)
     secret = resolve_api_key(api_key, api.key_file)
-    seconds = api.timeout.total_seconds()
-    headers = {
-        **auth_headers(api, secret),
-        "Accept": "application/json",
-        "User-Agent": f"fluence-optimizer/{__version__}",
-    }
-    http = httpx.Client(
-        base_url=base,
-        headers=headers,
-        timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
-        transport=transport,
-        follow_redirects=False,
-    )
+    http = http_client(api, auth_headers(api, secret), transport)
     return FluenceClient(
         http, retries=RetryPolicy(max_retries=api.max_retries), sleep=sleep, secret=secret
     )

@@ -1,6 +1,12 @@
-"""Wire models of the Fluence CPU Cloud API (see shared/fluence-api.md).
+"""The provider-neutral model of the Fluence API, which is also the wire format of the
+marketplace-v3 generation (see shared/fluence-api.md).
 
-This module and `optimizer.fluence.client` are the only code that knows the wire format.
+What the store, analysis, planner and executor see, whichever generation answered:
+price points (`Offer`: a configuration in a datacenter at a price per `price_unit`),
+VMs (`Vm`, with the resources they hold), SSH keys, images, datacenters. The v3 adapter
+(`optimizer.fluence.client`) parses straight into these; the cloud adapter
+(`optimizer.fluence.cloud.adapter`) maps its own wire models onto them. Fields only one
+generation fills are optional and omitted from JSON when empty, so v3 output is as before.
 Parsing is tolerant: unknown fields are ignored, optional fields may be missing, and the
 documented variants are accepted. Money is `Decimal`. Attribute names are snake_case;
 the camelCase wire names are aliases, so `model_dump(by_alias=True, mode="json")` gives
@@ -79,10 +85,17 @@ class Server(Wire):
     additional_resources: list[AdditionalResource] = Field(default_factory=list)
 
 
-class Offer(Wire):
-    """One provider's listing of identical servers in one datacenter at one price.
+#: what a price is per: a 24 h epoch (marketplace-v3) or an hour (cloud, billed per second)
+PriceUnit = Literal["epoch", "hour"]
+PRICE_UNIT_LABELS: dict[str, str] = {"epoch": "per 24 h", "hour": "per hour"}
 
-    Offers carry no id on the wire; `offer_key` derives a stable one.
+
+class Offer(Wire):
+    """One price point: identical servers of one configuration in one datacenter (v3: one
+    provider's listing; cloud: one configuration in one cluster) at one price.
+
+    v3 offers carry no id on the wire; `offer_key` derives a stable one. Cloud price
+    points carry `cluster_id` and `configuration_id`, and their price is per hour.
     """
 
     configuration: BasicConfiguration
@@ -90,10 +103,19 @@ class Offer(Wire):
     datacenter: Datacenter
     servers: list[Server] = Field(default_factory=list)
     max_additional_supply: list[AdditionalResource] = Field(default_factory=list)
+    cluster_id: str | None = None
+    configuration_id: str | None = None
+    #: None means "epoch" (the v3 wire has no such field)
+    price_unit: PriceUnit | None = None
 
     @property
     def price(self) -> Decimal:
+        """The price as the API gives it, per `unit`."""
         return self.configuration.price
+
+    @property
+    def unit(self) -> PriceUnit:
+        return self.price_unit or "epoch"
 
     @property
     def capacity(self) -> int:
@@ -110,7 +132,11 @@ class Offer(Wire):
 
 def offer_key(offer: Offer) -> str:
     """Stable identity of an offer: slug + datacenter (country, city, index) + resource
-    metadata. Independent of field order, prices, capacity and unknown fields."""
+    metadata (v3), or cluster + configuration (cloud). Independent of field order,
+    prices, capacity and unknown fields."""
+    if offer.cluster_id is not None:
+        cloud = ["cloud", offer.cluster_id, offer.configuration_id or offer.configuration.slug]
+        return hashlib.sha256(json.dumps(cloud).encode()).hexdigest()[:16]
     dc = offer.datacenter
     resources = [resource_identity(r.type, r.metadata) for r in offer.resources]
     return identity_key(
@@ -245,6 +271,15 @@ class Vm(Wire):
     ports: list[Port] = Field(default_factory=list)
     reserved_balance: Usd | None = None
     total_spent: Usd | None = None
+    # cloud generation: where it runs, its size, its hourly price, what it holds (a boot
+    # disk and a public IP are resources of their own, billed until deleted)
+    cluster_id: str | None = None
+    configuration_id: str | None = None
+    configuration_slug: str | None = None
+    price_per_hour: Usd | None = None
+    boot_disk_id: str | None = None
+    public_ip_id: str | None = None
+    data_disk_ids: list[str] | None = None
 
     @property
     def running(self) -> bool:
@@ -275,6 +310,8 @@ class DefaultImage(Wire):
 
 
 class SshKey(Wire):
+    #: the key's id on the cloud generation (a VM references keys by id); None on v3
+    id: str | None = None
     name: str
     fingerprint: str
     algorithm: str | None = None

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from optimizer.clock import EPOCH
 from optimizer.config import FleetConfig, Mode
-from optimizer.fluence.status import VmStatus, is_ended, is_healthy, is_launching
+from optimizer.fluence.status import VmStatus, is_ended, is_healthy, is_launching, is_unknown
 from optimizer.planner.capacity_mix import cheapest_mix
 from optimizer.planner.inputs import (
     Action,
@@ -119,6 +119,9 @@ def count_members(st: PlanState) -> None:
             continue
         st.counted.append(vm)
         st.add(vm.datacenter, vm.country)
+        if is_unknown(vm.status):
+            # counted (no replacement is deployed for it) but never removed or replaced
+            st.verdict(vm, "stay", f"status {vm.status!r} is unknown here: left alone")
 
 
 def finalize_terminated(st: PlanState) -> None:
@@ -189,8 +192,10 @@ def size_to_instances(st: PlanState) -> None:
     st.excess = max(size - target, 0)
     if st.scaling_busy:
         return
-    if size > target:
-        _scale_down(st, size - target)
+    # VMs in unknown statuses do not make the fleet "too big": nothing is removed for them
+    unknown = sum(1 for vm in st.counted if is_unknown(vm.status))
+    if size - unknown > target:
+        _scale_down(st, size - unknown - target)
         return
     for i in range(target - size):
         o = st.pick_new(st.cands)

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from optimizer.config import FleetConfig
+from optimizer.fluence.status import is_unknown
 from optimizer.planner.inputs import (
     Action,
     ActionKind,
@@ -219,5 +220,10 @@ class PlanState:
         return vm.id in dnd or vm.name in dnd
 
     def removable(self, vm: OwnedVm) -> bool:
-        """Neither protected nor changed by an unfinished action."""
-        return not self.protected(vm) and vm.id not in self.in_flight.busy
+        """Neither protected nor changed by an unfinished action, and in a status the
+        optimizer knows (a status it does not know means: leave the VM alone)."""
+        return (
+            not is_unknown(vm.status)
+            and not self.protected(vm)
+            and vm.id not in self.in_flight.busy
+        )
