@@ -36,7 +36,7 @@ def build_constraints(  # noqa: C901 — one check per CLI option, each error na
     """CLI filter options → offer constraints. Raise ConfigError (exit 2) naming the option
     for a value that cannot be right."""
     from optimizer.fluence.models import (
-        SLUG_RE,
+        CONFIGURATION_RE,
         Constraints,
         CpuSpec,
         DatacenterFilter,
@@ -47,10 +47,11 @@ def build_constraints(  # noqa: C901 — one check per CLI option, each error na
 
     c = Constraints()
     if configuration:
-        if not SLUG_RE.match(configuration):
+        if not CONFIGURATION_RE.match(configuration):
             raise ConfigError(
                 f"--configuration: {configuration!r} is not a configuration slug "
-                "(like cpu-2-ram-4gb-storage-25gb; see `market configurations`)"
+                "(like cpu-2-ram-4gb-storage-25gb or cpu-shared-2vcpu-2gb; "
+                "see `market configurations`)"
             )
         c.basic_configuration = configuration
     if countries:
@@ -96,6 +97,14 @@ def _meta(offer: Offer, kind: str, *keys: str) -> str:
     return "".join(str(r.metadata.get(k, "")) for k in keys)
 
 
+def price_header(units: set[str]) -> str:
+    """The price column's header: `USD/epoch` (v3), `USD/hour` (cloud), or `USD` when
+    both kinds are listed (each price then says what it is per)."""
+    if units <= {"epoch"}:
+        return "USD/epoch"
+    return "USD/hour" if units == {"hour"} else "USD"
+
+
 def sort_offers(offers: list[Offer]) -> list[Offer]:
     """Cheapest first; ties broken by configuration, datacenter and offer key (stable)."""
     return sorted(
@@ -116,7 +125,10 @@ def offers_cmd(
         help="ISO country code; repeat for several (--country DE --country FR).",
     ),
     max_price: str | None = typer.Option(
-        None, "--max-price", help="Highest price per instance per epoch, in USD (e.g. 0.5)."
+        None,
+        "--max-price",
+        help="Highest price per instance per 24 h epoch, in USD (e.g. 0.5); hourly prices "
+        "are compared as 24 x the hourly price.",
     ),
     cpu_manufacturer: str | None = typer.Option(
         None, "--cpu-manufacturer", help="CPU manufacturer, e.g. AMD or Intel."
@@ -126,7 +138,8 @@ def offers_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """List offers matching the filters, cheapest first (price per instance per epoch)."""
+    """List offers matching the filters, cheapest first (price per instance: per 24 h
+    epoch on marketplace-v3, per hour on the cloud generation)."""
     constraints = build_constraints(
         configuration, country, max_price, cpu_manufacturer, storage_type
     )
@@ -138,9 +151,12 @@ def offers_cmd(
         raise NoMatchingOffers("no offers match these filters")
     if as_json:
         return
+    from optimizer.fluence.models import PRICE_UNIT_LABELS
+
+    units: set[str] = {o.unit for o in offers}
     print_table(
         [
-            ("USD/epoch", "right"),
+            (price_header(units), "right"),
             "Configuration",
             "Datacenter",
             ("Tier", "right"),
@@ -152,7 +168,7 @@ def offers_cmd(
         ],
         (
             [
-                o.price,
+                o.price if len(units) == 1 else f"{o.price} {PRICE_UNIT_LABELS[o.unit]}",
                 o.configuration.slug,
                 o.datacenter.label,
                 o.datacenter.tier,

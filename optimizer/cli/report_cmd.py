@@ -88,6 +88,7 @@ def build_report(
     from optimizer.analysis import analyze_history
     from optimizer.config import parse_duration
     from optimizer.store.analysis_queries import market_history
+    from optimizer.store.queries import price_units
 
     step = progress or (lambda _s: None)
     try:
@@ -111,9 +112,11 @@ def build_report(
     note = ""
     if history.empty:
         raise NotEnoughHistory(_empty_window_message(engine, now, since, scope))
+    units = price_units(engine, now - span, now)  # type: ignore[arg-type]
     if history.observed_epochs < MIN_EPOCHS:
         # too little for per-epoch statistics: the same report per hour, and it says so
         from optimizer.analysis import analyze
+        from optimizer.report.charts import price_axis
         from optimizer.store.queries import price_observations
 
         obs = price_observations(
@@ -134,13 +137,15 @@ def build_report(
         note = (
             f"Short history: the store holds less than {MIN_EPOCHS} epochs (24 h each) of "
             f"prices{scope} since {first:%Y-%m-%d %H:%M} UTC, so every statistic here is per "
-            "hour, not per epoch; trends and movers need a few days. Prices are still USD "
-            "per epoch."
+            "hour, not per epoch; trends and movers need a few days. Prices are still "
+            f"{price_axis(units)}."
         )
     else:
         step("analyzing")
         analysis = analyze_history(history, now=now)
-    return _render(engine, analysis, history.span, now, fmt, configuration, country, step, note)
+    return _render(
+        engine, analysis, history.span, now, fmt, configuration, country, step, note, units
+    )
 
 
 def _render(
@@ -153,6 +158,7 @@ def _render(
     country: str | None,
     step: Callable[[str], None],
     note: str,
+    units: frozenset[str],
 ) -> str:
     from optimizer.report import render_html, render_markdown, to_csv, to_json
     from optimizer.store.analysis_queries import fleet_frames
@@ -172,6 +178,7 @@ def _render(
                 outlook=outlook,
                 progress=step,
                 note=note,
+                price_units=units,
             )
         return render_markdown(
             analysis,
@@ -181,6 +188,7 @@ def _render(
             savings=saved,
             outlook=outlook,
             note=note,
+            price_units=units,
         )
     if note:  # csv/json carry no prose: say it where a person sees it
         typer.echo(f"note: {note}", err=True)

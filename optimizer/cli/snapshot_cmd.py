@@ -56,6 +56,15 @@ def snapshot_cmd(
         )
 
 
+def unit_title(units: set[str]) -> str:
+    """`USD per epoch` (marketplace-v3), `USD per hour` (cloud), or both, spelled out."""
+    if units <= {"epoch"}:
+        return "USD per epoch"
+    if units == {"hour"}:
+        return "USD per hour"
+    return "USD per hour (/h) or per 24 h epoch (/24h)"
+
+
 def _since(value: str) -> timedelta:
     from optimizer.config import parse_duration
 
@@ -74,6 +83,7 @@ def summarize_offers(obs: pd.DataFrame) -> pd.DataFrame:
     g = obs.groupby("offer_key", sort=False)
     out = g.agg(
         configuration=("configuration", "last"),
+        price_unit=("price_unit", "last"),
         datacenter=("datacenter", "last"),
         first_seen=("ts", "min"),
         last_seen=("ts", "max"),
@@ -150,6 +160,7 @@ def history_offers_cmd(
                     "priceMinUsd": f"{r['price_min']:.6f}",
                     "priceLastUsd": f"{r['price_last']:.6f}",
                     "priceMaxUsd": f"{r['price_max']:.6f}",
+                    "priceUnit": r["price_unit"],
                     "capacityLast": int(r["capacity_last"]),
                     "changes": changes.get(r["offer_key"], []),
                 }
@@ -157,6 +168,12 @@ def history_offers_cmd(
             ]
         )
         return
+    units = set(table["price_unit"])
+
+    def tag(unit: str) -> str:
+        """Mixed units: each price says what it is per."""
+        return "" if len(units) == 1 else (" /h" if unit == "hour" else " /24h")
+
     print_table(
         [
             "Offer key",
@@ -175,9 +192,9 @@ def history_offers_cmd(
                 r["offer_key"],
                 r["configuration"],
                 r["datacenter"],
-                f"{r['price_min']:.5f}",
-                f"{r['price_last']:.5f}",
-                f"{r['price_max']:.5f}",
+                f"{r['price_min']:.5f}{tag(str(r['price_unit']))}",
+                f"{r['price_last']:.5f}{tag(str(r['price_unit']))}",
+                f"{r['price_max']:.5f}{tag(str(r['price_unit']))}",
                 int(r["price_changes"]),
                 int(r["capacity_last"]),
                 r["first_seen"].to_pydatetime(),
@@ -185,7 +202,7 @@ def history_offers_cmd(
             ]
             for r in records(table)
         ),
-        title=f"Offers in the last {since} (USD per epoch)",
+        title=f"Offers in the last {since} ({unit_title(units)})",
     )
 
 

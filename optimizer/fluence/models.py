@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -30,6 +31,9 @@ from optimizer.money import Usd
 
 NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,63}$")
 SLUG_RE = re.compile(r"^cpu-(\d+)-ram-(\d+)gb-storage-(\d+)gb$")
+#: a configuration slug of either generation: v3 `cpu-2-ram-4gb-storage-25gb`, cloud
+#: `cpu-shared-2vcpu-2gb` / `cpu-regular-…` / `cpu-premium-…`
+CONFIGURATION_RE = re.compile(r"^cpu-(\d+-ram-\d+gb-storage-\d+gb|[a-z]+-\d+vcpu-\d+gb)$")
 
 
 class Wire(BaseModel):
@@ -118,6 +122,12 @@ class Offer(Wire):
         return self.price_unit or "epoch"
 
     @property
+    def sizes(self) -> tuple[int | None, int | None, int | None]:
+        """(vCPU, RAM GB, storage GB): from a v3 slug, else from the resources' metadata
+        (`count` of VCPU, `gb` of RAM and STORAGE) as the cloud adapter fills it."""
+        return offer_sizes(self.configuration.slug, lambda kind: _meta_of(self.resource(kind)))
+
+    @property
     def capacity(self) -> int:
         """Basic instances that can still be deployed on this offer."""
         return sum(max(s.available_basic_instances, 0) for s in self.servers)
@@ -130,13 +140,39 @@ class Offer(Wire):
         return next((r for r in self.resources if r.type == kind), None)
 
 
+def _meta_of(resource: Resource | None) -> dict[str, Any] | None:
+    return resource.metadata if resource is not None else None
+
+
+def offer_sizes(
+    slug: str, metadata: Callable[[str], dict[str, Any] | None]
+) -> tuple[int | None, int | None, int | None]:
+    """(vCPU, RAM GB, storage GB) of an offer: from a v3 slug, else from its resources'
+    metadata (`metadata(kind)`: `count` of VCPU, `gb` of RAM and STORAGE)."""
+    parsed = parse_slug(slug)
+    if parsed is not None:
+        return parsed
+
+    def num(kind: str, key: str) -> int | None:
+        value = (metadata(kind) or {}).get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return num("VCPU", "count"), num("RAM", "gb"), num("STORAGE", "gb")
+
+
+def cloud_key(cluster_id: str, configuration: str) -> str:
+    """The offer key of a cloud price point: cluster + configuration (id, else slug)."""
+    return hashlib.sha256(json.dumps(["cloud", cluster_id, configuration]).encode()).hexdigest()[
+        :16
+    ]
+
+
 def offer_key(offer: Offer) -> str:
     """Stable identity of an offer: slug + datacenter (country, city, index) + resource
     metadata (v3), or cluster + configuration (cloud). Independent of field order,
     prices, capacity and unknown fields."""
     if offer.cluster_id is not None:
-        cloud = ["cloud", offer.cluster_id, offer.configuration_id or offer.configuration.slug]
-        return hashlib.sha256(json.dumps(cloud).encode()).hexdigest()[:16]
+        return cloud_key(offer.cluster_id, offer.configuration_id or offer.configuration.slug)
     dc = offer.datacenter
     resources = [resource_identity(r.type, r.metadata) for r in offer.resources]
     return identity_key(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from optimizer.fluence.models import identity_key, resource_identity
+from optimizer.fluence.models import cloud_key, identity_key, offer_key, resource_identity
 
 if TYPE_CHECKING:
     from optimizer.fluence.models import Offer
@@ -47,6 +47,8 @@ class Listing:
     certifications: tuple[str, ...]
     resources: tuple[tuple[str, dict[str, Any]], ...]
     source: bytes | Offer
+    #: what `price` is per: "epoch" (marketplace-v3) or "hour" (cloud price points)
+    price_unit: str = "epoch"
 
     @property
     def label(self) -> str:
@@ -111,13 +113,17 @@ class _Server(msgspec.Struct, rename="camel"):
     available_basic_instances: int = 0
 
 
-class _Offer(msgspec.Struct):
+class _Offer(msgspec.Struct, rename="camel"):
     configuration: _Configuration
     datacenter: _Datacenter
     # kept raw: equal resource lists recur across offers, so each is decoded and
     # canonicalized once per distinct byte string (see `_resources`)
     resources: msgspec.Raw = msgspec.Raw(b"[]")
     servers: list[_Server] = []
+    # cloud price points (the neutral model's optional fields)
+    cluster_id: str | None = None
+    configuration_id: str | None = None
+    price_unit: str | None = None
 
 
 _ITEM = msgspec.json.Decoder(_Offer)
@@ -168,8 +174,13 @@ def _listing(o: _Offer, source: bytes, resources: _Resources) -> Listing:
         known = resources[raw] = (parsed, [resource_identity(t, m) for t, m in parsed])
     dc = o.datacenter
     slug = o.configuration.slug
+    key = (
+        cloud_key(o.cluster_id, o.configuration_id or slug)
+        if o.cluster_id is not None
+        else identity_key(slug, dc.country_code, dc.city_code, dc.city_index, known[1])
+    )
     return Listing(
-        key=identity_key(slug, dc.country_code, dc.city_code, dc.city_index, known[1]),
+        key=key,
         price=o.configuration.price,
         capacity=sum(max(s.available_basic_instances, 0) for s in o.servers),
         configuration=slug,
@@ -180,6 +191,7 @@ def _listing(o: _Offer, source: bytes, resources: _Resources) -> Listing:
         certifications=tuple(dc.certifications),
         resources=known[0],
         source=source,
+        price_unit=o.price_unit or "epoch",
     )
 
 
@@ -203,13 +215,7 @@ def listing_of(offer: Offer) -> Listing:
     dc = offer.datacenter
     resources = tuple((r.type, r.metadata) for r in offer.resources)
     return Listing(
-        key=identity_key(
-            offer.configuration.slug,
-            dc.country_code,
-            dc.city_code,
-            dc.city_index,
-            [resource_identity(t, m) for t, m in resources],
-        ),
+        key=offer_key(offer),
         price=offer.price,
         capacity=offer.capacity,
         configuration=offer.configuration.slug,
@@ -220,6 +226,7 @@ def listing_of(offer: Offer) -> Listing:
         certifications=tuple(dc.certifications),
         resources=resources,
         source=offer,
+        price_unit=offer.unit,
     )
 
 

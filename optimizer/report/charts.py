@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 USD_EPOCH = "USD per epoch (24 h)"
+#: the axis label of a price, by what the prices are per (see `price_axis`)
+PRICE_AXES = {"epoch": USD_EPOCH, "hour": "USD per hour"}
+
+
+def price_axis(units: frozenset[str] | None) -> str:
+    """`USD per epoch (24 h)`, `USD per hour`, or `USD (per hour or per epoch)` for a mix."""
+    if not units or units == {"epoch"}:
+        return USD_EPOCH
+    if units == {"hour"}:
+        return PRICE_AXES["hour"]
+    return "USD (per hour or per 24 h epoch, by configuration)"
+
+
 _RC: dict[RcKeyType, Any] = {
     "text.parse_math": False,
     "font.size": 9,
@@ -77,7 +90,7 @@ def _x(index: pd.DatetimeIndex) -> np.ndarray:
     return index.tz_convert("UTC").tz_localize(None).to_numpy()
 
 
-def price_bands(a: MarketAnalysis) -> bytes | None:
+def price_bands(a: MarketAnalysis, units: frozenset[str] | None = None) -> bytes | None:
     """One panel per configuration: median line, p10–p90 band, min dotted."""
     stats = a.stats.get("configuration")
     if stats is None or stats.empty:
@@ -105,7 +118,7 @@ def price_bands(a: MarketAnalysis) -> bytes | None:
             ax.plot(x, part["median"], color="tab:blue", linewidth=1.6, label="median")
             ax.plot(x, part["min"], color="tab:green", linewidth=1, linestyle=":", label="min")
             ax.set_title(str(cfg))
-            ax.set_ylabel(USD_EPOCH)
+            ax.set_ylabel(price_axis(units))
             _dates(ax)
             ax.legend(loc="upper left", fontsize=7, framealpha=0.6)
         for ax in axes[len(configs) :]:
@@ -138,13 +151,14 @@ def _lines(
         return _png(fig)
 
 
-def per_vcpu(a: MarketAnalysis) -> bytes | None:
+def per_vcpu(a: MarketAnalysis, units: frozenset[str] | None = None) -> bytes | None:
     """Median price per vCPU of each configuration over time."""
     stats = a.stats.get("configuration")
     if stats is None or stats.empty:
         return None
     table = wide(stats, "median_per_vcpu", "configuration", a.history.span)
-    return _lines(table, "USD per vCPU per epoch", "Median price per vCPU", a.history.span)
+    label = price_axis(units).replace("USD", "USD per vCPU", 1)
+    return _lines(table, label, "Median price per vCPU", a.history.span)
 
 
 def capacity(a: MarketAnalysis) -> bytes | None:
@@ -158,7 +172,9 @@ def capacity(a: MarketAnalysis) -> bytes | None:
     )
 
 
-def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:
+def cheapest_bars(
+    a: MarketAnalysis, level: str = "country", units: frozenset[str] | None = None
+) -> bytes | None:
     """Median price now per country, one small bar panel per configuration."""
     stats = a.stats.get(level)
     if stats is None or stats.empty:
@@ -177,7 +193,7 @@ def cheapest_bars(a: MarketAnalysis, level: str = "country") -> bytes | None:
             labels = [str(v) for v in part[level]]
             ax.barh(labels[::-1], part["median"].to_numpy()[::-1], color="tab:blue")
             ax.set_title(f"{cfg} — median, latest epoch")
-            ax.set_xlabel(USD_EPOCH)
+            ax.set_xlabel(price_axis(units))
             ax.grid(axis="y", visible=False)
         for ax in axes[len(configs) :]:
             ax.set_visible(False)

@@ -91,9 +91,11 @@ def render_html(
     outlook: Sequence[FleetOutlook] = (),
     progress: Callable[[str], None] | None = None,
     note: str = "",
+    price_units: frozenset[str] | None = None,
 ) -> str:
     """Render the whole report; `progress(step)` is called before each section. The
-    fleets come first (what they cost, what was saved, what happens now), the market after."""
+    fleets come first (what they cost, what was saved, what happens now), the market after.
+    `price_units`: what the prices are per ("epoch", "hour"); default per epoch."""
     step = progress or (lambda _s: None)
     a = analysis
     span = a.history.span
@@ -108,8 +110,8 @@ def render_html(
         "<h1>Fluence CPU Cloud — price history</h1>",
         f'<p class="meta">Window: {escape(window)} · filters: {escape(flt)} · generated '
         f"{escape(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by fluence-optimizer "
-        f"{escape(__version__)}. Prices are per epoch (24 h) in USD; the latest epoch may "
-        "be partial. Missing epochs are gaps, never filled in.</p>",
+        f"{escape(__version__)}. Prices: {escape(charts.price_axis(price_units))}; the "
+        "latest epoch may be partial. Missing epochs are gaps, never filled in.</p>",
         *([f'<p class="meta"><strong>{escape(note)}</strong></p>'] if note else []),
         "<nav>" + "".join(f'<a href="#{sid}">{escape(t)}</a>' for sid, t in SECTIONS) + "</nav>",
     ]
@@ -131,10 +133,10 @@ def render_html(
         "price-bands",
         '<p class="note">Per configuration: median of the offers\' epoch prices (line), '
         "10th–90th percentile across offers (band) and the lowest price seen (dotted).</p>"
-        + _img(charts.price_bands(a), "Price bands per configuration"),
+        + _img(charts.price_bands(a, price_units), "Price bands per configuration"),
     )
     step("cheapest")
-    body = _img(charts.cheapest_bars(a, "country"), "Median price now per country")
+    body = _img(charts.cheapest_bars(a, "country", price_units), "Median price now per country")
     body += "<h3>By country</h3>" + "".join(_table(t, "h4") for t in cheapest_tables(a, "country"))
     body += "<h3>By datacenter</h3>" + "".join(
         _table(t, "h4") for t in cheapest_tables(a, "datacenter")
@@ -142,7 +144,8 @@ def render_html(
     section("cheapest", body)
     step("per vCPU")
     section(
-        "per-vcpu", _img(charts.per_vcpu(a), "Median price per vCPU") + _table(per_vcpu_table(a))
+        "per-vcpu",
+        _img(charts.per_vcpu(a, price_units), "Median price per vCPU") + _table(per_vcpu_table(a)),
     )
     step("movers")
     section("movers", _table(movers_table(a, lag=7)) + _table(movers_table(a, lag=1)))

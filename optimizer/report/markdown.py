@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from optimizer.analysis import MarketAnalysis
+from optimizer.report.charts import price_axis
 from optimizer.report.tables import (
     Table,
     cheapest_tables,
@@ -58,9 +59,11 @@ def render_markdown(
     savings: pd.DataFrame | None = None,
     outlook: Sequence[FleetOutlook] = (),
     note: str = "",
+    price_units: frozenset[str] | None = None,
 ) -> str:
     """Render the report's tables as one Markdown document, the fleets first; `note` (e.g.
-    that the statistics are hourly) goes right under the title."""
+    that the statistics are hourly) goes right under the title; `price_units`: what the
+    prices are per, "epoch" and/or "hour" (default per epoch)."""
     a = analysis
     window = window_text(a)
     flt = ", ".join(f"{k}={v}" for k, v in (filters or {}).items() if v) or "none"
@@ -68,7 +71,7 @@ def render_markdown(
         "# Fluence CPU Cloud — price history",
         "",
         f"Window: {md_escape(window)}; filters: {md_escape(flt)}; generated "
-        f"{generated_at:%Y-%m-%d %H:%M} UTC. Prices in USD per epoch (24 h).",
+        f"{generated_at:%Y-%m-%d %H:%M} UTC. Prices in {price_axis(price_units)}.",
         "",
         *([f"**{md_escape(note)}**", ""] if note else []),
         "## Your fleets: cost, savings and what happens now",

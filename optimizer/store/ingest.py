@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from optimizer.clock import Clock, utc
 from optimizer.errors import ApiError, StoreError
-from optimizer.fluence.models import Offer, Vm, parse_slug
+from optimizer.fluence.models import Offer, Vm, offer_sizes
 from optimizer.fluence.offer_listings import (
     Listing,
     NotAnOfferList,
@@ -218,7 +218,7 @@ def offer_attributes(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attributes(o: Listing, key: str, price: int, capacity: int) -> dict[str, Any]:
-    sizes = parse_slug(o.configuration) or (None, None, None)
+    sizes = offer_sizes(o.configuration, o.resource)
     cpu = o.resource("VCPU")
     storage = o.resource("STORAGE")
     row = {
@@ -236,6 +236,7 @@ def _attributes(o: Listing, key: str, price: int, capacity: int) -> dict[str, An
         "datacenter": o.label,
         "tier": o.tier,
         "certifications": "; ".join(sorted(o.certifications)),
+        "price_unit": o.price_unit,
         "price_micros": price,
         "capacity": capacity,
     }

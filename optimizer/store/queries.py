@@ -49,11 +49,20 @@ OBSERVATION_COLUMNS = {
     "datacenter": "object",
     "vcpu": "int64",
     "ram_gb": "int64",
+    "price_unit": "object",
     "price_usd": "float64",
     "capacity": "int64",
     "tier": "int64",  # the datacenter's tier, -1 when the API gave none
 }
-ATTRIBUTE_COLUMNS = ("configuration", "country", "city", "datacenter", "vcpu", "ram_gb")
+ATTRIBUTE_COLUMNS = (
+    "configuration",
+    "country",
+    "city",
+    "datacenter",
+    "vcpu",
+    "ram_gb",
+    "price_unit",
+)
 EPOCH_COLUMNS = {
     "epoch_start": "datetime64[ns, UTC]",
     "offer_key": "object",
@@ -207,8 +216,8 @@ def price_observations(
 
     Columns: ts (datetime64[ns, UTC]), offer_key, configuration, country, city,
     datacenter ("FR-PAR-1"), vcpu, ram_gb (int64; 0 when the slug doesn't say),
-    price_usd (float64), capacity, tier (int64; tier -1 when unknown); sorted by ts then
-    offer_key. Only raw history
+    price_unit ("epoch" or "hour": what price_usd is per), price_usd (float64), capacity,
+    tier (int64; tier -1 when unknown); sorted by ts then offer_key. Only raw history
     is returned (see `epoch_stats` for rolled-up history).
     """
     with store_errors(engine), engine.connect() as conn:
@@ -362,6 +371,17 @@ def snapshot_span(engine: Engine) -> tuple[datetime | None, datetime | None, int
     if not n:
         return None, None, 0
     return _ts([first]).iloc[0].to_pydatetime(), _ts([last]).iloc[0].to_pydatetime(), int(n)
+
+
+def price_units(engine: Engine, since: datetime, until: datetime) -> frozenset[str]:
+    """What the prices of offers listed in [since, until] are per: "epoch", "hour"."""
+    stmt = (
+        sa.select(offer_t.c.price_unit)
+        .where(offer_t.c.last_seen >= since, offer_t.c.first_seen <= until)
+        .distinct()
+    )
+    with store_errors(engine), engine.connect() as conn:
+        return frozenset(str(u) for (u,) in conn.execute(stmt))
 
 
 def snapshots(engine: Engine, since: datetime | None = None) -> pd.DataFrame:

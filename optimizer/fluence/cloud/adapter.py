@@ -257,6 +257,7 @@ def _offer(
                     "manufacturer": cpu.manufacturer,
                     "architecture": cpu.architecture,
                     "dedicated": cfg.dedicated,
+                    "count": cfg.vcpu,
                 }.items()
                 if v is not None
             },

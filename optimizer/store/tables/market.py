@@ -67,6 +67,11 @@ class OfferRecord(SQLModel, table=True):
     datacenter: str = Field(sa_column=Column(String(40), nullable=False))  # "FR-PAR-1"
     tier: int | None = Field(default=None, sa_column=Column(Integer))
     certifications: str = Field(default="", sa_column=Column(Text, nullable=False))  # "; "-joined
+    # what the price is per: "epoch" (24 h, marketplace-v3) or "hour" (cloud); migration 0008
+    price_unit: str = Field(
+        default="epoch",
+        sa_column=Column(String(8), nullable=False, server_default="epoch"),
+    )
     first_seen: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     # written when the offer is inserted and when it stops being listed; while it is
     # listed (an open `offer_price` interval) it was last seen in the latest ok snapshot,
