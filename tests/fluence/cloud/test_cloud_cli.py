@@ -126,9 +126,7 @@ def test_report_renders_from_cloud_price_points(fake: FakeCloud, tmp_path: Path,
         clock.t += timedelta(hours=6)
     engine.dispose()
     out_file = tmp_path / "r.html"
-    code, _, err = run(
-        capsys, "--database", db, "report", "--format", "html", "-o", str(out_file)
-    )
+    code, _, err = run(capsys, "--database", db, "report", "--format", "html", "-o", str(out_file))
     assert code == 0, err
     html = out_file.read_text()
     assert "Prices: USD per hour" in html and "cpu-shared-2vcpu-2gb" in html
