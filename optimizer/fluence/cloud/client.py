@@ -7,9 +7,10 @@
 Contract (besides `optimizer.fluence.http`'s: timeouts, retries of reads only, clean
 errors without the key):
 - Lists are accepted bare (0.8.210) or as `{items: [...]}` (0.10.0); paginated lists are
-  followed page by page to the end, at most `MAX_PAGES` pages (then BadResponse). The
-  page size is sent as both `perPage` (0.10.0) and `per_page` (0.8.210 and Fluence's
-  own Terraform provider).
+  followed page by page (`page=1, 2, …`) to the end, at most `MAX_PAGES` pages (then
+  BadResponse). No page size is sent: the two specs spell it differently (`per_page` in
+  0.8.210, `perPage` in 0.10.0) and a server of the other version would refuse or
+  ignore it, so the server's default page size is used.
 - Items are parsed one by one (`optimizer.fluence.tolerant`): one malformed VM, key or
   price is emptied or skipped with a warning; the rest of the list stands.
 - Errors map by status and the API's `code`: 401/403 AuthError; 406 NotAllowedNow
@@ -60,8 +61,7 @@ from optimizer.fluence.tolerant import parse_items, tolerant_list_of
 from optimizer.money import parse_usd
 
 GENERATION = "cloud"
-PAGE_SIZE = 100
-MAX_PAGES = 500  # 50,000 items: far beyond any account; a server that never ends is an error
+MAX_PAGES = 1000  # far beyond any account; a server whose pages never end is an error
 
 M = TypeVar("M", bound=BaseModel)
 Params = list[tuple[str, str]]
@@ -323,7 +323,6 @@ class CloudClient(HttpApi):
         page = 1
         while True:
             query: Params = [*(params or []), ("page", str(page))]
-            query += [("perPage", str(PAGE_SIZE)), ("per_page", str(PAGE_SIZE))]
             items, pagination = self._call("GET", path, _page_of(item, kind), params=query)
             out += items
             if pagination is None or not items:
@@ -332,7 +331,7 @@ class CloudClient(HttpApi):
             if last is not None:
                 if (pagination.current_page or page) >= last:
                     return out
-            elif len(items) < (pagination.per_page or PAGE_SIZE):
+            elif pagination.per_page and len(items) < pagination.per_page:
                 return out
             if page >= MAX_PAGES:
                 raise BadResponse(

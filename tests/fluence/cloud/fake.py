@@ -93,6 +93,7 @@ class FakeCloud:
             for i in range(3)
         ]
     )
+    page_size: int = 20  # the server's default page size
     delete_route: str = "post"  # "post": POST …/delete {ids}; "delete": DELETE …/{id}
     errors: dict[tuple[str, str], tuple[int, dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -131,7 +132,7 @@ class FakeCloud:
 
     def _paged(self, items: list[Any], q: dict[str, list[str]]) -> httpx.Response:
         page = int(q.get("page", ["1"])[0])
-        per = int(q.get("perPage", q.get("per_page", ["100"]))[0])
+        per = int(q.get("perPage", q.get("per_page", [str(self.page_size)]))[0])
         chunk = items[(page - 1) * per : page * per]
         pages = max(1, -(-len(items) // per))
         pagination = {
