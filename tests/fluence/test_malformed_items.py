@@ -18,7 +18,7 @@ from optimizer.config import ApiConfig
 from optimizer.errors import BadResponse
 from optimizer.fluence import tolerant
 from optimizer.fluence.generation import connect
-from tests.fluence.cloud.fake import KEY, FakeCloud, vm
+from tests.fluence.cloud.fake import KEY, FakeCloud, kid, vid, vm
 from tests.fluence.cloud.serve import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_cloud_vm_list_keeps_its_good_items(case: str) -> None:
     before = tolerant.MALFORMED["vm"]
     with capture_logs() as logs:
         vms = api.list_vms()
-    _check(vms, logs, fate, before, ids=("vm-0000", "vm-0002"), bad_id="vm-0001")
+    _check(vms, logs, fate, before, ids=(vid(0), vid(2)), bad_id=vid(1))
 
 
 def _check(vms, logs, fate, before, *, ids, bad_id) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +119,7 @@ def test_malformed_ssh_key_and_price_point_are_skipped_on_cloud() -> None:
     with capture_logs() as logs:
         keys = api.ssh_keys()
         offers = api.list_offers()
-    assert [k.id for k in keys] == ["key-1"] and len(offers) == 4
+    assert [k.id for k in keys] == [kid(1)] and len(offers) == 4
     named = {(e["kind"], e["item"]) for e in logs if e["event"] == "fluence.malformed_item"}
     assert ("ssh_key", "id=key-x") in named and any(k == "offer" for k, _ in named)
 
@@ -154,7 +154,7 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_vms_list_with_one_malformed_vm_lists_the_others_and_exits_0(generation: str) -> None:
     if generation == "cloud":
         handler = FakeCloud(vms=[vm(0), vm(1, id=None), vm(2, name=None)]).handle
-        want = {"vm-0000", "vm-0002"}
+        want = {vid(0), vid(2)}
     else:
         handler = _v3_server([v3_vm(0), v3_vm(1, id=None), v3_vm(2, vmName=None)])
         want = {v3_vm(0)["id"], v3_vm(2)["id"]}

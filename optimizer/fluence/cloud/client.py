@@ -6,6 +6,8 @@
 
 Contract (besides `optimizer.fluence.http`'s: timeouts, retries of reads only, clean
 errors without the key):
+- Array query parameters (`ids`, `status`, `expand`, `clusterIds`) are sent repeated
+  (`ids=a&ids=b`), OpenAPI's default form style, which the API also accepts.
 - Lists are accepted bare (0.8.210) or as `{items: [...]}` (0.10.0); paginated lists are
   followed page by page (`page=1, 2, …`) to the end, at most `MAX_PAGES` pages (then
   BadResponse). No page size is sent: the two specs spell it differently (`per_page` in
@@ -23,7 +25,7 @@ errors without the key):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -124,7 +126,7 @@ class CloudClient(HttpApi):
         one call per cluster where the server does not have the bulk path (0.8.210)."""
         if not cluster_ids:
             return {}
-        params: Params = [("clusterIds", ",".join(cluster_ids))]
+        params: Params = [("clusterIds", cid) for cid in cluster_ids]
         try:
             return self._call("GET", "/v1/clusters/resources", _bulk_resources, params=params)
         except ClientRequestError as err:
@@ -223,13 +225,12 @@ class CloudClient(HttpApi):
         params += [("status", s) for s in status]
         params += [("excludeStatus", s) for s in exclude_status]
         params += _opt(name=name, clusterId=cluster_id)
-        if expand:
-            params.append(("expand", ",".join(expand)))
+        params += [("expand", e) for e in expand]
         return self._paged("/v2/vms", CloudVm, "vm", params)
 
     def get_vm(self, vm_id: str, *, expand: Sequence[str] = ()) -> CloudVm:
         """`GET /v2/vms/{id}` (0.10.0)."""
-        params: Params = [("expand", ",".join(expand))] if expand else []
+        params: Params = [("expand", e) for e in expand]
         return self._call(
             "GET",
             f"/v2/vms/{vm_id}",
@@ -294,19 +295,18 @@ class CloudClient(HttpApi):
             "GET", "/v2/users/balances", tolerant_list_of(Balance, "balance", "items")
         )
 
-    def charges(
-        self, start: datetime | None = None, end: datetime | None = None
-    ) -> list[ChargesEntry]:
-        """`GET /v1/billing/charges/aggregated`: charges per resource between start and end."""
+    def charges(self, start: date, end: date) -> list[ChargesEntry]:
+        """`GET /v1/billing/charges/aggregated`: charges per resource from `start` to `end`
+        (days, both required by the specs)."""
         return self._call(
             "GET",
             "/v1/billing/charges/aggregated",
             tolerant_list_of(ChargesEntry, "charge", "items"),
-            params=_opt(startDate=_iso(start), endDate=_iso(end), format="json"),
+            params=_opt(startDate=start.isoformat(), endDate=end.isoformat(), format="json"),
         )
 
-    def charges_total(self, start: datetime | None = None, end: datetime | None = None) -> Decimal:
-        """`GET /v1/billing/charges/total`: the total charged between start and end."""
+    def charges_total(self, start: date | None = None, end: date | None = None) -> Decimal:
+        """`GET /v1/billing/charges/total`: the total charged from `start` to `end` (days)."""
         return self._call(
             "GET",
             "/v1/billing/charges/total",
@@ -360,8 +360,8 @@ def _opt(**values: str | None) -> Params:
     return [(k, v) for k, v in values.items() if v is not None]
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when is not None else None
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _key_body(public_key: str) -> str:

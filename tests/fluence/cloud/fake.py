@@ -21,9 +21,29 @@ CFG_S = "cf000000-0000-4000-8000-000000000001"
 CFG_R = "cf000000-0000-4000-8000-000000000002"
 
 
+def vid(i: int) -> str:
+    """The id of the fake's VM number i (ids are UUIDs, as in the specs)."""
+    return f"00000000-0000-4000-8000-{i:012d}"
+
+
+def did(i: int) -> str:
+    """Boot disk of VM i."""
+    return f"d0000000-0000-4000-8000-{i:012d}"
+
+
+def iid(i: int) -> str:
+    """Public IP of VM i."""
+    return f"10000000-0000-4000-8000-{i:012d}"
+
+
+def kid(i: int) -> str:
+    """SSH key number i."""
+    return f"40000000-0000-4000-8000-{i:012d}"
+
+
 def vm(i: int, **over: Any) -> dict[str, Any]:
     base = {
-        "id": f"vm-{i:04d}",
+        "id": vid(i),
         "userId": "u1",
         "clusterId": CL_A,
         "configurationId": CFG_S,
@@ -32,12 +52,12 @@ def vm(i: int, **over: Any) -> dict[str, Any]:
         "status": "launched",
         "restartRequired": False,
         "allowedActions": ["terminate"],
-        "bootDisk": f"disk-{i}",
+        "bootDisk": did(i),
         "dataDisks": [],
         "subnets": [],
-        "sshKeys": ["key-1"],
+        "sshKeys": [kid(1)],
         "networkInterfaces": [],
-        "publicIp": f"ip-{i}",
+        "publicIp": iid(i),
         "createdAt": "2026-05-01T10:00:00Z",
         "updatedAt": "2026-05-01T10:05:00Z",
         "priceHourlyUsd": "0.0125",
@@ -60,7 +80,7 @@ class FakeCloud:
     ssh_keys: list[dict[str, Any]] = field(
         default_factory=lambda: [
             {
-                "id": "key-1",
+                "id": kid(1),
                 "userId": "u1",
                 "name": "ops",
                 "algorithm": "ssh-ed25519",
@@ -81,7 +101,7 @@ class FakeCloud:
     public_ips: list[dict[str, Any]] = field(
         default_factory=lambda: [
             {
-                "id": f"ip-{i}",
+                "id": iid(i),
                 "userId": "u1",
                 "clusterId": CL_A,
                 "name": f"web-{i}",
@@ -249,7 +269,7 @@ def _resources(cluster_id: str) -> dict[str, Any]:
 def _bulk_resources(s: FakeCloud, q: Any, b: Any) -> httpx.Response:
     if not s.bulk:
         return _json(404, {"code": "not_found", "error": "Not found"})
-    ids = q.get("clusterIds", [""])[0].split(",")
+    ids = q.get("clusterIds", [])
     return _json(200, {"resources": {cid: _resources(cid) for cid in ids}})
 
 
@@ -327,7 +347,7 @@ def _add_ssh_key(s: FakeCloud, q: Any, b: Any) -> httpx.Response:
     if any(" ".join(k["publicKey"].split()[:2]) == body for k in s.ssh_keys):
         return _json(409, {"code": "conflict", "error": "key already exists"})
     key = {
-        "id": f"key-{len(s.ssh_keys) + 1}",
+        "id": kid(len(s.ssh_keys) + 1),
         "userId": "u1",
         "name": b["name"],
         "algorithm": b["publicKey"].split()[0],
@@ -407,7 +427,7 @@ def _charges(s: FakeCloud, q: Any, b: Any) -> httpx.Response:
             {
                 "userId": "u1",
                 "clusterId": CL_A,
-                "resourceId": "vm-0000",
+                "resourceId": vid(0),
                 "resourceType": "vm",
                 "totalUsageHours": "10.5",
                 "totalCost": "0.13125",

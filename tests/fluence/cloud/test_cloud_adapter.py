@@ -15,7 +15,19 @@ from optimizer.fluence.cloud.adapter import CloudApi
 from optimizer.fluence.generation import connect
 from optimizer.fluence.models import Constraints, DatacenterFilter, offer_key
 from optimizer.sim import Simulator
-from tests.fluence.cloud.fake import CFG_R, CFG_S, CL_A, CL_B, KEY, FakeCloud, vm
+from tests.fluence.cloud.fake import (
+    CFG_R,
+    CFG_S,
+    CL_A,
+    CL_B,
+    KEY,
+    FakeCloud,
+    did,
+    iid,
+    kid,
+    vid,
+    vm,
+)
 
 
 def _api(fake: FakeCloud, generation: str = "auto") -> CloudApi:
@@ -141,34 +153,34 @@ def test_vms_carry_what_they_hold_and_neutral_statuses() -> None:
         ]
     )
     vms = {v.id: v for v in _api(fake).list_vms()}
-    v0 = vms["vm-0000"]
+    v0 = vms[vid(0)]
     assert v0.status == "Active" and v0.public_ip == "203.0.113.1"
     assert v0.datacenter is not None and v0.datacenter.country_code == "DE"
     assert v0.price_per_hour == Decimal("0.0125") and v0.price_per_epoch is None
-    assert (v0.boot_disk_id, v0.public_ip_id, v0.cluster_id) == ("disk-0", "ip-0", CL_A)
-    assert vms["vm-0001"].status == "New" and vms["vm-0001"].public_ip is None
-    assert vms["vm-0002"].status == "Stopped" and not vms["vm-0002"].running
+    assert (v0.boot_disk_id, v0.public_ip_id, v0.cluster_id) == (did(0), iid(0), CL_A)
+    assert vms[vid(1)].status == "New" and vms[vid(1)].public_ip is None
+    assert vms[vid(2)].status == "Stopped" and not vms[vid(2)].running
     # a status the optimizer does not know stays as the API spelled it
-    assert vms["vm-0003"].status == "hibernating" and not vms["vm-0003"].running
-    st = _api(FakeCloud()).vm_status(["vm-0001"])
-    assert [(s.id, s.status, s.public_ip) for s in st] == [("vm-0001", "Active", "203.0.113.2")]
+    assert vms[vid(3)].status == "hibernating" and not vms[vid(3)].running
+    st = _api(FakeCloud()).vm_status([vid(1)])
+    assert [(s.id, s.status, s.public_ip) for s in st] == [(vid(1), "Active", "203.0.113.2")]
 
 
 def test_ssh_keys_in_the_neutral_model() -> None:
     api = _api(FakeCloud())
     keys = api.ssh_keys()
     assert [(k.id, k.name, k.fingerprint, k.comment) for k in keys] == [
-        ("key-1", "ops", "SHA256:abc", "ops@host")
+        (kid(1), "ops", "SHA256:abc", "ops@host")
     ]
     added = api.add_ssh_key("ci", "ssh-ed25519 AAAAci ci@runner")
-    assert added is not None and added.id == "key-2"
+    assert added is not None and added.id == kid(2)
     api.remove_ssh_key("SHA256:abc")
-    assert [k.id for k in api.ssh_keys()] == ["key-2"]
+    assert [k.id for k in api.ssh_keys()] == [kid(2)]
 
 
 def test_changing_vms_is_refused_before_anything_is_sent() -> None:
     fake = FakeCloud()
     api = _api(fake, "cloud")
     with pytest.raises(ClientRequestError, match="not supported yet on the cloud API generation"):
-        api.delete_vms(["vm-0000"])
+        api.delete_vms([vid(0)])
     assert fake.requests == []

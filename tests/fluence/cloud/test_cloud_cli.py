@@ -17,7 +17,7 @@ from optimizer.config import ApiConfig
 from optimizer.fluence.generation import connect
 from optimizer.store.engine import open_store
 from optimizer.store.ingest import take_snapshot
-from tests.fluence.cloud.fake import CFG_S, CL_A, CL_B, KEY, FakeCloud
+from tests.fluence.cloud.fake import CFG_S, CL_A, CL_B, KEY, FakeCloud, vid
 from tests.fluence.cloud.serve import serve
 
 pytestmark = pytest.mark.http
@@ -65,7 +65,7 @@ def test_market_tables_and_account_reads(fake: FakeCloud, capsys) -> None:  # ty
             ("market", "datacenters"),
             ("market", "images"),
             ("vms", "list"),
-            ("vms", "status", "vm-0001"),
+            ("vms", "status", vid(1)),
             ("ssh-keys", "list"),
         ):
             code, out, err = run(capsys, "--api-url", url, *args)
@@ -76,7 +76,7 @@ def test_market_tables_and_account_reads(fake: FakeCloud, capsys) -> None:  # ty
     assert "FR" in outs[("market", "countries")] and "DE-FRA-1" in outs[("market", "datacenters")]
     assert "ubuntu" in outs[("market", "images")]
     assert "web-2" in outs[("vms", "list")] and "203.0.113.3" in outs[("vms", "list")]
-    assert "203.0.113.2" in outs[("vms", "status", "vm-0001")]
+    assert "203.0.113.2" in outs[("vms", "status", vid(1))]
     assert "SHA256:abc" in outs[("ssh-keys", "list")]
 
 

@@ -5,6 +5,7 @@ error mapping by status and `code`, the key never in errors or logs."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -26,7 +27,19 @@ from optimizer.fluence.cloud.client import CloudClient
 from optimizer.fluence.cloud.wire import CreatePublicIp, CreateStorage, CreateVm
 from optimizer.fluence.credentials import Secret
 from optimizer.fluence.retry import RetryPolicy
-from tests.fluence.cloud.fake import CFG_R, CFG_S, CL_A, CL_B, KEY, FakeCloud, vm
+from tests.fluence.cloud.fake import (
+    CFG_R,
+    CFG_S,
+    CL_A,
+    CL_B,
+    KEY,
+    FakeCloud,
+    did,
+    iid,
+    kid,
+    vid,
+    vm,
+)
 
 
 def _client(fake: FakeCloud, retries: int = 0, sleeps: list[float] | None = None) -> CloudClient:
@@ -102,7 +115,7 @@ def test_cost_is_decimal() -> None:
 def test_vm_list_follows_every_page() -> None:
     fake = FakeCloud(vms=[vm(i) for i in range(30)], page_size=7)
     vms = _client(fake).list_vms()
-    assert [v.id for v in vms] == [f"vm-{i:04d}" for i in range(30)]
+    assert [v.id for v in vms] == [vid(i) for i in range(30)]
     pages = [r.url.params["page"] for r in fake.requests]
     assert pages == ["1", "2", "3", "4", "5"]
     # no page size: the specs spell it differently (per_page / perPage)
@@ -131,28 +144,28 @@ def test_pagination_that_never_ends_is_bounded(monkeypatch: pytest.MonkeyPatch) 
 def test_vm_filters_and_expand_are_sent() -> None:
     fake = FakeCloud()
     _client(fake).list_vms(
-        ids=["vm-0001"],
+        ids=[vid(1)],
         status=["launched"],
         exclude_status=["terminated"],
         expand=["bootDisk", "publicIp"],
     )
     q = fake.requests[0].url.params
-    assert q.get_list("ids") == ["vm-0001"]
+    assert q.get_list("ids") == [vid(1)]
     assert q["status"] == "launched" and q["excludeStatus"] == "terminated"
-    assert q["expand"] == "bootDisk,publicIp"
+    assert q.get_list("expand") == ["bootDisk", "publicIp"]
 
 
 def test_vm_get_rename_terminate() -> None:
     fake = FakeCloud()
     c = _client(fake)
-    assert c.get_vm("vm-0001").name == "web-1"
-    renamed = c.rename_vm("vm-0001", "web-one")
+    assert c.get_vm(vid(1)).name == "web-1"
+    renamed = c.rename_vm(vid(1), "web-one")
     assert renamed is not None and renamed.name == "web-one"
-    c.terminate_vm("vm-0001")
+    c.terminate_vm(vid(1))
     assert fake.vms[1]["status"] == "terminating"
     # terminate again: not allowed in this status → 406 → NotAllowedNow (transient, exit 4)
     with pytest.raises(NotAllowedNow) as info:
-        c.terminate_vm("vm-0001")
+        c.terminate_vm(vid(1))
     assert info.value.code == "not_acceptable" and info.value.exit_code == 4
     assert info.value.endpoint == "POST /v2/vms/{vm_id}/terminate"
 
@@ -167,7 +180,7 @@ def test_create_vm_sends_inline_boot_disk_and_public_ip_once() -> None:
             cluster_id=CL_A, name="web-a1b2c3", volume_gb=25, os_image="https://img.example/u.img"
         ),
         public_ip=CreatePublicIp(cluster_id=CL_A, name="web-a1b2c3"),
-        ssh_keys=["key-1"],
+        ssh_keys=[kid(1)],
     )
     created = _client(fake, retries=3).create_vm(req)
     assert created.name == "web-a1b2c3" and created.status == "new"
@@ -181,7 +194,7 @@ def test_create_vm_sends_inline_boot_disk_and_public_ip_once() -> None:
         "osImage": "https://img.example/u.img",
     }
     assert body["publicIp"] == {"clusterId": CL_A, "name": "web-a1b2c3", "addressType": "V4"}
-    assert body["sshKeys"] == ["key-1"]
+    assert body["sshKeys"] == [kid(1)]
 
 
 def test_create_vm_is_never_retried() -> None:
@@ -191,7 +204,7 @@ def test_create_vm_is_never_retried() -> None:
     sleeps: list[float] = []
     with pytest.raises(ServerError):
         _client(fake, retries=4, sleeps=sleeps).create_vm(
-            CreateVm(name="x", cluster_id=CL_A, configuration_id=CFG_S, boot_disk="disk-1")
+            CreateVm(name="x", cluster_id=CL_A, configuration_id=CFG_S, boot_disk=did(1))
         )
     assert len(fake.requests) == 1 and sleeps == []
 
@@ -219,26 +232,26 @@ def test_reads_are_retried_on_429_and_5xx() -> None:
 def test_storages_and_public_ips_deleted_by_either_route(route: str) -> None:
     fake = FakeCloud(
         delete_route=route,
-        storages=[{"id": "disk-1", "userId": "u1", "clusterId": CL_A, "name": "web-1",
+        storages=[{"id": did(1), "userId": "u1", "clusterId": CL_A, "name": "web-1",
                    "storageType": "NVME", "status": "ready", "role": "BOOT", "volumeGb": 25,
                    "attachedTo": [], "createdAt": "2026-05-01T10:00:00Z",
                    "priceHourlyUsd": "0.003"}],
     )  # fmt: skip
     c = _client(fake)
     assert c.storages()[0].price_hourly_usd == Decimal("0.003")
-    c.delete_storages(["disk-1"])
-    c.delete_public_ips(["ip-0", "ip-1"])
-    assert fake.storages == [] and [ip["id"] for ip in fake.public_ips] == ["ip-2"]
+    c.delete_storages([did(1)])
+    c.delete_public_ips([iid(0), iid(1)])
+    assert fake.storages == [] and [ip["id"] for ip in fake.public_ips] == [iid(2)]
     sent = [(r.method, r.url.path) for r in fake.requests if r.method != "GET"]
     if route == "post":
         assert sent == [("POST", "/v1/storages/delete"), ("POST", "/v1/public_ips/delete")]
     else:
         assert sent == [
             ("POST", "/v1/storages/delete"),
-            ("DELETE", "/v1/storages/disk-1"),
+            ("DELETE", f"/v1/storages/{did(1)}"),
             ("POST", "/v1/public_ips/delete"),
-            ("DELETE", "/v1/public_ips/ip-0"),
-            ("DELETE", "/v1/public_ips/ip-1"),
+            ("DELETE", f"/v1/public_ips/{iid(0)}"),
+            ("DELETE", f"/v1/public_ips/{iid(1)}"),
         ]
 
 
@@ -246,19 +259,19 @@ def test_ssh_key_register_and_adopt_on_conflict() -> None:
     fake = FakeCloud()
     c = _client(fake)
     new = c.register_ssh_key("deploy", "ssh-ed25519 AAAAnewkey deploy@ci")
-    assert new.id == "key-2"
+    assert new.id == kid(2)
     # same key body, another comment: the API answers 409; the stored key is adopted
     again = c.register_ssh_key("ops2", "ssh-ed25519 AAAAC3Nza someone-else")
-    assert again.id == "key-1"
-    assert [k.id for k in c.ssh_keys()] == ["key-1", "key-2"]
-    c.delete_ssh_keys(["key-2"])
-    assert [k["id"] for k in fake.ssh_keys] == ["key-1"]
+    assert again.id == kid(1)
+    assert [k.id for k in c.ssh_keys()] == [kid(1), kid(2)]
+    c.delete_ssh_keys([kid(2)])
+    assert [k["id"] for k in fake.ssh_keys] == [kid(1)]
 
 
 def test_balances_and_charges_are_decimal() -> None:
     c = _client(FakeCloud())
     assert c.balances()[0].balance == Decimal("41.250000")
-    charges = c.charges()
+    charges = c.charges(date(2026, 5, 1), date(2026, 5, 31))
     assert charges[0].total_cost == Decimal("0.13125") and charges[0].total_usage_hours == Decimal(
         "10.5"
     )
