@@ -26,7 +26,7 @@ from optimizer.fluence.models import (
     Offer,
     SshKey,
     Vm,
-    VmStatus,
+    VmStatusEntry,
     VmUpdate,
 )
 
@@ -60,7 +60,7 @@ class FluenceApi(Protocol):
 
     def list_vms(self) -> list[Vm]: ...
 
-    def vm_status(self, ids: Iterable[str]) -> list[VmStatus]: ...
+    def vm_status(self, ids: Iterable[str]) -> list[VmStatusEntry]: ...
 
     def patch_vms(self, updates: Sequence[VmUpdate]) -> None: ...
 

@@ -47,7 +47,7 @@ from optimizer.fluence.models import (
     StorageSpec,
     Vm,
     VmResource,
-    VmStatus,
+    VmStatusEntry,
     VmUpdate,
 )
 
@@ -158,12 +158,12 @@ class CloudApi:
         """Every VM of the account (all pages), with its datacenter and public address."""
         return self._vms(self.client.list_vms())
 
-    def vm_status(self, ids: Iterable[str]) -> list[VmStatus]:
+    def vm_status(self, ids: Iterable[str]) -> list[VmStatusEntry]:
         id_list = list(ids)
         if not id_list:
             return []
         vms = self._vms(self.client.list_vms(ids=id_list))
-        return [VmStatus(id=v.id, status=v.status, public_ip=v.public_ip) for v in vms]
+        return [VmStatusEntry(id=v.id, status=v.status, public_ip=v.public_ip) for v in vms]
 
     def _vms(self, raw: Sequence[CloudVm]) -> list[Vm]:
         if not raw:
