@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from optimizer.fluence.models import Usd, Wire
+from optimizer.fluence.models import Wire
+from optimizer.money import Usd
 
 #: VM statuses of the specs (0.10.0 adds "unknown"); anything else is tolerated
 VM_STATUSES = (
