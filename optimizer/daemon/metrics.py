@@ -88,6 +88,7 @@ class Metrics:
             "The leader term (fencing token) this replica last won; 0 before any.",
             registry=r,
         )
+        r.register(_MalformedItems())
         self._server: Any = None
         self._thread: Any = None
 
@@ -135,6 +136,34 @@ class Metrics:
     def render(self) -> str:
         """The text exposition (what /metrics answers)."""
         return generate_latest(self.registry).decode()
+
+
+class _MalformedItems:
+    """`fluence_optimizer_api_malformed_items_total{kind}`: list items the API client
+    emptied or skipped because they did not parse (`optimizer.fluence.tolerant`), read
+    from the process-wide count at scrape time."""
+
+    def describe(self) -> list[Any]:
+        return [self._family()]
+
+    def collect(self) -> list[Any]:
+        from optimizer.fluence.tolerant import MALFORMED
+
+        family = self._family()
+        for kind, n in sorted(MALFORMED.items()):
+            family.add_metric([kind], n)
+        return [family]
+
+    @staticmethod
+    def _family() -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        return CounterMetricFamily(
+            f"{PREFIX}_api_malformed_items",
+            "API list items (VMs, SSH keys, offers, ...) emptied or skipped because they did "
+            "not parse, by kind.",
+            labels=["kind"],
+        )
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

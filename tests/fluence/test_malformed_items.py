@@ -167,3 +167,26 @@ def test_vms_list_with_one_malformed_vm_lists_the_others_and_exits_0(generation:
     assert table.returncode == 0 and "fluence.generation" in table.stderr
     assert f"generation={generation}" in table.stderr
     assert KEY not in res.stderr + table.stderr
+
+
+def test_the_daemon_exports_the_count() -> None:
+    from optimizer.daemon.metrics import Metrics
+
+    fake = FakeCloud(vms=[vm(0), vm(1, id=None)])
+    api = connect(
+        ApiConfig(base_url="https://api.example.test", max_retries=0, generation="cloud"),
+        transport=fake.transport(),
+        api_key=KEY,
+    )
+
+    def exported() -> float:
+        line = next(
+            (ln for ln in Metrics().render().splitlines()
+             if ln.startswith('fluence_optimizer_api_malformed_items_total{kind="vm"}')),
+            None,
+        )  # fmt: skip
+        return float(line.split()[-1]) if line else 0.0
+
+    before = exported()
+    assert len(api.list_vms()) == 1
+    assert exported() == before + 1
