@@ -65,7 +65,9 @@ def open_daemon(
         if log_stream is not None:
             # the caller closes its stream after us: log to stderr again, not into it
             stack.callback(configure_logging, level=log_level)
-        client = connect(config.api, transport=transport, api_key=api_key, sleep=clock.sleep)
+        client = connect(
+            config.api, transport=transport, api_key=api_key, sleep=clock.sleep, defer=True
+        )
         stack.callback(client.close)
         secret = getattr(client, "secret", None) or getattr(client, "_secret", None)
         if secret is not None:
@@ -76,7 +78,8 @@ def open_daemon(
             # SQLite: one daemon per file; on PostgreSQL replicas elect a leader instead
             lock = InstanceLock(engine).acquire()
             stack.callback(lock.release)
-        log_generation(client)
+        if client.generation != "auto":
+            log_generation(client)  # configured; `auto` logs when the server has answered
         elector = LeaderElector(engine, clock=clock)
         stack.callback(elector.close)
         set_fence(engine, elector.fence)  # every shared-state write checks the term

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import structlog
@@ -60,12 +60,16 @@ def connect(
     api_key: str | Secret | None = None,
     sleep: Callable[[float], None] = time.sleep,
     generation: str | None = None,
+    defer: bool = False,
 ) -> FluenceApi:
     """The client for the generation `generation` (default `api.generation`) names, or
     the one the server speaks when that is `auto`.
 
-    Raise ConfigError for an unsafe base URL or key file, AuthError when no key is found
-    or the server refuses it, the ApiError of the probe when it fails otherwise.
+    `defer=True` (the daemon) asks the server on the first call instead of now, so an
+    API that is down at start fails that call (one cycle), not the start; once answered,
+    the generation is kept. Raise ConfigError for an unsafe base URL or key file,
+    AuthError when no key is found or the server refuses it, the ApiError of the probe
+    when it fails otherwise.
     """
     validate_base_url(api.base_url)
     secret = resolve_api_key(api_key, api.key_file)
@@ -73,25 +77,30 @@ def connect(
     retries = RetryPolicy(max_retries=api.max_retries)
     http = http_client(api, cloud_auth_headers(api, secret), transport)
     cloud = CloudClient(http, retries=retries, sleep=sleep, secret=secret)
+    if wanted == "auto" and defer:
+        return _Deferred(lambda: _choose(api, cloud, detect(cloud), "detected"), cloud)
     try:
         if wanted == "auto":
-            found = detect(cloud)
-            how = "detected"
-        else:
-            found = "cloud" if wanted == "cloud" else "marketplace-v3"
-            how = "configured"
+            return _choose(api, cloud, detect(cloud), "detected")
     except BaseException:
         http.close()
         raise
+    return _choose(api, cloud, "cloud" if wanted == "cloud" else "marketplace-v3", "configured")
+
+
+def _choose(api: ApiConfig, cloud: CloudClient, found: Generation, how: str) -> FluenceApi:
+    """The adapter for `found`, on the probing client's connection."""
     if found == "cloud":
         api_cloud = CloudApi(cloud)
         api_cloud.generation_source = how
         return api_cloud
     # marketplace-v3: same connection, its own auth header
+    http, secret = cloud.http, cloud.secret
+    assert secret is not None
     for name in ("X-API-KEY", "Authorization"):
         http.headers.pop(name, None)
     http.headers.update(auth_headers(api, secret))
-    v3 = FluenceClient(http, retries=retries, sleep=sleep, secret=secret)
+    v3 = FluenceClient(http, retries=cloud.retries, sleep=cloud.sleep, secret=secret)
     v3.generation_source = how
     if how == "detected":
         v3.not_found_hint = (
@@ -99,6 +108,39 @@ def connect(
             "not serve this path; check api.base_url or set [api] generation"
         )
     return v3
+
+
+class _Deferred:
+    """`FluenceApi` whose generation is asked on the first call (then logged and kept);
+    a first call that fails leaves the question open for the next one."""
+
+    generation = "auto"
+    generation_source = "not yet detected"
+
+    def __init__(self, choose: Callable[[], FluenceApi], cloud: CloudClient) -> None:
+        self._choose = choose
+        self._cloud = cloud
+        self._api: FluenceApi | None = None
+
+    @property
+    def secret(self) -> Secret | None:
+        return self._cloud.secret
+
+    def close(self) -> None:
+        self._cloud.close()
+
+    def __repr__(self) -> str:
+        return f"FluenceApi(generation={self.generation}, {self._cloud!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._api is None:
+            self._api = self._choose()
+            self.generation = self._api.generation
+            self.generation_source = self._api.generation_source
+            log_generation(self._api)
+        return getattr(self._api, name)
 
 
 def log_generation(api: object) -> None:

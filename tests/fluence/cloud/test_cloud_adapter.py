@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from optimizer.config import ApiConfig
-from optimizer.errors import AuthError, ClientRequestError, ConfigError
+from optimizer.errors import AuthError, ClientRequestError, ConfigError, TransportError
 from optimizer.fluence.client import FluenceClient
 from optimizer.fluence.cloud.adapter import CloudApi
 from optimizer.fluence.generation import connect
@@ -184,3 +185,33 @@ def test_changing_vms_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ClientRequestError, match="not supported yet on the cloud API generation"):
         api.delete_vms([vid(0)])
     assert fake.requests == []
+
+
+def test_deferred_detection_waits_for_the_first_call_and_then_sticks() -> None:
+    """The daemon's client: an API that is down at start fails the first call, not the
+    start; once the server has answered, the generation is kept for the run."""
+    fake = FakeCloud()
+    down = {"on": True}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if down["on"]:
+            raise httpx.ConnectError("connection refused", request=request)
+        return fake.handle(request)
+
+    api = connect(
+        ApiConfig(base_url="https://api.example.test", max_retries=0),
+        transport=httpx.MockTransport(handler),
+        api_key=KEY,
+        defer=True,
+    )
+    assert api.generation == "auto"
+    with pytest.raises(TransportError):
+        api.countries()
+    down["on"] = False
+    with capture_logs() as logs:
+        assert api.countries() == ["DE", "FR"]
+        api.countries()
+    assert api.generation == "cloud" and api.generation_source == "detected"
+    assert [e["generation"] for e in logs if e["event"] == "fluence.generation"] == ["cloud"]
+    probes = [r.url.path for r in fake.requests if r.url.path == "/marketplace/countries"]
+    assert probes == ["/marketplace/countries"]  # asked once
