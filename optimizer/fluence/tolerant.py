@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from optimizer.errors import BadResponse
 from optimizer.fluence.http import clean_message, decode, first_error, unwrap
@@ -131,12 +131,18 @@ def parse_items(
 
 
 def tolerant_list_of(model: type[M], kind: str, *wrappers: str) -> Callable[[bytes], list[M]]:
-    """Response parser: a bare array or the array under one of `wrappers`, item by item."""
+    """Response parser: a bare array or the array under one of `wrappers`. The whole list
+    is validated at once (the fast, common case); only when that fails is it parsed item
+    by item."""
+    adapter: TypeAdapter[list[M]] = TypeAdapter(list[model])  # type: ignore[valid-type]
 
     def parse(body: bytes) -> list[M]:
         data = unwrap(decode(body), *wrappers)
         if not isinstance(data, list):
             raise BadResponse("unexpected response shape: expected a list")
-        return parse_items(model, data, kind)
+        try:
+            return adapter.validate_python(data)
+        except ValidationError:
+            return parse_items(model, data, kind)
 
     return parse
