@@ -88,7 +88,8 @@ class Metrics:
             "The leader term (fencing token) this replica last won; 0 before any.",
             registry=r,
         )
-        r.register(_MalformedItems())
+        self.malformed_items = _MalformedItems()
+        r.register(self.malformed_items)
         self._server: Any = None
         self._thread: Any = None
 
@@ -143,6 +144,9 @@ class _MalformedItems:
     emptied or skipped because they did not parse (`optimizer.fluence.tolerant`), read
     from the process-wide count at scrape time."""
 
+    _name = f"{PREFIX}_api_malformed_items"
+    _labelnames = ("kind",)
+
     def describe(self) -> list[Any]:
         return [self._family()]
 
@@ -159,7 +163,7 @@ class _MalformedItems:
         from prometheus_client.core import CounterMetricFamily
 
         return CounterMetricFamily(
-            f"{PREFIX}_api_malformed_items",
+            _MalformedItems._name,
             "API list items (VMs, SSH keys, offers, ...) emptied or skipped because they did "
             "not parse, by kind.",
             labels=["kind"],
