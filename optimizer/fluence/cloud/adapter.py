@@ -16,6 +16,7 @@ with the provider-neutral model, built from `CloudClient` calls.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -115,6 +116,10 @@ class CloudApi:
             if _matches(offer, constraints):
                 offers.append(offer)
         return offers
+
+    def offers_answer(self) -> bytes:
+        """Every price point as a JSON list of neutral `Offer`s (the snapshot's input)."""
+        return json.dumps([o.wire() for o in self.list_offers()]).encode()
 
     def basic_configurations(self) -> list[str]:
         return [x.slug for x in self.client.vm_configurations()]
