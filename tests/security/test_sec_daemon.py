@@ -30,8 +30,8 @@ def test_metrics_beyond_loopback_is_warned_about(tmp_path: Path, listen: str, wa
         assert events[0]["level"] == "warning" and events[0]["listen"] == listen
 
 
-def test_unit_has_the_smtp_credential_the_readme_documents() -> None:
+def test_unit_has_the_smtp_credential_the_docs_document() -> None:
     unit = (ROOT / "systemd" / "fluence-optimizer.service").read_text().splitlines()
     line = "LoadCredential=smtp-password:/etc/fluence-optimizer/smtp-password"
     assert f"#{line}" in unit  # commented: a missing file would stop the unit
-    assert "LoadCredential=smtp-password:" in (ROOT / "README.md").read_text()
+    assert "LoadCredential=smtp-password:" in (ROOT / "docs/guides/budgets-alerts.md").read_text()
