@@ -4,27 +4,15 @@ every key."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from pydantic import BaseModel
 
 from optimizer.config import Config, Section
+from tests.docs.generator import ROOT, load_generator
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = load_generator()
 
 
 def config_models() -> set[type[BaseModel]]:

@@ -67,8 +67,25 @@ class CloudVm:
         return VM_ACTIONS.get(self.status, ())
 
 
+class _Detachable:
+    """Disks and public IPs: billed until removed, deletable only while detached."""
+
+    status: str
+    attached_to: object
+
+    @property
+    def billable(self) -> bool:
+        return self.status not in ("removing", "removed", "failed")
+
+    @property
+    def allowed_actions(self) -> tuple[str, ...]:
+        if self.status in ("removing", "removed"):
+            return ()
+        return ("update", "attachToVm") if self.attached_to else ("update", "delete", "attachToVm")
+
+
 @dataclass
-class CloudStorage:
+class CloudStorage(_Detachable):
     id: str
     name: str
     cluster_id: str
@@ -85,19 +102,9 @@ class CloudStorage:
     hidden_after: datetime | None = None
     spent: Decimal = Decimal(0)
 
-    @property
-    def billable(self) -> bool:
-        return self.status not in ("removing", "removed", "failed")
-
-    @property
-    def allowed_actions(self) -> tuple[str, ...]:
-        if self.status in ("removing", "removed"):
-            return ()
-        return ("update", "attachToVm") if self.attached_to else ("update", "delete", "attachToVm")
-
 
 @dataclass
-class CloudPublicIp:
+class CloudPublicIp(_Detachable):
     id: str
     name: str
     cluster_id: str
@@ -109,16 +116,6 @@ class CloudPublicIp:
     removed_at: datetime | None = None
     hidden_after: datetime | None = None
     spent: Decimal = Decimal(0)
-
-    @property
-    def billable(self) -> bool:
-        return self.status not in ("removing", "removed", "failed")
-
-    @property
-    def allowed_actions(self) -> tuple[str, ...]:
-        if self.status in ("removing", "removed"):
-            return ()
-        return ("update", "attachToVm") if self.attached_to else ("update", "delete", "attachToVm")
 
 
 @dataclass
