@@ -105,15 +105,16 @@ def test_stop_request_during_a_tick_ends_the_loop_with_0(tmp_path: Path) -> None
     sim = Simulator(seed=3, clock=SimClock.stepped())
     cfg = make_config(f"sqlite:///{tmp_path / 's.db'}", fleets=2)
     with daemon_for(sim, cfg) as (d, logs):
-        # a stop that arrives while the first tick runs (after the snapshot stage)
-        real_list = d.rt.client.list_offers
+        # a stop that arrives while the first tick runs (during its snapshot, before the
+        # fleets are planned); max_ticks bounds the loop should the hook ever miss
+        real_answer = d.rt.client.offers_answer
 
-        def list_offers(c=None):
+        def offers_answer():
             d.controller.request_stop("SIGTERM")
-            return real_list(c)
+            return real_answer()
 
-        d.rt.client.list_offers = list_offers  # type: ignore[method-assign]
-        assert d.run(LoopOptions(sleep_chunk=None)) == 0
+        d.rt.client.offers_answer = offers_answer  # type: ignore[method-assign]
+        assert d.run(LoopOptions(sleep_chunk=None, max_ticks=3)) == 0
     assert d.ticks == 1
     events = [e["event"] for e in logs.events()]
     assert "stop requested: no further fleets this tick" in events
