@@ -436,14 +436,7 @@ class CloudRules(Metering):
     ) -> tuple[dict[str, Any] | None, str | None]:
         """(inline create request, None) or (None, id of an existing free disk)."""
         if isinstance(raw, str):
-            st = self.storages.get(raw)
-            if st is None or st.status in ("removing", "removed"):
-                raise unprocessable(f"{where}: no storage with id {raw}")
-            if st.cluster_id != cluster.id:
-                raise unprocessable(f"{where}: storage {raw} is in another cluster")
-            if st.attached_to:
-                raise CloudError(406, "not_acceptable", f"{where}: storage {raw} is attached")
-            return None, raw
+            return None, _free_to_attach(self.storages.get(raw), raw, cluster, where, "storage")
         if not isinstance(raw, dict):
             raise unprocessable(f"{where}: expected a storage id or a storage create request")
         req = self._storage_request(raw, where)
@@ -480,14 +473,7 @@ class CloudRules(Metering):
         if raw is None:
             return None, None
         if isinstance(raw, str):
-            ip = self.public_ips.get(raw)
-            if ip is None or ip.status in ("removing", "removed"):
-                raise unprocessable(f"{where}: no public IP with id {raw}")
-            if ip.cluster_id != cluster.id:
-                raise unprocessable(f"{where}: public IP {raw} is in another cluster")
-            if ip.attached_to:
-                raise CloudError(406, "not_acceptable", f"{where}: public IP {raw} is attached")
-            return None, raw
+            return None, _free_to_attach(self.public_ips.get(raw), raw, cluster, where, "public IP")
         if not isinstance(raw, dict):
             raise unprocessable(f"{where}: expected a public IP id or a create request")
         req = self._ip_create_request(raw, where)
@@ -766,3 +752,16 @@ def _check_name(name: str, where: str) -> None:
             f"{where}: {name!r} must be 1-25 lowercase letters, digits or hyphens, "
             "not starting or ending with a hyphen"
         )
+
+
+def _free_to_attach(
+    res: CloudStorage | CloudPublicIp | None, rid: str, cluster: Cluster, where: str, what: str
+) -> str:
+    """The id of an existing disk or IP a new VM may take: live, in its cluster, detached."""
+    if res is None or res.status in ("removing", "removed"):
+        raise unprocessable(f"{where}: no {what} with id {rid}")
+    if res.cluster_id != cluster.id:
+        raise unprocessable(f"{where}: {what} {rid} is in another cluster")
+    if res.attached_to:
+        raise CloudError(406, "not_acceptable", f"{where}: {what} {rid} is attached")
+    return rid
