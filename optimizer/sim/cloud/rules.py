@@ -637,11 +637,7 @@ class CloudRules(Metering):
     def delete_storages(self, ids: list[str]) -> list[CloudStorage]:
         """Delete disks (all or none): an attached disk answers 406."""
         disks = [self.storage(i) for i in ids]
-        for st in disks:
-            if st.attached_to:
-                raise CloudError(
-                    406, "not_acceptable", f"storage {st.id} is attached to a VM; detach it first"
-                )
+        _refuse_attached(disks, "storage")
         now = self.now()
         for st in disks:
             self._remove_storage(st, now)
@@ -650,11 +646,7 @@ class CloudRules(Metering):
     def delete_public_ips(self, ids: list[str]) -> list[CloudPublicIp]:
         """Delete public IPs (all or none): an attached IP answers 406."""
         ips = [self.public_ip(i) for i in ids]
-        for ip in ips:
-            if ip.attached_to:
-                raise CloudError(
-                    406, "not_acceptable", f"public IP {ip.id} is attached to a VM; detach it first"
-                )
+        _refuse_attached(ips, "public IP")
         now = self.now()
         for ip in ips:
             self._remove_ip(ip, now)
@@ -765,3 +757,12 @@ def _free_to_attach(
     if res.attached_to:
         raise CloudError(406, "not_acceptable", f"{where}: {what} {rid} is attached")
     return rid
+
+
+def _refuse_attached(resources: Iterable[CloudStorage | CloudPublicIp], what: str) -> None:
+    """A delete of disks or IPs is all or none: any still attached answers 406."""
+    for res in resources:
+        if res.attached_to:
+            raise CloudError(
+                406, "not_acceptable", f"{what} {res.id} is attached to a VM; detach it first"
+            )
