@@ -334,6 +334,14 @@ class FleetConfig(Section):
     image: str | None = None
     """Slug of one of the provider's default images (e.g. `"debian-12"`), resolved through the
     API. Give this or `os_image`."""
+    disk_gb: int = Field(default=25, ge=1)
+    """Size in GB of the boot disk each VM gets on the cloud API generation (created with the
+    VM, billed per GB-hour until deleted); its price counts in the VM's whole price. Ignored on
+    marketplace-v3, where the configuration fixes the disk."""
+    public_ip: bool = True
+    """Give each VM a public IPv4 on the cloud API generation (billed per hour until deleted;
+    its price counts in the VM's whole price); `false` = no public IP. Ignored on
+    marketplace-v3, where every VM has one."""
     ssh_keys: list[str] = Field(min_length=1)
     """SSH public keys (raw) or names of keys stored in the account, installed on each VM; at
     least one."""

@@ -53,6 +53,7 @@ def test_every_error_is_reported_with_file_and_key_path() -> None:
         ({"open_ports": [{"port": 10250}]}, "reserved"),
         ({"open_ports": [{"port": 80, "protocol": "icmp"}]}, "open_ports[0].protocol"),
         ({"capacity": {"vcpu": 8}, "instances": None}, "must list constraints.configurations"),
+        ({"disk_gb": 0}, "fleets[0].disk_gb: Input should be greater than or equal to 1"),
     ],
 )
 def test_invalid_fleet_fields_name_the_field(patch: dict, fragment: str) -> None:
@@ -105,3 +106,10 @@ def test_country_codes_are_iso_3166_with_suggestions_and_any_case() -> None:
     ]
     cfg = parse_config({"fleets": [{**FLEET, "constraints": {"countries": ["de", " fr"]}}]})
     assert cfg.fleets[0].constraints.countries == ["DE", "FR"]
+
+
+def test_cloud_vm_extras_default_to_a_25_gb_disk_and_a_public_ip() -> None:
+    fleet = parse_config({"fleets": [FLEET]}).fleets[0]
+    assert (fleet.disk_gb, fleet.public_ip) == (25, True)
+    own = parse_config({"fleets": [{**FLEET, "disk_gb": 40, "public_ip": False}]}).fleets[0]
+    assert (own.disk_gb, own.public_ip) == (40, False)
