@@ -239,14 +239,33 @@ class DatacenterFilter(Wire):
     countries: list[str] = Field(default_factory=list)
 
 
+#: `Constraints` fields that place a deploy on the cloud generation; the marketplace wire
+#: has no such fields, so they are never sent there
+PLACEMENT_FIELDS = frozenset({"cluster_id", "configuration_id"})
+
+
 class Constraints(Wire):
-    """Filters shared by offers search, estimate and deploy. Every part is optional."""
+    """Filters shared by offers search, estimate and deploy. Every part is optional.
+
+    `cluster_id` and `configuration_id` pin a deploy to one cloud price point (the planner
+    sets them from a cloud offer; the cloud adapter deploys exactly there). They are kept
+    in the journal (`model_dump_json`) but left out of `wire()`, the marketplace JSON.
+    `max_total_price_per_epoch_usd` is a whole VM's price per 24 h (on the cloud generation
+    its boot disk and public IP included)."""
 
     basic_configuration: str | None = None
     additional_resources: AdditionalResourcesRequest | None = None
     hardware: Hardware | None = None
     datacenter: DatacenterFilter | None = None
     max_total_price_per_epoch_usd: Usd | None = None
+    cluster_id: str | None = None
+    configuration_id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The marketplace JSON: as `Wire.wire`, without the cloud placement."""
+        return self.model_dump(
+            by_alias=True, mode="json", exclude_none=True, exclude=set(PLACEMENT_FIELDS)
+        )
 
 
 # --- virtual machines --------------------------------------------------------------------
@@ -277,6 +296,15 @@ class DeployRequest(Wire):
     constraints: Constraints | None = None
     instances: int = 1
     vm_configuration: VmConfiguration
+
+    def wire(self) -> dict[str, Any]:
+        """The marketplace JSON: as `Wire.wire`, without the constraints' cloud placement."""
+        return self.model_dump(
+            by_alias=True,
+            mode="json",
+            exclude_none=True,
+            exclude={"constraints": set(PLACEMENT_FIELDS)},
+        )
 
 
 class DeployedVm(Wire):

@@ -65,6 +65,9 @@ class MarketOffer:
     reliability: float | None = None
     listed_since: datetime | None = None
     storage_gib_price: Decimal | None = None  # additional storage, USD per GiB per epoch
+    #: where a deploy must land to get this offer, on the cloud generation (else None)
+    cluster_id: str | None = None
+    configuration_id: str | None = None
 
     @property
     def hardware_key(self) -> tuple[str | None, ...]:

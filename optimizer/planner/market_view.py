@@ -63,6 +63,8 @@ def offer_from_wire(
         reliability=reliability,
         listed_since=listed_since,
         storage_gib_price=_storage_gib_price(offer),
+        cluster_id=offer.cluster_id,
+        configuration_id=offer.configuration_id,
     )
 
 

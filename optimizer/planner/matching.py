@@ -188,7 +188,8 @@ def market_candidates(
 def narrow(offer: MarketOffer, fleet: FleetConfig, cap: Decimal) -> Constraints:
     """The exact constraints that make deploy pick `offer` (or something no dearer and
     indistinguishable to the API): its configuration, its country, its hardware, the
-    fleet's additional storage, and `cap` as maxTotalPricePerEpochUsd."""
+    fleet's additional storage, and `cap` as maxTotalPricePerEpochUsd; a cloud offer also
+    pins its cluster and configuration (the cloud adapter deploys exactly there)."""
     cpu = (
         [CpuSpec(manufacturer=offer.cpu_manufacturer, architecture=offer.cpu_architecture)]
         if offer.cpu_manufacturer or offer.cpu_architecture
@@ -215,4 +216,6 @@ def narrow(offer: MarketOffer, fleet: FleetConfig, cap: Decimal) -> Constraints:
         hardware=hardware,
         datacenter=DatacenterFilter(countries=[offer.country]),
         max_total_price_per_epoch_usd=cap,
+        cluster_id=offer.cluster_id,
+        configuration_id=offer.configuration_id,
     )
