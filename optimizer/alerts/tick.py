@@ -44,10 +44,9 @@ def load_vm_points(engine: Engine, now: datetime) -> tuple[list[VmPoint], set[st
     """Every VM's observations that matter for `now`: per VM the latest interval before
     the month start, before the epoch start, and all from the month start on (for the
     present set: VMs in the latest poll). Returns (points, ids present in latest poll)."""
-    from optimizer.store.tables.market import VmObservation, VmRecord
+    from optimizer.store.tables.market import vm_observation_table as obs_t
+    from optimizer.store.tables.market import vm_table as vm_t
 
-    vm_t = table_of(VmRecord)
-    obs_t = table_of(VmObservation)
     now = utc(now)
     m_start, _ = month_bounds(now)
     cols = [vm_t.c.vm_id, vm_t.c.name, vm_t.c.created_at, obs_t.c.status, obs_t.c.price_micros,
@@ -219,9 +218,8 @@ def fleet_slopes(
 
 def snapshot_failures(engine: Engine) -> tuple[int, str | None]:
     """(consecutive failed snapshots counting back from the newest, newest error)."""
-    from optimizer.store.tables.market import Snapshot
+    from optimizer.store.tables.market import snapshot_table as t
 
-    t = table_of(Snapshot)
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execute(
             sa.select(t.c.outcome, t.c.error).order_by(t.c.id.desc()).limit(1000)

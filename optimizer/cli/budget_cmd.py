@@ -134,10 +134,8 @@ def last_poll(engine: Engine, now: datetime) -> datetime | None:
     import sqlalchemy as sa
 
     from optimizer.store.engine import store_errors
-    from optimizer.store.tables import table_of
-    from optimizer.store.tables.market import VmObservation
+    from optimizer.store.tables.market import vm_observation_table as t
 
-    t = table_of(VmObservation)
     with store_errors(engine), engine.connect() as conn:
         v = conn.execute(sa.select(sa.func.max(t.c.to_at)).where(t.c.from_at <= now)).scalar()
     return None if v is None else utc(v)

@@ -250,9 +250,9 @@ def fleet_costs(engine: sa.Engine, config: Config) -> list[FleetCost]:
     """Per fleet, what its VMs were charged (`totalSpent`, the last value the daemon
     observed in `GET /vms/v3`) and how many run now; `without_migrations` is left at 0
     for the caller (the demo fills it from its counterfactual run)."""
-    from optimizer.store.tables.market import VmObservation, VmRecord
+    from optimizer.store.tables.market import vm_observation_table as obs_t
+    from optimizer.store.tables.market import vm_table as vm_t
 
-    vm_t, obs_t = table_of(VmRecord), table_of(VmObservation)
     q = (
         sa.select(vm_t.c.vm_id, vm_t.c.name, vm_t.c.last_seen, obs_t.c.status,
                   obs_t.c.spent_micros)

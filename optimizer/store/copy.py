@@ -49,11 +49,9 @@ def _tables() -> list[sa.Table]:
     """The code's table definitions, parents before children. Their column types (aware
     UTC timestamps, booleans) convert values correctly between SQLite and PostgreSQL,
     which reflected generic types would not (a naive SQLite time read back as local)."""
-    from sqlmodel import SQLModel
+    from optimizer.store.tables import metadata
 
-    import optimizer.store.tables  # noqa: F401 — registers every table
-
-    return [t for t in SQLModel.metadata.sorted_tables if t.name not in SKIP]
+    return [t for t in metadata().sorted_tables if t.name not in SKIP]
 
 
 def _is_empty(conn: sa.Connection, table: sa.Table) -> bool:

@@ -13,27 +13,32 @@ SQLite (the default, one file) runs in WAL mode so readers never block the write
 with a busy timeout and foreign keys on. PostgreSQL works with any
 `postgresql+psycopg://` URL. Migrations are Alembic scripts shipped inside the package
 (`optimizer/store/migrations/versions/`) and run programmatically: no alembic.ini.
+
+Alembic itself (about 0.2 s of imports) is loaded only when a migration has to run or
+the scripts can't be read cheaply: the common case, a database already at the newest
+revision, is one `SELECT` of `alembic_version` compared with the `revision =` lines of
+the packaged scripts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from optimizer.errors import StoreError
 from optimizer.private_files import create_private_file, make_private_dir
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -138,6 +143,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def alembic_config(engine: Engine | None = None) -> AlembicConfig:
     """An Alembic config pointing at the packaged migrations (no ini file needed)."""
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
@@ -145,23 +152,70 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
     return cfg
 
 
+# the literal assignments Alembic reads from each script (`revision = "0008"`,
+# `down_revision = "0007"` or `= None`); anything else (a tuple of parents, a computed
+# value) is left to Alembic
+_REVISION_RE = re.compile(r"""^revision(?:\s*:\s*str)?\s*=\s*["']([^"']+)["']\s*$""", re.M)
+_DOWN_RE = re.compile(
+    r"""^down_revision(?:\s*:[^=]+)?\s*=\s*(?:["']([^"']+)["']|(None))\s*$""", re.M
+)
+
+
+def _scripts_graph() -> dict[str, str | None] | None:
+    """{revision: its parent} read from the packaged scripts' text, without importing
+    Alembic or the scripts; None when a script is not in the simple form above."""
+    graph: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        rev, down = _REVISION_RE.findall(text), _DOWN_RE.findall(text)
+        if len(rev) != 1 or len(down) != 1 or rev[0] in graph:
+            return None
+        graph[rev[0]] = down[0][0] or None
+    return graph or None
+
+
 def head_revision() -> str:
     """The newest schema revision this code knows."""
-    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    graph = _scripts_graph()
+    if graph is not None:
+        heads = sorted(set(graph) - {p for p in graph.values() if p is not None})
+    else:
+        from alembic.script import ScriptDirectory
+
+        heads = list(ScriptDirectory.from_config(alembic_config()).get_heads())
     if len(heads) != 1:
         raise StoreError(f"the packaged migrations have {len(heads)} heads, expected 1")
     return heads[0]
 
 
 def known_revisions() -> set[str]:
+    graph = _scripts_graph()
+    if graph is not None:
+        return set(graph)
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     return {rev.revision for rev in script.walk_revisions()}
 
 
+VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
+
+
 def current_revision(engine: Engine) -> str | None:
-    """The database's schema revision, or None for a database never migrated."""
+    """The database's schema revision, or None for a database never migrated. (What
+    Alembic's `MigrationContext.get_current_revision()` answers, read directly.)"""
     with store_errors(engine), engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table(VERSION_TABLE):
+            return None
+        rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise StoreError(
+            f"database {safe_url(engine.url)} records {len(rows)} schema revisions "
+            f"({', '.join(sorted(rows))}), expected one"
+        )
+    return rows[0] if rows else None
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str]:
@@ -169,6 +223,8 @@ def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None,
 
     Raise StoreError when the database is newer than this code or can't be written.
     """
+    from alembic import command
+
     engine = create_engine(url)
     try:
         before = current_revision(engine)
@@ -202,6 +258,8 @@ def open_store(url: str | None = None) -> Engine:
         rev = current_revision(engine)
         head = head_revision()
         if rev is None:
+            from alembic import command
+
             try:
                 with store_errors(engine):
                     command.upgrade(alembic_config(engine), "head")

@@ -53,24 +53,14 @@ from optimizer.fluence.offer_listings import (
 from optimizer.money import to_micros
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
-from optimizer.store.tables import table_of
-from optimizer.store.tables.market import (
-    OUTCOME_FAILED,
-    OUTCOME_OK,
-    OfferPrice,
-    OfferRecord,
-    Snapshot,
-    VmObservation,
-    VmRecord,
-)
+from optimizer.store.tables.market import OUTCOME_FAILED, OUTCOME_OK
+from optimizer.store.tables.market import offer_price_table as price_t
+from optimizer.store.tables.market import offer_table as offer_t
+from optimizer.store.tables.market import snapshot_table as snapshot_t
+from optimizer.store.tables.market import vm_observation_table as vmobs_t
+from optimizer.store.tables.market import vm_table as vm_t
 
 log = structlog.get_logger("optimizer.store.ingest")
-
-snapshot_t = table_of(Snapshot)
-offer_t = table_of(OfferRecord)
-price_t = table_of(OfferPrice)
-vm_t = table_of(VmRecord)
-vmobs_t = table_of(VmObservation)
 
 _OFFERS = TypeAdapter(list[Offer])
 _LIMITS = {"key": 40, "configuration": 80, "storage_type": 16, "cpu_manufacturer": 40,

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optimizer.store.engine import store_errors
-from optimizer.store.tables import table_of
-from optimizer.store.tables.market import OUTCOME_FAILED, Snapshot
+from optimizer.store.tables.market import OUTCOME_FAILED, snapshot_table
 from optimizer.store.types import UtcDateTime
 
 COUNTED = ("snapshot", "offer", "offer_price", "offer_epoch", "vm", "vm_observation")
@@ -56,7 +55,7 @@ def db_stats(engine: Engine) -> dict[str, Any]:
             if t in present:
                 tables[t] = conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
         if "snapshot" in present:
-            snap = table_of(Snapshot)
+            snap = snapshot_table
             first, last, failed = conn.execute(
                 sa.select(
                     sa.func.min(snap.c.taken_at).label("first"),

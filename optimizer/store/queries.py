@@ -22,23 +22,16 @@ from sqlalchemy.engine import Connection, Engine
 from optimizer.clock import EPOCH_SECONDS, utc
 from optimizer.fluence.status import VmStatus
 from optimizer.store.engine import store_errors
-from optimizer.store.tables import table_of
-from optimizer.store.tables.market import (
-    OUTCOME_OK,
-    OfferEpoch,
-    OfferPrice,
-    OfferRecord,
-    Snapshot,
-    VmObservation,
-    VmRecord,
-)
+from optimizer.store.tables import market
+from optimizer.store.tables.market import OUTCOME_OK
 
-snapshot_t = table_of(Snapshot)
-offer_t = table_of(OfferRecord)
-price_t = table_of(OfferPrice)
-epoch_t = table_of(OfferEpoch)
-vm_t = table_of(VmRecord)
-vmobs_t = table_of(VmObservation)
+# short names for the market tables, which store.retention and store.analysis_queries share
+snapshot_t = market.snapshot_table
+offer_t = market.offer_table
+price_t = market.offer_price_table
+epoch_t = market.offer_epoch_table
+vm_t = market.vm_table
+vmobs_t = market.vm_observation_table
 
 OBSERVATION_COLUMNS = {
     "ts": "datetime64[ns, UTC]",

@@ -44,7 +44,7 @@ def build_store(url: str, offers: int, days: int) -> dict[str, float]:
 
     from optimizer.analysis.synthetic import synthetic_observations
     from optimizer.store.engine import open_store
-    from optimizer.store.tables.market import OfferPrice, OfferRecord, Snapshot
+    from optimizer.store.tables.market import offer_price_table, offer_table, snapshot_table
 
     t0 = time.perf_counter()
     n_snap = days * 24
@@ -98,10 +98,10 @@ def build_store(url: str, offers: int, days: int) -> dict[str, float]:
     ]  # fmt: skip
     engine = open_store(url)
     with engine.begin() as conn:
-        conn.execute(sa.insert(Snapshot.__table__), snap_rows)
-        conn.execute(sa.insert(OfferRecord.__table__), offer_rows)
+        conn.execute(sa.insert(snapshot_table), snap_rows)
+        conn.execute(sa.insert(offer_table), offer_rows)
         for i in range(0, len(intervals), 50_000):
-            conn.execute(sa.insert(OfferPrice.__table__), intervals[i : i + 50_000])
+            conn.execute(sa.insert(offer_price_table), intervals[i : i + 50_000])
     engine.dispose()
     return {
         "observations": float(len(obs)),

@@ -13,10 +13,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from optimizer.sim import Simulator, start_server
+from optimizer.store.engine import open_store
 
 # what `--help` and `--version` must not load: the data stack, the HTTP/wire stack, the
 # config models, and every package of the core
@@ -123,3 +125,39 @@ def test_vms_list_loads_no_database_or_analysis_stack() -> None:
     assert json.loads(out) == []  # a fresh simulated account has no VMs
     assert "httpx" in modules  # it did talk to the API
     assert _loaded(modules, NOT_FOR_VMS_LIST) == []
+
+
+# `snapshot` fetches and stores offers: SQLAlchemy Core, but not the ORM, SQLModel,
+# Alembic (the schema is current) or the analysis stack
+NOT_FOR_SNAPSHOT = (
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "sqlmodel",
+    "sqlalchemy.orm",
+    "alembic",
+    "optimizer.analysis",
+    "optimizer.planner",
+    "optimizer.executor",
+    "optimizer.alerts",
+    "optimizer.report",
+    "optimizer.sim",
+)
+
+
+@pytest.mark.http
+def test_snapshot_of_a_current_store_loads_no_orm_alembic_or_analysis(tmp_path: Path) -> None:
+    """A snapshot into a store already at the newest schema revision writes through Core
+    tables: neither SQLModel, the ORM, Alembic nor pandas is imported."""
+    sim = Simulator(seed=7, offers=20)
+    db = f"sqlite:///{tmp_path / 'opt.db'}"
+    open_store(db).dispose()  # created (and migrated) by an earlier command
+    with start_server(sim) as srv:
+        code, modules, out = _run(
+            "--api-url", srv.url, "--database", db, "snapshot", "--no-vms",
+            env={"FLUENCE_API_KEY": sim.api_key},
+        )  # fmt: skip
+    assert code == 0
+    assert "20 offers seen, 20 new" in out
+    assert "sqlalchemy" in modules  # it did write the store
+    assert _loaded(modules, NOT_FOR_SNAPSHOT) == []

@@ -209,7 +209,9 @@ def test_daemon_applies_retention_once_a_day(tmp_path: Path) -> None:
     intervals only from the last day or so; older days survive as per-epoch rows."""
     import sqlalchemy as sa
 
-    from optimizer.store.tables.market import OfferEpoch, OfferPrice, Snapshot
+    from optimizer.store.tables.market import offer_epoch_table as epoch
+    from optimizer.store.tables.market import offer_price_table as price
+    from optimizer.store.tables.market import snapshot_table as snap
 
     url = f"sqlite:///{tmp_path / 'r.db'}"
     sim = Simulator(seed=3, clock=SimClock.stepped())
@@ -221,7 +223,6 @@ def test_daemon_applies_retention_once_a_day(tmp_path: Path) -> None:
     assert ticks[-1].started - start == timedelta(hours=72)
     retained = [t.tick for t in ticks for o in t.outcomes if o.stage == "retention"]
     assert retained == [1, 5, 9, 13], retained  # the first tick, then once a day
-    price, snap, epoch = OfferPrice.__table__, Snapshot.__table__, OfferEpoch.__table__
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         epochs = conn.execute(sa.select(sa.func.count()).select_from(epoch)).scalar()

@@ -248,12 +248,12 @@ def _take_over(old: LeaderElector, new: LeaderElector, new_eng: Engine) -> None:
 
 
 def _row_counts(engine: Engine) -> dict[str, int]:
-    from sqlmodel import SQLModel
+    from optimizer.store.tables import metadata
 
     with engine.connect() as c:
         return {
             name: c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-            for name, t in SQLModel.metadata.tables.items()
+            for name, t in metadata().tables.items()
             if name not in ("leader", "alembic_version")
         }
 

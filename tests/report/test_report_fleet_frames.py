@@ -12,7 +12,7 @@ from optimizer.analysis import epoch_grid
 from optimizer.store.analysis_queries import fleet_frames
 from optimizer.store.engine import open_store
 from optimizer.store.tables.journal import FleetVm, SavingsEntry
-from optimizer.store.tables.market import VmObservation, VmRecord
+from optimizer.store.tables.market import vm_observation_table, vm_table
 
 
 def t(day: int, hour: int = 0) -> datetime:
@@ -37,12 +37,12 @@ def test_spend_is_what_was_charged_and_savings_come_from_the_ledger(store) -> No
         ids = {}
         for vm_id in ("0xa", "0xforeign"):
             ids[vm_id] = c.execute(
-                sa.insert(VmRecord.__table__).returning(VmRecord.__table__.c.id),
+                sa.insert(vm_table).returning(vm_table.c.id),
                 {"vm_id": vm_id, "name": vm_id, "first_seen": t(1), "last_seen": t(3)},
             ).scalar_one()
         c.execute(sa.insert(FleetVm.__table__), {"vm_id": "0xa", "fleet": "web",
                   "source": "created", "vm_name": "web-1", "owned_at": t(1)})  # fmt: skip
-        obs = VmObservation.__table__
+        obs = vm_observation_table
         c.execute(sa.insert(obs), [
             {"vm_ref": ids["0xa"], "status": "Active", "price_micros": 2_400_000,
              "spent_micros": 2_400_000, "from_at": t(1, 12), "to_at": t(2, 11)},

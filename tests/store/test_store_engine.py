@@ -10,12 +10,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel
 
 import optimizer.store.engine as store_engine
-import optimizer.store.tables  # noqa: F401
 from optimizer.errors import StoreError
 from optimizer.store.engine import current_revision, head_revision, open_store, upgrade
+from optimizer.store.tables import metadata
 
 EXTRA_REVISION = """
 from alembic import op
@@ -58,12 +57,13 @@ def test_empty_database_is_created_at_head(db_url: str) -> None:
 
 
 def test_migrations_match_the_table_classes(db_url: str) -> None:
-    """The explicit op.create_table scripts and the SQLModel classes describe one schema."""
+    """The explicit op.create_table scripts and the table definitions (Core tables and
+    SQLModel classes) describe one schema."""
     engine = open_store(db_url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": False})
-            diff = compare_metadata(ctx, SQLModel.metadata)
+            diff = compare_metadata(ctx, metadata())
         assert diff == []
     finally:
         engine.dispose()
@@ -171,3 +171,32 @@ def test_0005_keeps_the_old_reading_of_failed_launches(db_url: str) -> None:
         causes = dict(c.execute(sa.text("SELECT id, failure_cause FROM journal_action")).all())
     engine.dispose()
     assert causes == {1: "launch", 2: None, 3: None}
+
+
+def test_the_cheap_reading_of_the_scripts_agrees_with_alembic() -> None:
+    """open_store compares the database's revision with the head read from the scripts'
+    text (so a current database opens without importing Alembic); that reading must be
+    Alembic's own, for every packaged script."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(store_engine.alembic_config())
+    graph = store_engine._scripts_graph()
+    assert graph is not None, "every packaged script has literal revision/down_revision lines"
+    assert graph == {r.revision: r.down_revision for r in script.walk_revisions()}
+    assert [head_revision()] == list(script.get_heads())
+    assert store_engine.known_revisions() == set(graph)
+
+
+def test_a_current_database_opens_without_alembic(db_url: str) -> None:
+    """The common case, a database at the newest revision, costs no Alembic import."""
+    import subprocess
+    import sys
+
+    open_store(db_url).dispose()
+    probe = (
+        "import sys; from optimizer.store.engine import open_store; "
+        f"open_store({db_url!r}).dispose(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

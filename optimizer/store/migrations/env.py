@@ -1,20 +1,18 @@
 """Alembic environment, driven programmatically by `optimizer.store.engine`.
 
 The engine comes in `config.attributes["engine"]` (or a URL in `sqlalchemy.url`), and
-`target_metadata` is `SQLModel.metadata` after importing every table module
-(`optimizer.store.tables` imports all of its submodules).
+`target_metadata` is the metadata that knows every table (`optimizer.store.tables.metadata()`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import context
-from sqlmodel import SQLModel
 
-import optimizer.store.tables  # noqa: F401 — registers every table on SQLModel.metadata
+from optimizer.store.tables import metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = metadata()
 
 
 def run_migrations_offline() -> None:

@@ -1,14 +1,22 @@
-"""Table classes (SQLModel, table=True), one module per area: market, journal, alerts,
-leader. Importing this package imports every module in it, so `SQLModel.metadata` (used
-by Alembic's env.py and by tests) always knows every table."""
+"""Table definitions, one module per area: market (SQLAlchemy Core tables), journal,
+alerts, leader (SQLModel table classes, which the executor reads through sessions).
+
+Importing this package is cheap and imports none of them: the snapshot path uses the
+market tables alone and so never loads SQLModel or the ORM. `metadata()` imports every
+module and returns the one `MetaData` that knows every table (Alembic's env.py,
+`db copy`, the schema tests).
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+
+if TYPE_CHECKING:
+    from sqlmodel import SQLModel
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:
@@ -20,5 +28,17 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     return table
 
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+def metadata() -> sa.MetaData:
+    """`SQLModel.metadata` with every table of every module here on it: the SQLModel
+    classes register themselves when imported, the market tables are copied onto it
+    (once)."""
+    from sqlmodel import SQLModel
+
+    from optimizer.store.tables import market
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    for table in market.METADATA.sorted_tables:
+        if table.name not in SQLModel.metadata.tables:
+            table.to_metadata(SQLModel.metadata)
+    return SQLModel.metadata
