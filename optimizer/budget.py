@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from optimizer.billing import billings_between as billings_between
 from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
 from optimizer.config import Config
 from optimizer.fluence.models import Vm
@@ -207,19 +208,6 @@ def fleet_of(name: str, fleets: Iterable[str]) -> str | None:
         ):
             best = f
     return best
-
-
-def billings_between(next_billing_at: datetime | None, after: datetime, before: datetime) -> int:
-    """How many billing times `next_billing_at + k·epoch` (k any integer) lie in (after, before)."""
-    if next_billing_at is None or before <= after:
-        return 0
-    nb = utc(next_billing_at)
-    # first billing time strictly after `after`
-    k = (after - nb) // EPOCH + 1
-    first = nb + k * EPOCH
-    if first >= before:
-        return 0
-    return int((before - first - timedelta(microseconds=1)) // EPOCH) + 1
 
 
 def _value_before(points: Sequence[VmPoint], t: datetime) -> VmPoint | None:

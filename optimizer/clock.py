@@ -11,6 +11,8 @@ from typing import Protocol
 #: The marketplace-v3 billing epoch: prices are per epoch, deals run epoch by epoch.
 EPOCH = timedelta(hours=24)
 EPOCH_SECONDS = int(EPOCH.total_seconds())
+#: hours in an epoch (24): an hourly price × this = the planner's per-epoch unit
+EPOCH_HOURS = EPOCH_SECONDS // 3600
 
 
 class Clock(Protocol):

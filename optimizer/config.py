@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from optimizer.clock import EPOCH_HOURS
 from optimizer.countries import normalize_country
 from optimizer.errors import ConfigError
 from optimizer.fluence.models import NAME_RE
@@ -194,7 +195,12 @@ class FleetConstraints(Section):
     """Hardware filters (CPU, memory, storage); each empty list allows anything."""
     max_price_per_epoch_usd: NonNegativeUsd | None = None
     """Most a VM of this fleet may cost per epoch (24 h), in USD as a string (`"1.20"`); dearer
-    offers are not used. Unset = no per-VM cap."""
+    offers are not used. Unset = no per-VM cap. The seeds' API prices per epoch; on the cloud
+    API (hourly prices) this is compared with 24 × the hourly price."""
+    max_price_per_hour_usd: NonNegativeUsd | None = None
+    """Most a VM of this fleet may cost per hour, its boot disk and public IP included, in
+    USD as a string (`"0.05"`): the cloud API's unit. Unset = no hourly cap. With both caps
+    set the tighter one holds (an epoch is 24 h)."""
     additional_storage: AdditionalStorage | None = None
     """An extra disk each VM gets at deploy, e.g. `{ type = "NVMe", size_gib = 50 }`; unset =
     none."""
@@ -206,6 +212,14 @@ class FleetConstraints(Section):
     (case-insensitive); empty = none required. Checked by the planner."""
     exclude_datacenters: list[str] = Field(default_factory=list)
     """Datacenters never used, by label, e.g. `["FR-PAR-1"]`. Checked by the planner."""
+
+    @property
+    def price_cap_per_epoch(self) -> Decimal | None:
+        """The per-VM price cap in the planner's unit (USD per 24 h): the tighter of
+        `max_price_per_epoch_usd` and 24 × `max_price_per_hour_usd` (None: no cap)."""
+        hourly = self.max_price_per_hour_usd
+        caps = [self.max_price_per_epoch_usd, None if hourly is None else hourly * EPOCH_HOURS]
+        return min((c for c in caps if c is not None), default=None)
 
     @model_validator(mode="after")
     def _storage_needs_type(self) -> FleetConstraints:

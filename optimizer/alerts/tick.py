@@ -138,8 +138,8 @@ def _fleet_filter(df: pd.DataFrame, fleet: FleetConfig, price_col: str) -> pd.Da
         df = df[df["configuration"].isin(c.configurations)]
     if c.countries:
         df = df[df["country"].isin(c.countries)]
-    if c.max_price_per_epoch_usd is not None:
-        df = df[df[price_col] <= float(c.max_price_per_epoch_usd)]
+    if c.price_cap_per_epoch is not None:
+        df = df[df[price_col] <= float(c.price_cap_per_epoch)]
     return df
 
 

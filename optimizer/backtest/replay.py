@@ -196,7 +196,7 @@ def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
         notes.append("certifications are not in the price history: not checked")
     if c.min_tier is not None and not tiers_known:
         notes.append("the price history has no tiers: min_tier is not checked")
-    cap = to_micros(c.max_price_per_epoch_usd) if c.max_price_per_epoch_usd is not None else None
+    cap = to_micros(c.price_cap_per_epoch) if c.price_cap_per_epoch is not None else None
     if not mask.any():
         raise ConfigError(
             f"fleet {fleet.name!r}: no offer in the price history matches its constraints "

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 import structlog
 
+from optimizer.billing import BillingModel
 from optimizer.clock import Clock, SystemClock
 from optimizer.config import Config
 from optimizer.errors import LeadershipLost
@@ -383,6 +384,10 @@ class FencedClient:
         self._client.delete_vms(ids)
 
     # -- reads ----------------------------------------------------------------------------
+    @property
+    def billing(self) -> BillingModel:
+        return self._client.billing
+
     def list_offers(self, constraints: Constraints | None = None) -> list[Offer]:
         return self._client.list_offers(constraints)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from optimizer.billing import BillingModel
 from optimizer.fluence.models import (
     Constraints,
     DefaultImage,
@@ -19,7 +20,11 @@ from optimizer.fluence.models import (
 
 
 class ExecutorClient(Protocol):
-    """The calls the executor's steps make: list, estimate, deploy, patch, delete."""
+    """The calls the executor's steps make: list, estimate, deploy, patch, delete; and
+    how the API charges (`billing`), which the planner's economics follow."""
+
+    @property
+    def billing(self) -> BillingModel: ...
 
     def list_vms(self) -> list[Vm]: ...
 

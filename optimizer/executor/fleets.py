@@ -102,6 +102,7 @@ class FleetRunner:
             mode=self.config.mode,
             in_flight=jr.in_flight(self.engine, fleet.name, vms, now),
             taken=self._taken,
+            billing=self.executor.client.billing,
         )
         for a in plan.actions:
             if a.offer is not None and a.deploys:

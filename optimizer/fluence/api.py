@@ -5,7 +5,8 @@ Both adapters implement it — `optimizer.fluence.client.FluenceClient` (marketp
 the seeds' API) and `optimizer.fluence.cloud.adapter.CloudApi` (the published cloud
 API) — and both answer in the provider-neutral model of `optimizer.fluence.models`:
 price points (`Offer`, with `price_unit` saying per epoch or per hour), VMs (`Vm`, with
-the resources they hold), SSH keys, images, datacenters. `optimizer.fluence.generation.
+the resources they hold), SSH keys, images, datacenters, and how VMs are charged
+(`billing`: epoch deals on v3, per second on cloud). `optimizer.fluence.generation.
 connect` builds the right one; no module outside `optimizer.fluence` asks which.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from optimizer.billing import BillingModel
 from optimizer.fluence.credentials import Secret
 from optimizer.fluence.models import (
     Constraints,
@@ -38,6 +40,9 @@ class FluenceApi(Protocol):
     generation: str
     #: "configured" or "detected"
     generation_source: str
+    #: how this generation charges (`optimizer.billing`): what the planner, budget and
+    #: executor ask instead of the generation
+    billing: BillingModel
 
     @property
     def secret(self) -> Secret | None: ...

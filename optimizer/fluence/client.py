@@ -27,6 +27,7 @@ import structlog
 from pydantic import ValidationError
 
 from optimizer import __version__
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import ApiConfig
 from optimizer.errors import ApiError, BadResponse, NoMatchingOffers
 from optimizer.fluence.credentials import Secret, resolve_api_key
@@ -86,6 +87,8 @@ class FluenceClient(HttpApi):
     """
 
     generation = GENERATION
+    #: a 24 h epoch charged up front, deal prices, deposits (`optimizer.billing`)
+    billing: BillingModel = EPOCH_DEAL
     #: appended to a 404/405's message when the generation was guessed (see generation.py)
     not_found_hint: str | None = None
     #: "configured" or "detected" (set by optimizer.fluence.generation.connect)

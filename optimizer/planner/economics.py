@@ -1,8 +1,10 @@
 """Economics of moving one VM (DESIGN.md "Key decisions").
 
-benefit  = (current price − new price) per epoch
-overlap  = money paid for time nobody uses: the old VM's paid epoch still running after
-           cutover (not refunded) + the new VM's paid time before cutover
+benefit  = (current price − new price) per epoch (24 h)
+overlap  = money paid for time nobody uses, as the billing model counts it
+           (`optimizer.billing`): on epoch deals the old VM's paid epoch still running
+           after cutover (not refunded) + the new VM's paid time before cutover; billed
+           per second, the new VM's time while the old one still runs
 cost     = overlap + the policy's disruption cost
 A move is worth it when the benefit clears both thresholds (percent and USD per epoch)
 and the cost is paid back within `payback_epochs`.
@@ -17,21 +19,12 @@ its point estimate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 
-from optimizer.clock import EPOCH
+from optimizer.billing import BillingModel
 from optimizer.config import FleetPolicy
-from optimizer.planner.inputs import CUTOVER_MARGIN
 
 _Q = Decimal("0.000001")
-
-
-def _frac(delta: timedelta) -> Decimal:
-    """A duration as a fraction of an epoch, clipped to [0, 1]."""
-    secs = Decimal(int(delta.total_seconds()))
-    f = secs / Decimal(int(EPOCH.total_seconds()))
-    return min(max(f, Decimal(0)), Decimal(1))
 
 
 def required_saving(old_price: Decimal, policy: FleetPolicy) -> Decimal:
@@ -46,53 +39,6 @@ def price_cap(old_price: Decimal, policy: FleetPolicy) -> Decimal:
 
 
 @dataclass(frozen=True)
-class Timing:
-    """`aligned`: the cutover is a deadline just before the old VM's next charge. Otherwise
-    `cutover_at` only estimates when the new VM will be up (for the overlap cost and the
-    maintenance-window check): the executor cuts over as soon as it sees the VM Active."""
-
-    start_at: datetime  # deploy the new VM (not before)
-    cutover_at: datetime  # delete the old VM
-    aligned: bool = False
-
-
-def schedule(
-    now: datetime, next_billing_at: datetime | None, lead_time: timedelta, align: bool
-) -> Timing:
-    """When to start the new VM and when to cut over.
-
-    Aligned: cutover just before the old VM's next charge (`CUTOVER_MARGIN` early), the new
-    VM started `lead_time` before that; when that start is already past, the charge after.
-    Not aligned (or billing time unknown): start now, cut over once it is up."""
-    if align and next_billing_at is not None:
-        cutover = next_billing_at - CUTOVER_MARGIN
-        while cutover - lead_time < now:
-            cutover += EPOCH
-        return Timing(start_at=cutover - lead_time, cutover_at=cutover, aligned=True)
-    return Timing(start_at=now, cutover_at=now + lead_time)
-
-
-def overlap_cost(
-    old_price: Decimal,
-    new_price: Decimal,
-    timing: Timing,
-    next_billing_at: datetime | None,
-) -> Decimal:
-    """Money spent on time nobody uses: the old VM's paid epoch left at cutover plus the
-    new VM's paid time before cutover."""
-    old_left = Decimal(0)
-    if next_billing_at is not None:
-        billing = next_billing_at
-        while billing < timing.cutover_at:
-            billing += EPOCH
-        old_left = old_price * _frac(billing - timing.cutover_at)
-    else:
-        old_left = old_price / 2  # unknown billing time: assume half an epoch on average
-    new_early = new_price * _frac(timing.cutover_at - timing.start_at)
-    return (old_left + new_early).quantize(_Q)
-
-
-@dataclass(frozen=True)
 class Verdict:
     worth_it: bool
     saving_per_epoch: Decimal
@@ -103,9 +49,14 @@ class Verdict:
 
 
 def evaluate(
-    old_price: Decimal, new_price: Decimal, overlap: Decimal, policy: FleetPolicy
+    old_price: Decimal,
+    new_price: Decimal,
+    overlap: Decimal,
+    policy: FleetPolicy,
+    billing: BillingModel,
 ) -> Verdict:
-    """Decide whether moving from `old_price` to `new_price` pays, with plain-words reason."""
+    """Decide whether moving from `old_price` to `new_price` pays, with plain-words reason
+    (prices and durations in the words of `billing`)."""
     saving = old_price - new_price
     cost = overlap + policy.disruption_cost_usd
     horizon = Decimal(str(policy.payback_epochs))
@@ -130,8 +81,8 @@ def evaluate(
             net,
             overlap,
             payback,
-            f"saving ${saving:.4f}/epoch is below min_savings_usd_per_epoch "
-            f"${policy.min_savings_usd_per_epoch}",
+            f"saving {billing.rate(saving, 4)} is below min_savings_usd_per_epoch "
+            f"${policy.min_savings_usd_per_epoch}" + _per_day(billing),
         )
     if payback is None or payback > horizon:
         return Verdict(
@@ -141,7 +92,8 @@ def evaluate(
             overlap,
             payback,
             f"overlap ${overlap:.4f} + disruption ${policy.disruption_cost_usd} pays back in "
-            f"{payback} epochs, more than payback_epochs {policy.payback_epochs:g}",
+            f"{_span(billing, payback)}, more than payback_epochs {policy.payback_epochs:g}"
+            + ("" if billing.day == "epoch" else f" ({billing.span(horizon)})"),
         )
     return Verdict(
         True,
@@ -149,9 +101,18 @@ def evaluate(
         net,
         overlap,
         payback,
-        f"saves ${saving:.4f}/epoch ({pct:.1f}%), pays back overlap ${overlap:.4f} in "
-        f"{payback} epochs",
+        f"saves {billing.rate(saving, 4)} ({pct:.1f}%), pays back overlap ${overlap:.4f} in "
+        f"{_span(billing, payback)}",
     )
+
+
+def _span(billing: BillingModel, epochs: Decimal | None) -> str:
+    return billing.span(epochs) if epochs is not None else "never"
+
+
+def _per_day(billing: BillingModel) -> str:
+    """ " (per 24 h)" after a per-epoch setting, when the generation's unit is not the epoch."""
+    return "" if billing.day == "epoch" else f" (per {billing.day})"
 
 
 def robust_saving(old: tuple[Decimal, Decimal], new: tuple[Decimal, Decimal]) -> Decimal:

@@ -14,11 +14,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
+from optimizer.billing import CUTOVER_MARGIN as CUTOVER_MARGIN
 from optimizer.config import Mode
 from optimizer.fluence.models import Constraints
 
 DEFAULT_LEAD_TIME = timedelta(minutes=10)
-CUTOVER_MARGIN = timedelta(minutes=5)
 
 Decision = Literal["stay", "migrate", "delete", "finalize", "replace", "busy"]
 ActionKind = Literal["deploy", "migrate", "delete", "finalize", "replace_stuck"]
@@ -133,11 +133,17 @@ class Trends:
 class BudgetState:
     """`cap_per_epoch`: the most all VMs together may cost per epoch (None: no cap).
     `spend_per_epoch`: what the account's running VMs cost per epoch now, all fleets and
-    foreign VMs included. `reserves_held`: reserve balances currently locked."""
+    foreign VMs included. `reserves_held`: reserve balances currently locked.
+    `balance_usd`: the account's balance (None: unknown, the balance is not checked).
+    `burn_per_epoch`: what everything the account holds costs per epoch now — VMs, disks
+    and IPs, attached or not (None: `spend_per_epoch`). The two decide whether the plan
+    may create VMs (`BillingModel.funds_to_start`: the deposits, or the balance floor)."""
 
     cap_per_epoch: Decimal | None = None
     spend_per_epoch: Decimal = Decimal(0)
     reserves_held: Decimal = Decimal(0)
+    balance_usd: Decimal | None = None
+    burn_per_epoch: Decimal | None = None
 
 
 @dataclass(frozen=True)

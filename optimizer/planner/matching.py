@@ -57,8 +57,9 @@ def _listing_mismatch(offer: MarketOffer, fleet: FleetConfig) -> str | None:
         return f"configuration {offer.configuration} not allowed"
     if c.countries and offer.country not in c.countries:
         return f"country {offer.country} not allowed"
-    if c.max_price_per_epoch_usd is not None and offer.price > c.max_price_per_epoch_usd:
-        return f"price above the fleet's max {c.max_price_per_epoch_usd}"
+    cap = c.price_cap_per_epoch
+    if cap is not None and offer.price > cap:
+        return f"price above the fleet's max {cap}"
     return None
 
 
@@ -114,7 +115,7 @@ class _Filter:
         hw = c.hardware
         self.configs = set(c.configurations)
         self.countries = set(c.countries)
-        self.max_price = c.max_price_per_epoch_usd
+        self.max_price = c.price_cap_per_epoch
 
         def low(xs: Iterable[str]) -> set[str]:
             return {x.lower() for x in xs}

@@ -13,16 +13,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 
+from optimizer.billing import BillingModel, Timing
 from optimizer.clock import EPOCH
 from optimizer.fluence.status import is_healthy
-from optimizer.planner.economics import (
-    Timing,
-    evaluate,
-    overlap_cost,
-    price_cap,
-    robust_saving,
-    schedule,
-)
+from optimizer.planner.economics import evaluate, price_cap, robust_saving
 from optimizer.planner.inputs import Action, MarketOffer, MarketView, OwnedVm, Trends
 from optimizer.planner.matching import narrow
 from optimizer.planner.state import PlanState
@@ -40,8 +34,8 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     levels = st.trends.levels if st.trends is not None and policy.price_model == "market" else {}
     old_level = _vm_level(vm, st.market, levels) if levels else (vm.price, Decimal(0))
     cap = price_cap(old_level[0], policy)
-    if fleet.constraints.max_price_per_epoch_usd is not None:
-        cap = min(cap, fleet.constraints.max_price_per_epoch_usd)
+    if fleet.constraints.price_cap_per_epoch is not None:
+        cap = min(cap, fleet.constraints.price_cap_per_epoch)
     if cap <= 0:
         return "no offer could be cheaper by the required margin", None
     # market-priced with levels known: the target with the best robust saving
@@ -50,30 +44,31 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     )
     if target is None and fleet.capacity is not None:
         return _capacity_stay_reason(vm, st, cap), None
+    b = st.billing
     if target is None:
         best = next((o.price for o in st.cands), None)
         if best is not None and best < vm.price:
             return (
-                f"pays ${vm.price}/epoch; the best allowed offer (${best}) is not cheaper by "
-                f"the required margin (≤ ${cap})",
+                f"pays {b.rate(vm.price)}; the best allowed offer ({b.price(best)}) is not "
+                f"cheaper by the required margin (≤ {b.price(cap)})",
                 None,
             )
-        return f"pays ${vm.price}/epoch; no allowed offer is cheaper", None
+        return f"pays {b.rate(vm.price)}; no allowed offer is cheaper", None
     timing, dip, why = _timing(vm, vm.price, target, st)
     if timing is None:
         return why, None
-    overlap = overlap_cost(vm.price, target.price, timing, vm.next_billing_at)
-    at = f"at ${target.price}"
+    overlap = b.overlap_cost(vm.price, target.price, timing, vm.next_billing_at)
+    at = f"at {b.price(target.price)}"
     if robust is None:
-        verdict = evaluate(vm.price, target.price, overlap, policy)
+        verdict = evaluate(vm.price, target.price, overlap, policy, b)
     else:  # judged on levels: the saving is their difference less its uncertainty
-        verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy)
-        at += _level_words(levels, target, old_level, robust)
+        verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy, b)
+        at += _level_words(b, levels, target, old_level, robust)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} {at}: {verdict.reason}", None
     if timing.aligned:
         when = f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
-    elif dip and policy.align_to_billing and vm.next_billing_at is not None:
+    elif dip and b.schedule(st.now, vm.next_billing_at, st.launch.lead_time, True).aligned:
         when = f"start now, {dip}; cutover as soon as the new VM is up"
     else:
         when = "cutover as soon as the new VM is up"
@@ -94,7 +89,7 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         not_before=timing.start_at,
         # not aligned: no cutover time, the executor cuts over once the new VM is Active
         cutover_at=timing.cutover_at if timing.aligned else None,
-        reason=f"${vm.price} → ${target.price}/epoch in {target.datacenter} "
+        reason=f"{b.price(vm.price)} → {b.rate(target.price)} in {target.datacenter} "
         f"({target.configuration}): {verdict.reason}; {when}",
     )
 
@@ -104,6 +99,7 @@ def _capacity_stay_reason(vm: OwnedVm, st: PlanState, cap: Decimal) -> str:
     of RAM when the fleet asks only for RAM): offers of other sizes are not comparable
     per VM, and only offers at least as large can replace it."""
     assert vm.price is not None and st.fleet.capacity is not None
+    b = st.billing
     by_ram = not st.fleet.capacity.vcpu
     unit = "GB RAM" if by_ram else "vCPU"
 
@@ -112,16 +108,17 @@ def _capacity_stay_reason(vm: OwnedVm, st: PlanState, cap: Decimal) -> str:
 
     mine = size(vm.vcpu, vm.ram_gb)
     if mine <= 0:
-        return f"pays ${vm.price}/epoch; its size is unknown, so no offer is comparable"
+        return f"pays {b.rate(vm.price)}; its size is unknown, so no offer is comparable"
     fits = [o for o in st.cands if o.vcpu >= (vm.vcpu or 0) and o.ram_gb >= (vm.ram_gb or 0)]
     per = vm.price / mine
-    out = f"pays ${vm.price}/epoch = ${per:.5f}/{unit}"
+    out = f"pays {b.rate(vm.price)} = {b.price(per, 5)}/{unit}"
     if fits:
         best = min(fits, key=lambda o: (o.price, o.offer_key))
         out += (
-            f"; the best allowed offer at least as large ({best.configuration}, ${best.price}) "
+            f"; the best allowed offer at least as large ({best.configuration}, "
+            f"{b.price(best.price)}) "
             + (
-                f"is not cheaper by the required margin (≤ ${cap})"
+                f"is not cheaper by the required margin (≤ {b.price(cap)})"
                 if best.price < vm.price
                 else "is not cheaper"
             )
@@ -134,7 +131,7 @@ def _capacity_stay_reason(vm: OwnedVm, st: PlanState, cap: Decimal) -> str:
         unit_price = o.price / size(o.vcpu, o.ram_gb)
         out += (
             f"; per {unit} the cheapest allowed offer is {o.configuration} at "
-            f"${unit_price:.5f}/{unit}"
+            f"{b.price(unit_price, 5)}/{unit}"
         )
         if unit_price < per and size(o.vcpu, o.ram_gb) < mine:
             out += ", but a smaller VM cannot replace this one (the mix is chosen when scaling)"
@@ -142,7 +139,7 @@ def _capacity_stay_reason(vm: OwnedVm, st: PlanState, cap: Decimal) -> str:
     return out
 
 
-def dip(target: MarketOffer, trends: Trends | None) -> str:
+def dip(target: MarketOffer, trends: Trends | None, b: BillingModel) -> str:
     """Why the target's price may not last until the next billing boundary ("" when there
     is no sign of that): it is under its segment's forecast, or the segment's prices rise."""
     if trends is None:
@@ -150,10 +147,13 @@ def dip(target: MarketOffer, trends: Trends | None) -> str:
     key = (target.configuration, target.country)
     forecast = trends.forecast.get(key)
     if forecast is not None and target.price < forecast:
-        return f"${target.price} is under the forecast ${forecast} for {target.country}"
+        return (
+            f"{b.price(target.price)} is under the forecast {b.price(forecast)} "
+            f"for {target.country}"
+        )
     slope = trends.slope.get(key)
     if slope is not None and slope > 0:
-        return f"{target.country} prices rise ${slope:.4f}/epoch"
+        return f"{target.country} prices rise ${slope:.4f}/{b.day}"
     return ""
 
 
@@ -224,6 +224,7 @@ def _level_target(
 
 
 def _level_words(
+    b: BillingModel,
     levels: Mapping[str, tuple[Decimal, Decimal]],
     target: MarketOffer,
     old_level: tuple[Decimal, Decimal],
@@ -231,8 +232,8 @@ def _level_words(
 ) -> str:
     new = levels.get(target.offer_key, (target.price, Decimal(0)))
     return (
-        f" (level ${new[0]} ± {new[1]} against ${old_level[0]} ± {old_level[1]}; "
-        f"robust saving ${robust}/epoch)"
+        f" (level {b.price(new[0])} ± {b.price(new[1])[1:]} against {b.price(old_level[0])} "
+        f"± {b.price(old_level[1])[1:]}; robust saving {b.rate(robust)})"
     )
 
 
@@ -263,21 +264,23 @@ def _timing(
     (None, dip, why not now) when the timing rules it out for this plan."""
     policy = st.fleet.policy
     lead: timedelta = st.launch.lead_time
-    timing = schedule(st.now, vm.next_billing_at, lead, policy.align_to_billing)
+    b = st.billing
+    timing = b.schedule(st.now, vm.next_billing_at, lead, policy.align_to_billing)
     # a market-priced VM would not keep a dip's price: nothing to catch by starting early
-    why_dip = "" if policy.price_model == "market" else dip(target, st.trends)
+    why_dip = "" if policy.price_model == "market" else dip(target, st.trends, b)
     if why_dip and timing.start_at > st.now:
         # the price may not last until the billing boundary: start now when that pays,
         # else re-decide at the next plan (the overlap shrinks as the boundary nears)
-        early = schedule(st.now, vm.next_billing_at, lead, False)
+        early = b.schedule(st.now, vm.next_billing_at, lead, False)
         if in_window(early.cutover_at, policy.maintenance_windows):
-            early_cost = overlap_cost(price, target.price, early, vm.next_billing_at)
-            early_verdict = evaluate(price, target.price, early_cost, policy)
+            early_cost = b.overlap_cost(price, target.price, early, vm.next_billing_at)
+            early_verdict = evaluate(price, target.price, early_cost, policy, b)
             if not early_verdict.worth_it:
                 return (
                     None,
                     why_dip,
-                    f"could move to {target.datacenter} at ${target.price} ({why_dip}), but "
+                    f"could move to {target.datacenter} at {b.price(target.price)} ({why_dip}), "
+                    "but "
                     f"starting now does not pay yet: {early_verdict.reason}",
                 )
             timing = early
@@ -285,7 +288,7 @@ def _timing(
         return (
             None,
             why_dip,
-            f"could move to {target.datacenter} at ${target.price}, but the cutover time "
+            f"could move to {target.datacenter} at {b.price(target.price)}, but the cutover time "
             f"{timing.cutover_at:%H:%M} UTC is outside the maintenance windows",
         )
     return timing, why_dip, ""

@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.clock import EPOCH
 from optimizer.config import FleetConfig, Mode
 from optimizer.fluence.status import VmStatus, is_ended, is_healthy, is_launching, is_unknown
@@ -42,10 +43,6 @@ from optimizer.planner.migration import migration_for
 from optimizer.planner.state import PlanState
 from optimizer.planner.windows import in_window
 
-#: a deploy takes a deposit of this many epochs of its price (the estimate endpoint's
-#: `depositAmountUsdc`); the plan reports the cash its deploys need
-DEPOSIT_EPOCHS = 2
-
 
 def start(
     fleet: FleetConfig,
@@ -58,9 +55,11 @@ def start(
     launch: LaunchStats | None = None,
     in_flight: InFlight | None = None,
     taken: Mapping[str, int] | None = None,
+    billing: BillingModel = EPOCH_DEAL,
 ) -> PlanState:
     """The state every later phase works on: the market priced for the fleet, the allowed
-    offers cheapest first, instances other fleets already claim (`taken`), the budget left."""
+    offers cheapest first, instances other fleets already claim (`taken`), the budget left,
+    how the provider bills (`billing`)."""
     budget = budget or BudgetState()
     st = PlanState(
         fleet=fleet,
@@ -70,6 +69,7 @@ def start(
         now=now,
         budget=budget,
         launch=launch or LaunchStats(),
+        billing=billing,
         vms=sorted(vms, key=lambda v: v.id),
     )
     st.used.update(taken or {})
@@ -126,7 +126,8 @@ def count_members(st: PlanState) -> None:
 
 def finalize_terminated(st: PlanState) -> None:
     """Provider-terminated VMs no action is busy with are deleted: that releases their
-    reserve, and sizing deploys their replacement."""
+    reserve (where creating one locks a reserve), and sizing deploys their replacement."""
+    release = "DELETE releases its reserve" if st.billing.reserves else "it is deleted"
     for vm in st.vms:
         if vm.status == VmStatus.TERMINATED and vm.id not in st.in_flight.busy:
             st.actions.append(
@@ -135,8 +136,7 @@ def finalize_terminated(st: PlanState) -> None:
                     fleet=st.fleet.name,
                     vm_id=vm.id,
                     old_price=vm.price,
-                    reason="terminated by the provider: DELETE releases its reserve; "
-                    "a replacement is deployed",
+                    reason=f"terminated by the provider: {release}; a replacement is deployed",
                 )
             )
             st.verdict(vm, "finalize", "terminated by the provider")
@@ -154,6 +154,10 @@ def replace_stuck(st: PlanState) -> None:
         o = st.pick_new(st.cands, avoid_dc=vm.datacenter)
         if o is None:
             st.verdict(vm, "stay", f"stuck in {vm.status} but no other offer fits")
+            continue
+        short = st.funds_short(o.price)
+        if short:
+            st.verdict(vm, "stay", f"stuck in {vm.status}, but {short}")
             continue
         st.remove(vm.datacenter, vm.country)
         st.deploy(
@@ -204,7 +208,7 @@ def size_to_instances(st: PlanState) -> None:
             if st.budget_left is not None and any(st.usable(c) for c in st.cands):
                 st.budget_limited = True
                 st.notes.append(
-                    f"budget cap {st.budget.cap_per_epoch}/epoch leaves room for "
+                    f"budget cap {st.budget.cap_per_epoch}/{st.billing.day} leaves room for "
                     f"{size + i} of {target} VMs; {missing} not deployed"
                     + (" (below the fleet's minimum)" if size + i < minimum else "")
                 )
@@ -216,6 +220,10 @@ def size_to_instances(st: PlanState) -> None:
                 )
             else:
                 st.notes.append(f"no allowed offer with capacity for {missing} more VM(s)")
+            return
+        short = st.funds_short(o.price)
+        if short:
+            st.notes.append(f"{target - size - i} VM(s) not deployed: {short}")
             return
         st.deploy(o, f"fleet has {size + i} of {target} VMs: deploy in {o.datacenter}")
 
@@ -255,6 +263,10 @@ def _grow_capacity(st: PlanState, have: tuple[int, int], want: tuple[int, int]) 
                 st.budget_limited = st.budget_limited or st.budget_left is not None
                 st.notes.append(f"could not place one more {slug} (capacity or budget)")
                 break
+            short = st.funds_short(o.price)
+            if short:
+                st.notes.append(f"one more {slug} not deployed: {short}")
+                break
             st.deploy(
                 o,
                 f"capacity {have[0]} vCPU/{have[1]} GB below target {want[0]}/"
@@ -291,7 +303,7 @@ def _scale_down(st: PlanState, surplus: int) -> None:
         st.delete(
             vm,
             f"fleet is above its {fleet.instances} instances: removing the dearest "
-            f"(${vm.price}/epoch) first",
+            f"({_rate(st, vm.price)}) first",
         )
     if len(removable) < surplus:
         st.notes.append("some surplus VMs are protected (do_not_disrupt) or busy and stay")
@@ -307,13 +319,13 @@ def trim_to_budget(st: PlanState) -> None:
     for vm in _dearest_first(vm for vm in live if st.removable(vm)):
         if st.budget_left >= 0 or len(live) <= st.minimum:
             break
-        st.delete(vm, f"over the budget cap {cap}/epoch: removing the dearest VM")
+        st.delete(vm, f"over the budget cap {cap}/{st.billing.day}: removing the dearest VM")
         live.remove(vm)
         st.budget_left += vm.price or 0
     if st.budget_left < 0:
         st.budget_limited = True
         st.notes.append(
-            f"spend is above the budget cap {cap}/epoch and the fleet is at "
+            f"spend is above the budget cap {cap}/{st.billing.day} and the fleet is at "
             "its minimum; nothing more is deployed"
         )
 
@@ -347,13 +359,25 @@ def migrate(st: PlanState) -> None:
                 else f"max_surge {policy.max_surge} reached"
                 + (f" ({st.excess} VM(s) above the fleet's size)" if st.excess else "")
             )
-            st.verdict(vm, "stay", f"could save ${act.saving_per_epoch:.4f}/epoch but {limit}")
+            st.verdict(
+                vm, "stay", f"could save {st.billing.rate(act.saving_per_epoch, 4)} but {limit}"
+            )
             continue
         # re-check against what earlier migrations in this plan used
         if not st.usable(offer, vm.datacenter) or not st.countries_ok(offer, vm.country):
             st.verdict(vm, "stay", "its best target was taken by another move in this plan")
             continue
+        short = st.funds_short(offer.price)
+        if short:
+            st.verdict(
+                vm,
+                "stay",
+                f"could save {st.billing.rate(act.saving_per_epoch, 4)} in "
+                f"{offer.datacenter}, but {short}",
+            )
+            continue
         st.used[offer.offer_key] += 1
+        st.new_per_epoch += offer.price
         st.remove(vm.datacenter, vm.country)
         st.add(offer.datacenter, offer.country)
         if st.budget_left is not None:
@@ -371,7 +395,7 @@ def finish(st: PlanState, mode: Mode) -> Plan:
     deposits = Decimal(0)
     for a in st.actions:
         if a.deploys and a.expected_price is not None:
-            deposits += a.expected_price * DEPOSIT_EPOCHS
+            deposits += st.billing.deposit(a.expected_price)
             planned += a.expected_price
         if a.kind in ("migrate", "delete", "replace_stuck") and a.old_price is not None:
             planned -= a.old_price
@@ -396,6 +420,10 @@ def finish(st: PlanState, mode: Mode) -> Plan:
 
 def _dearest_first(vms: Iterable[OwnedVm]) -> list[OwnedVm]:
     return sorted(vms, key=lambda v: (-(v.price or 0), v.id))
+
+
+def _rate(st: PlanState, price: Decimal | None) -> str:
+    return "price unknown" if price is None else st.billing.rate(price)
 
 
 def _hm(d: timedelta) -> str:

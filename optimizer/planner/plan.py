@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import FleetConfig, Mode
 from optimizer.planner import phases
 from optimizer.planner.inputs import (
@@ -45,13 +46,15 @@ def plan_fleet(
     mode: Mode = "recommend",
     in_flight: InFlight | None = None,
     taken: Mapping[str, int] | None = None,
+    billing: BillingModel = EPOCH_DEAL,
 ) -> Plan:
     """Plan one fleet. `vms` must be the fleet's OWNED VMs only (created or adopted); the
     plan never names any other VM. `budget.spend_per_epoch` is the whole account's running
     cost; the cap is never exceeded by planned deploys (in every mode, so a recommendation
     shows what `act` would do). `taken`: offer key → instances other fleets' plans already
-    claim this tick (so fleets do not all aim at the last free slot). Deterministic for
-    equal inputs."""
+    claim this tick (so fleets do not all aim at the last free slot). `billing`: how the
+    provider charges (the API edge's `FluenceApi.billing`; default the seeds' epoch deals).
+    Deterministic for equal inputs."""
     st = phases.start(
         fleet,
         vms,
@@ -62,6 +65,7 @@ def plan_fleet(
         launch=launch,
         in_flight=in_flight,
         taken=taken,
+        billing=billing,
     )
     phases.count_members(st)
     phases.finalize_terminated(st)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import FleetConfig
 from optimizer.fluence.status import is_unknown
 from optimizer.planner.inputs import (
@@ -36,7 +37,9 @@ class PlanState:
     `market` is priced for the fleet (additional storage included); `cands` are its offers
     that pass every fleet constraint, cheapest first; `vms` the fleet's owned VMs by id;
     `counted` those that make up the fleet's size. `target`/`minimum` are the fleet's size
-    and the least it may shrink to, `excess` the VMs above the size (set by sizing)."""
+    and the least it may shrink to, `excess` the VMs above the size (set by sizing).
+    `billing`: how the provider charges (overlap, alignment, deposits or balance floor);
+    `new_per_epoch`: what the VMs this plan creates cost per epoch together."""
 
     fleet: FleetConfig
     market: MarketView
@@ -45,6 +48,7 @@ class PlanState:
     now: datetime
     budget: BudgetState = field(default_factory=BudgetState)
     launch: LaunchStats = field(default_factory=LaunchStats)
+    billing: BillingModel = EPOCH_DEAL
     vms: list[OwnedVm] = field(default_factory=list)
     cands: list[MarketOffer] = field(default_factory=list)
     # bookkeeping
@@ -52,6 +56,7 @@ class PlanState:
     per_country: Counter[str] = field(default_factory=Counter)
     used: Counter[str] = field(default_factory=Counter)  # offer_key → instances planned
     budget_left: Decimal | None = None
+    new_per_epoch: Decimal = Decimal(0)
     allowed: frozenset[str] = frozenset()  # offer keys that pass every fleet constraint
     _block: dict[tuple[object, ...], Decimal | None] = field(default_factory=dict)
     # decisions
@@ -172,6 +177,18 @@ class PlanState:
                 fallback = o
         return fallback
 
+    def funds_short(self, price: Decimal) -> str:
+        """Why the balance cannot pay for creating one more VM at `price` per epoch on top
+        of the plan's other new VMs ("" when it can, or when the balance is unknown)."""
+        balance = self.budget.balance_usd
+        if balance is None:
+            return ""
+        running = self.budget.burn_per_epoch
+        if running is None:
+            running = self.budget.spend_per_epoch
+        need = self.billing.funds_to_start(self.new_per_epoch + price, running)
+        return "" if balance >= need else self.billing.funds_words(balance, need)
+
     def deploy(
         self,
         o: MarketOffer,
@@ -182,6 +199,7 @@ class PlanState:
     ) -> None:
         """Plan one new VM on `o` (a deploy, or the new half of a replacement)."""
         self.used[o.offer_key] += 1
+        self.new_per_epoch += o.price
         self.add(o.datacenter, o.country)
         if self.budget_left is not None:
             self.budget_left -= o.price - (old_price or Decimal(0))

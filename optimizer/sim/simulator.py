@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from optimizer.billing import DEPOSIT_EPOCHS as DEPOSIT_EPOCHS
 from optimizer.clock import EPOCH
 from optimizer.fluence.models import (
     NAME_RE,
@@ -42,7 +43,6 @@ APIS = ("marketplace-v3", "cloud")
 
 IMAGE_SUFFIXES = (".qcow2", ".img", ".raw", ".raw.xz", ".raw.gz", ".img.xz", ".img.gz")
 RESERVED_PORTS = frozenset({10250})
-DEPOSIT_EPOCHS = 2
 FOREIGN_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl manual"
 )

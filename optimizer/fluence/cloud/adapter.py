@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from optimizer.billing import PER_SECOND, BillingModel
 from optimizer.errors import ClientRequestError
 from optimizer.fluence.cloud.client import CloudClient
 from optimizer.fluence.cloud.wire import (
@@ -77,6 +78,8 @@ class CloudApi:
     """`FluenceApi` over the cloud generation."""
 
     generation = "cloud"
+    #: every resource per second at its hourly price, a 6 h balance floor
+    billing: BillingModel = PER_SECOND
     #: "configured" or "detected" (set by optimizer.fluence.generation.connect)
     generation_source = "configured"
 
