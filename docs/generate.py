@@ -165,11 +165,13 @@ _DURATION_UNITS = (("d", 86400_000), ("h", 3600_000), ("m", 60_000), ("s", 1000)
 
 class ConfigKey(NamedTuple):
     """One key of the configuration file: `path` as written in the docs (`fleets[].policy.
-    max_surge`), its model field, and whether it holds a table (or a list of them)."""
+    max_surge`), its model field, whether it holds a table (or a list of them), and its
+    description (the field's docstring)."""
 
     path: str
     field: Any
     table: bool
+    doc: str
 
 
 def _flatten(annotation: Any) -> tuple[Any, list[Any]]:
@@ -208,10 +210,11 @@ def config_keys() -> list[ConfigKey]:
     out: list[ConfigKey] = []
 
     def walk(model: type[Any], prefix: str) -> None:
+        docs = model.field_docs()
         for name, field in model.model_fields.items():
             path = f"{prefix}{name}"
             section, listed = _section_of(field.annotation)
-            out.append(ConfigKey(path, field, section is not None))
+            out.append(ConfigKey(path, field, section is not None, docs.get(name, "")))
             if section is not None:
                 walk(section, f"{path}[]." if listed else f"{path}.")
 
@@ -380,7 +383,7 @@ def configuration_page() -> str:
             listed = _section_of(table.field.annotation)[1]
             name = _heading(table.path)
             out.append(f"## `{'[[' if listed else '['}{name}{']]' if listed else ']'}`\n")
-            out.append(f"`{table.path}` — {_type(table.field)}. {_cell(table.field.description)}\n")
+            out.append(f"`{table.path}` — {_type(table.field)}. {_cell(table.doc)}\n")
             inline = toml_value(examples.get(table.path))
             if listed and table.path in examples and len(inline) <= 120:  # written inline
                 out.append(f"Example: `{table.path.rsplit('.', 1)[-1]} = {_cell(inline)}`\n")
@@ -395,7 +398,7 @@ def configuration_page() -> str:
             )
             out.append(
                 f"| `{k.path}` | {_type(k.field)} | {_default(k.field)} "
-                f"| {_cell(k.field.description or '')} | {example} |"
+                f"| {_cell(k.doc)} | {example} |"
             )
         out.append("")
     return "\n".join(out)

@@ -7,6 +7,8 @@ not an ISO country code`. `load_config` raises `ConfigError` (exit 2) with those
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
 import tomllib
@@ -76,7 +78,50 @@ class Section(BaseModel):
     """A table of the configuration file: unknown keys are errors, and each field's
     docstring is its description (docs/reference/configuration.md is generated from them)."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    # not `use_attribute_docstrings`: pydantic would read and parse this file's source
+    # once per class at import (about 0.1 s of every command's start); only the docs
+    # need the docstrings, and `field_docs` reads them when asked
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        """{field name: its description}: the docstring under the field (inherited ones
+        too), or a `Field(description=...)`; fields with neither are left out."""
+        docs: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            if issubclass(klass, Section):
+                docs.update(_attribute_docstrings(klass.__module__).get(klass.__name__, {}))
+        out = {}
+        for name, field in cls.model_fields.items():
+            if text := field.description or docs.get(name):
+                out[name] = text
+        return out
+
+
+@functools.cache
+def _attribute_docstrings(module: str) -> dict[str, dict[str, str]]:
+    """{class name: {field: docstring}} for the top-level classes of `module`: a string
+    statement right after an annotated assignment documents it (as pydantic's
+    `use_attribute_docstrings` reads it)."""
+    import ast
+    import inspect
+    import sys
+
+    out: dict[str, dict[str, str]] = {}
+    for node in ast.parse(inspect.getsource(sys.modules[module])).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        docs = out.setdefault(node.name, {})
+        for stmt, after in itertools.pairwise(node.body):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return out
 
 
 API_GENERATIONS = ("marketplace-v3", "cloud")
