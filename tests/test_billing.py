@@ -120,3 +120,44 @@ def test_models_by_name() -> None:
     assert billing_model("per-second") is PER_SECOND
     with pytest.raises(ValueError, match="unknown billing model 'hourly'"):
         billing_model("hourly")
+
+
+# -- the API edge picks the model; the planner follows it ---------------------------------
+
+
+def test_each_generation_answers_its_billing_model_and_the_runner_plans_with_it(
+    tmp_path,
+) -> None:
+    from optimizer.config import ApiConfig, parse_config
+    from optimizer.executor import FleetRunner
+    from optimizer.fluence.generation import billing_of, connect
+    from optimizer.sim import Simulator
+    from optimizer.store.engine import open_store
+    from tests.fluence.cloud.fake import KEY, FakeCloud
+
+    sim = Simulator(seed=3, offers=5)
+    v3 = connect(ApiConfig(), transport=sim.transport(), api_key=sim.api_key)
+    cloud = connect(
+        ApiConfig(base_url="https://api.example.test", max_retries=0, generation="cloud"),
+        transport=FakeCloud().transport(),
+        api_key=KEY,
+    )
+    assert v3.billing is EPOCH_DEAL and cloud.billing is PER_SECOND
+    assert billing_of("marketplace-v3") is EPOCH_DEAL and billing_of("cloud") is PER_SECOND
+    assert billing_of("auto") is None
+
+    fleet = {"name": "web", "instances": 1, "os_image": "https://i.example/u.img"}
+    config = parse_config({"fleets": [{**fleet, "ssh_keys": ["ops"]}]})
+    engine = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        deposits = {}
+        for api in (v3, cloud):
+            runner = FleetRunner(api, engine, sim.clock, config)
+            p = runner.plan(config.fleets[0], offers=api.list_offers(), vms=[], now=sim.now())
+            (deploy,) = p.actions
+            deposits[api.billing.name] = (p.deposits_needed, deploy.expected_price)
+    finally:
+        engine.dispose()
+    need, price = deposits["epoch-deal"]
+    assert need == price * DEPOSIT_EPOCHS  # the seeds' API locks two epochs
+    assert deposits["per-second"][0] == 0  # the cloud API locks nothing

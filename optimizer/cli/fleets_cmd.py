@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from optimizer.cli.render import print_json, print_line, print_table
-from optimizer.clock import EPOCH, SystemClock
+from optimizer.clock import EPOCH, EPOCH_HOURS, SystemClock
 from optimizer.errors import (
     ApiError,
     AuthError,
@@ -199,6 +199,8 @@ def check_config_cmd(ctx: typer.Context) -> None:
         raise ConfigError(config_search_note() + "; pass --config FILE")
     cfg = app.config()
     problems = _check_ssh_keys(app, cfg, str(path))
+    for name, lines in _cap_unit_notes(cfg).items():
+        problems.setdefault(name, []).extend(lines)
     verdict = "ok" if "" not in problems else "invalid"
     print_line(f"{verdict}: {path}: mode {cfg.mode}, {len(cfg.fleets)} fleet(s)")
     for f in cfg.fleets:
@@ -216,6 +218,38 @@ def check_config_cmd(ctx: typer.Context) -> None:
     bad = [p for lines in problems.values() for p in lines]
     if bad:
         raise ConfigError("\n".join(bad))
+
+
+def _cap_unit_notes(cfg: Config) -> dict[str, list[str]]:
+    """Per fleet, a note for a price cap given in the other API generation's unit (only
+    when `[api] generation` names one: with "auto" the unit is not known yet). Both caps
+    are honoured either way (the tighter holds); the note says what the cap amounts to."""
+    from optimizer.fluence.generation import billing_of
+
+    billing = billing_of(cfg.api.generation)
+    if billing is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for i, f in enumerate(cfg.fleets):
+        c, where = f.constraints, f"fleets[{i}].constraints"
+        if billing.unit != "epoch" and c.max_price_per_epoch_usd is not None:
+            cap = c.max_price_per_epoch_usd
+            note = (
+                f"{where}.max_price_per_epoch_usd {cap} is per 24 h; {cfg.api.generation} "
+                f"prices per hour, so it caps a VM (disk and IP included) at "
+                f"{billing.rate(cap)}; max_price_per_hour_usd says that in the API's unit"
+            )
+        elif billing.unit == "epoch" and c.max_price_per_hour_usd is not None:
+            cap = c.max_price_per_hour_usd * EPOCH_HOURS
+            note = (
+                f"{where}.max_price_per_hour_usd {c.max_price_per_hour_usd} is per hour; "
+                f"{cfg.api.generation} prices per epoch (24 h), so it caps a VM at "
+                f"{billing.rate(cap)}; max_price_per_epoch_usd says that in the API's unit"
+            )
+        else:
+            continue
+        out.setdefault(f.name, []).append(f"note: {note}")
+    return out
 
 
 def _check_ssh_keys(app: AppContext, cfg: Config, source: str) -> dict[str, list[str]]:

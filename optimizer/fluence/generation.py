@@ -27,6 +27,7 @@ from typing import Any, Literal
 import httpx
 import structlog
 
+from optimizer.billing import BillingModel
 from optimizer.config import ApiConfig
 from optimizer.errors import ClientRequestError, ConfigError
 from optimizer.fluence.api import FluenceApi
@@ -41,6 +42,12 @@ log = structlog.get_logger("optimizer.fluence")
 
 Generation = Literal["marketplace-v3", "cloud"]
 PROBE = "/marketplace/countries"
+
+
+def billing_of(generation: str) -> BillingModel | None:
+    """How the generation `[api] generation` names charges, without connecting (None for
+    "auto": unknown until the server is asked)."""
+    return {"marketplace-v3": FluenceClient.billing, "cloud": CloudApi.billing}.get(generation)
 
 
 def cloud_auth_headers(api: ApiConfig, secret: Secret) -> dict[str, str]:
