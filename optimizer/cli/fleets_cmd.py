@@ -72,11 +72,21 @@ def _usd(d: Decimal | None) -> str:
 
 
 def _render(plan: Plan) -> None:
+    b = plan.billing
+    cash = (
+        f"; cash needed {_usd(plan.cash_needed)} in deposits "
+        f"(reserves held {_usd(plan.reserves_held)})"
+        if b.reserves
+        else ""
+    )
+
+    def per(d: Decimal | None) -> str:  # a per-epoch amount in the generation's unit
+        return "" if d is None else _usd(d) if b.unit == "epoch" else b.price(d, 4)
+
     print_line(
         f"fleet {plan.fleet} ({plan.mode}): {plan.healthy_instances} healthy of "
-        f"{plan.target_instances}, {_usd(plan.cost_per_epoch_now)}/epoch now → "
-        f"{_usd(plan.cost_per_epoch_planned)}/epoch planned; cash needed "
-        f"{_usd(plan.cash_needed)} in deposits (reserves held {_usd(plan.reserves_held)})"
+        f"{plan.target_instances}, {per(plan.cost_per_epoch_now)}/{b.unit} now → "
+        f"{per(plan.cost_per_epoch_planned)}/{b.unit} planned{cash}"
     )
     print_table(
         [
@@ -84,8 +94,8 @@ def _render(plan: Plan) -> None:
             "Action",
             "VM",
             "Target",
-            ("USD/epoch", "right"),
-            ("Saves/epoch", "right"),
+            (f"USD/{b.unit}", "right"),
+            (f"Saves/{b.unit}", "right"),
             ("Saves (horizon)", "right"),
             "When",
         ],
@@ -95,8 +105,8 @@ def _render(plan: Plan) -> None:
                 a.kind,
                 a.vm_id or "",
                 a.offer.datacenter if a.offer else "",
-                _usd(a.expected_price),
-                _usd(a.saving_per_epoch) if a.saving_per_epoch else "",
+                per(a.expected_price),
+                per(a.saving_per_epoch) if a.saving_per_epoch else "",
                 _usd(a.saving_over_horizon) if a.saving_over_horizon else "",
                 f"{a.not_before:%m-%d %H:%M}" if a.not_before else "now",
             ]

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Literal
 
 from optimizer.billing import CUTOVER_MARGIN as CUTOVER_MARGIN
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import Mode
 from optimizer.fluence.models import Constraints
 
@@ -225,10 +226,13 @@ class Plan:
     reserves_held: Decimal
     notes: tuple[str, ...] = ()
     budget_limited: bool = False
+    #: how the plan's money was counted (and how to show it: per epoch or per hour)
+    billing: BillingModel = EPOCH_DEAL
 
     @property
     def cash_needed(self) -> Decimal:
-        """Cash the plan needs now: new VMs' deposits (2 epochs each), on top of reserves."""
+        """Cash the plan locks now: new VMs' deposits where the provider takes them (2 epochs
+        each on epoch deals, none on per-second billing), on top of reserves."""
         return self.deposits_needed
 
     @property

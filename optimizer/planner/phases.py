@@ -415,6 +415,7 @@ def finish(st: PlanState, mode: Mode) -> Plan:
         reserves_held=sum((vm.reserved_balance for vm in st.vms), Decimal(0)),
         notes=tuple(st.notes),
         budget_limited=st.budget_limited,
+        billing=st.billing,
     )
 
 

@@ -37,6 +37,7 @@ def plan_dict(p: Plan) -> dict[str, Any]:
     return {
         "fleet": p.fleet,
         "mode": p.mode,
+        "billing": p.billing.name,
         "now": p.now.isoformat(),
         "targetInstances": p.target_instances,
         "healthyInstances": p.healthy_instances,

@@ -140,3 +140,21 @@ def test_a_migration_target_stays_under_the_hourly_cap() -> None:
     )
     assert _migration(p) is None  # 1.30 > 24 × 0.05; the cheaper one has no capacity
     assert p.verdicts[0].reason.startswith("pays $0.1/h")
+
+
+def test_a_per_second_plan_is_shown_per_hour_without_deposits(capsys) -> None:
+    from optimizer.cli.fleets_cmd import _render
+    from optimizer.planner.report import plan_dict
+
+    p = plan(fleet(instances=1), [vm("a", "2.40")], market(offer("x", "1.20")), billing=PER_SECOND)
+    assert plan_dict(p)["billing"] == "per-second"
+    _render(p)
+    out = capsys.readouterr().out
+    assert "$0.100000/h now → $0.050000/h planned" in out
+    assert "USD/h" in out and "deposit" not in out and "/epoch" not in out
+    v3 = plan(fleet(instances=1), [vm("a", "2.40")], market(offer("x", "1.20")))
+    assert plan_dict(v3)["billing"] == "epoch-deal"
+    _render(v3)
+    assert "$2.4000/epoch now → $1.2000/epoch planned; cash needed $2.4000 in deposits" in (
+        capsys.readouterr().out
+    )
