@@ -5,8 +5,9 @@ Both adapters implement it — `optimizer.fluence.client.FluenceClient` (marketp
 the seeds' API) and `optimizer.fluence.cloud.adapter.CloudApi` (the published cloud
 API) — and both answer in the provider-neutral model of `optimizer.fluence.models`:
 price points (`Offer`, with `price_unit` saying per epoch or per hour), VMs (`Vm`, with
-the resources they hold), SSH keys, images, datacenters, and how VMs are charged
-(`billing`: epoch deals on v3, per second on cloud). `optimizer.fluence.generation.
+the resources they hold), disks and public IPs that bill apart from their VM (cloud; none
+on v3), SSH keys, images, datacenters, and how VMs are charged (`billing`: epoch deals on
+v3, per second on cloud). `optimizer.fluence.generation.
 connect` builds the right one; no module outside `optimizer.fluence` asks which.
 """
 
@@ -23,9 +24,11 @@ from optimizer.fluence.models import (
     DefaultImage,
     DeployedVm,
     DeployRequest,
+    Disk,
     Estimate,
     Hardware,
     Offer,
+    PublicIp,
     SshKey,
     Vm,
     VmStatusEntry,
@@ -75,6 +78,18 @@ class FluenceApi(Protocol):
     def patch_vms(self, updates: Sequence[VmUpdate]) -> None: ...
 
     def delete_vms(self, ids: Iterable[str]) -> None: ...
+
+    def list_disks(self) -> list[Disk]:
+        """Every disk of the account (cloud: billed until deleted; v3: none, no call)."""
+        ...
+
+    def list_public_ips(self) -> list[PublicIp]:
+        """Every public IP of the account (cloud: billed until deleted; v3: none, no call)."""
+        ...
+
+    def delete_disks(self, ids: Iterable[str]) -> None: ...
+
+    def delete_public_ips(self, ids: Iterable[str]) -> None: ...
 
     def default_images(self) -> list[DefaultImage]: ...
 

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from optimizer import __version__
 from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import ApiConfig
-from optimizer.errors import ApiError, BadResponse, NoMatchingOffers
+from optimizer.errors import ApiError, BadResponse, ClientRequestError, NoMatchingOffers
 from optimizer.fluence.credentials import Secret, resolve_api_key
 from optimizer.fluence.http import (
     HttpApi,
@@ -50,9 +50,11 @@ from optimizer.fluence.models import (
     DefaultImage,
     DeployedVm,
     DeployRequest,
+    Disk,
     Estimate,
     Hardware,
     Offer,
+    PublicIp,
     SshKey,
     Vm,
     VmStatusEntry,
@@ -195,6 +197,22 @@ class FluenceClient(HttpApi):
             return
         self._call("DELETE", "/vms/v3", ignore, json={"vmIds": id_list})
 
+    # --- disks and public IPs: not resources of their own on this generation --------------
+
+    def list_disks(self) -> list[Disk]:
+        """None: a VM's disk is part of its configuration here (no call is made)."""
+        return []
+
+    def list_public_ips(self) -> list[PublicIp]:
+        """None: a VM's address is part of the VM here (no call is made)."""
+        return []
+
+    def delete_disks(self, ids: Iterable[str]) -> None:
+        _refuse_resource_delete("disk", ids)
+
+    def delete_public_ips(self, ids: Iterable[str]) -> None:
+        _refuse_resource_delete("public IP", ids)
+
     def default_images(self) -> list[DefaultImage]:
         """`GET /vms/v3/default_images`: OS images; use `download_url` as `os_image`."""
         return self._call(
@@ -302,3 +320,11 @@ def build_client(
     return FluenceClient(
         http, retries=RetryPolicy(max_retries=api.max_retries), sleep=sleep, secret=secret
     )
+
+
+def _refuse_resource_delete(what: str, ids: Iterable[str]) -> None:
+    id_list = list(ids)
+    if id_list:
+        raise ClientRequestError(
+            f"marketplace-v3 has no {what}s of their own to delete ({', '.join(id_list)})"
+        )

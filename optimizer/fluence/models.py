@@ -30,6 +30,19 @@ from optimizer.fluence.status import is_running
 from optimizer.money import Usd
 
 NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,63}$")
+#: characters of the token a deployed VM's name ends with (`<fleet>-<token>`)
+VM_TOKEN_CHARS = 10
+#: the longest resource name (VM, disk, IP) an API generation accepts, where it has a limit
+NAME_LIMITS: dict[str, int] = {"cloud": 25}
+
+
+def max_fleet_name(generation: str) -> int | None:
+    """The longest fleet name whose VMs (`<fleet>-<token>`) the generation can name, or
+    None when it sets no limit."""
+    limit = NAME_LIMITS.get(generation)
+    return None if limit is None else limit - 1 - VM_TOKEN_CHARS
+
+
 SLUG_RE = re.compile(r"^cpu-(\d+)-ram-(\d+)gb-storage-(\d+)gb$")
 #: a configuration slug of either generation: v3 `cpu-2-ram-4gb-storage-25gb`, cloud
 #: `cpu-shared-2vcpu-2gb` / `cpu-regular-…` / `cpu-premium-…`
@@ -258,8 +271,14 @@ class Constraints(Wire):
     hardware: Hardware | None = None
     datacenter: DatacenterFilter | None = None
     max_total_price_per_epoch_usd: Usd | None = None
+    #: cloud generation: the price point to deploy on (cluster + configuration id), pinned
+    #: by the planner; None lets the adapter pick the cheapest match (v3 ignores both)
     cluster_id: str | None = None
     configuration_id: str | None = None
+    #: cloud generation: the boot disk size and public IP a whole VM is priced with (set by
+    #: the executor from the fleet at estimate time; never on a wire nor in the journal)
+    disk_gb: int | None = Field(default=None, exclude=True)
+    public_ip: bool | None = Field(default=None, exclude=True)
 
     def wire(self) -> dict[str, Any]:
         """The marketplace JSON: as `Wire.wire`, without the cloud placement."""
@@ -290,6 +309,11 @@ class VmConfiguration(Wire):
     hostname: str | None = None
     os_image: str
     ssh_keys: list[str]
+    #: cloud generation: the boot disk's size and whether the VM gets a public IPv4. Never
+    #: on the marketplace-v3 wire (excluded from `wire()`), where the configuration fixes
+    #: the disk and every VM has an address.
+    disk_gb: int | None = Field(default=None, exclude=True)
+    public_ip: bool | None = Field(default=None, exclude=True)
 
 
 class DeployRequest(Wire):
@@ -310,6 +334,9 @@ class DeployRequest(Wire):
 class DeployedVm(Wire):
     vm_id: str
     vm_name: str
+    #: cloud generation: the resources created with the VM (billed until deleted)
+    boot_disk_id: str | None = None
+    public_ip_id: str | None = None
 
 
 class VmResource(Wire):
@@ -332,7 +359,9 @@ class Vm(Wire):
     os_image: str | None = None
     datacenter: Datacenter | None = None
     public_ip: str | None = None
-    ports: list[Port] = Field(default_factory=list)
+    #: the open ports; None where the API keeps no port list on a VM (cloud generation:
+    #: firewalling is not a VM attribute there), so there is nothing to correct
+    ports: list[Port] | None = Field(default_factory=list)
     reserved_balance: Usd | None = None
     total_spent: Usd | None = None
     # cloud generation: where it runs, its size, its hourly price, what it holds (a boot
@@ -348,6 +377,42 @@ class Vm(Wire):
     @property
     def running(self) -> bool:
         return is_running(self.status)
+
+
+#: statuses of a disk or IP that is being or has been deleted (it bills no more)
+REMOVED_STATUSES = frozenset({"removing", "removed"})
+
+
+class Detachable(Wire):
+    """A resource billed on its own until deleted, attached to a VM or not (cloud
+    generation: a disk or a public IP; terminating its VM deletes neither)."""
+
+    id: str
+    name: str = ""
+    #: the VMs it is attached to (empty: detached)
+    vm_ids: list[str] = Field(default_factory=list)
+    status: str | None = None
+    price_per_hour: Usd | None = None
+    created_at: datetime | None = None
+    cluster_id: str | None = None
+
+    @property
+    def attached(self) -> bool:
+        return bool(self.vm_ids)
+
+    @property
+    def removed(self) -> bool:
+        """Deleted or being deleted: it bills no more and cannot be deleted again."""
+        return self.status in REMOVED_STATUSES
+
+
+class Disk(Detachable):
+    size_gb: int | None = None
+    replicated: bool = False
+
+
+class PublicIp(Detachable):
+    address: str | None = None
 
 
 class VmStatusEntry(Wire):

@@ -9,27 +9,36 @@ with the provider-neutral model, built from `CloudClient` calls.
   holds (boot disk, public IP, data disks); its status is mapped onto the neutral
   vocabulary (`STATUS_MAP`). Any other status is kept as the API spelled it: a status
   the optimizer does not know, which the planner leaves alone.
-- Changing VMs (estimate, deploy, patch, delete) on this generation is the next step
-  (issue 15: per-second billing, boot disks and IPs that outlive their VM); until then
-  those calls raise a one-line error and nothing is sent.
+- Changing VMs: `estimate` prices a whole VM (VM + boot disk + public IP, from `POST
+  /v1/prices/cost`) per 24 h; `deploy` creates the VM with an inline boot disk and public
+  IP, all three named like the VM; `delete_vms` terminates; `patch_vms` renames. A VM's
+  disk and IP outlive it and bill until `delete_disks` / `delete_public_ips`: the
+  executor's journal and reaper (optimizer.executor.reaper) see to that.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from optimizer.billing import PER_SECOND, BillingModel
-from optimizer.errors import ClientRequestError
+from optimizer.errors import ClientRequestError, NoMatchingOffers, RequestInvalid
 from optimizer.fluence.cloud.client import CloudClient
 from optimizer.fluence.cloud.wire import (
     CloudDatacenter,
     CloudVm,
     Cluster,
     ClusterResources,
+    CreatePublicIp,
+    CreateStorage,
+    CreateVm,
+    Storage,
     VmConfiguration,
 )
+from optimizer.fluence.cloud.wire import PublicIp as CloudPublicIp
 from optimizer.fluence.cloud.wire import SshKey as CloudSshKey
 from optimizer.fluence.credentials import Secret
 from optimizer.fluence.models import (
@@ -40,9 +49,11 @@ from optimizer.fluence.models import (
     DefaultImage,
     DeployedVm,
     DeployRequest,
+    Disk,
     Estimate,
     Hardware,
     Offer,
+    PublicIp,
     Resource,
     Server,
     SshKey,
@@ -54,6 +65,15 @@ from optimizer.fluence.models import (
 )
 
 HOURS_PER_EPOCH = Decimal(24)
+SECONDS_PER_HOUR = 3600
+MICRO = Decimal("0.000001")
+#: the boot disk's size when neither the request nor the constraints give one
+DEFAULT_DISK_GB = 25
+#: the one storage type a user creates on this generation
+BOOT_STORAGE_TYPE = "NVME"
+#: resource names (VMs, disks, IPs): 1-25 of [a-z0-9-], not starting or ending with a hyphen
+MAX_RESOURCE_NAME = 25
+RESOURCE_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,23}[a-z0-9])?$")
 
 #: cloud VM status → the neutral (v3-spelled) status the optimizer reasons with
 STATUS_MAP: dict[str, str] = {
@@ -85,6 +105,8 @@ class CloudApi:
 
     def __init__(self, client: CloudClient) -> None:
         self.client = client
+        #: key body (`type base64`) → the account's key id, for keys registered or adopted
+        self._key_ids: dict[str, str] = {}
 
     @property
     def secret(self) -> Secret | None:
@@ -187,17 +209,219 @@ class CloudApi:
             out.append(_vm(v, _datacenter(dc) if dc else None, addresses))
         return out
 
+    # --- changes ---------------------------------------------------------------------------
+
     def estimate(self, constraints: Constraints | None, instances: int) -> Estimate:
-        raise _not_yet("estimating a deployment")
+        """The price of `instances` whole VMs (VM + boot disk + public IP) on the price
+        point `constraints` pin (else the cheapest match), asked of `POST /v1/prices/cost`,
+        in the common unit: USD per 24 h. Nothing is prepaid here: deposit 0."""
+        c = constraints or Constraints()
+        point = self._price_point(c)
+        disk_gb = c.disk_gb if c.disk_gb is not None else DEFAULT_DISK_GB
+        hourly = self._whole_hourly(point, disk_gb, c.public_ip is not False)
+        per_epoch = (hourly * HOURS_PER_EPOCH * instances).quantize(MICRO)
+        return Estimate(
+            deposit_amount_usdc=Decimal(0),
+            deposit_epochs=0,
+            total_price_per_epoch=per_epoch,
+            max_price_per_epoch=per_epoch,
+            instances=instances,
+        )
 
     def deploy(self, request: DeployRequest) -> list[DeployedVm]:
-        raise _not_yet("deploying VMs")
+        """Create one VM named `vm_configuration.name` on the pinned (else cheapest matching)
+        price point, with an inline boot disk (`os_image`, `disk_gb`) and, unless
+        `public_ip` is false, a public IPv4 — both named like the VM, so that after a lost
+        answer all three are found by name. The fleet's SSH keys are registered once (a key
+        the account has is adopted). Open ports and hostname have no place on this
+        generation's VM and are not sent. Never retried."""
+        vc = request.vm_configuration
+        if request.instances != 1:
+            raise RequestInvalid(
+                f"the cloud API generation creates one VM per deploy, not {request.instances}",
+                status=422,
+                endpoint="POST /v2/vms",
+            )
+        name = vc.name
+        if not RESOURCE_NAME_RE.match(name):
+            raise RequestInvalid(
+                f"VM name {name!r} does not fit the cloud API generation's names (1-"
+                f"{MAX_RESOURCE_NAME} lowercase letters, digits, hyphens): shorten the fleet name",
+                status=422,
+                endpoint="POST /v2/vms",
+            )
+        c = request.constraints or Constraints()
+        point = self._price_point(c)
+        cluster = point.cluster_id or ""
+        disk_gb = vc.disk_gb or c.disk_gb or DEFAULT_DISK_GB
+        want_ip = vc.public_ip if vc.public_ip is not None else c.public_ip is not False
+        body = CreateVm(
+            name=name,
+            cluster_id=cluster,
+            configuration_id=point.configuration_id or "",
+            boot_disk=CreateStorage(
+                cluster_id=cluster, name=name, volume_gb=disk_gb, os_image=vc.os_image
+            ),
+            public_ip=CreatePublicIp(cluster_id=cluster, name=name) if want_ip else None,
+            ssh_keys=self._ssh_key_ids(vc.ssh_keys),
+        )
+        vm = self.client.create_vm(body)
+        return [
+            DeployedVm(
+                vm_id=vm.id,
+                vm_name=vm.name or name,
+                boot_disk_id=vm.boot_disk,
+                public_ip_id=vm.public_ip,
+            )
+        ]
 
     def patch_vms(self, updates: Sequence[VmUpdate]) -> None:
-        raise _not_yet("changing VMs")
+        """Rename VMs (`PATCH /v2/vms/{id}`), the one change this generation's VMs take.
+        Open ports are not a VM attribute here: such an update is refused before anything
+        is sent. Never retried."""
+        for u in updates:
+            if u.open_ports is not None:
+                raise RequestInvalid(
+                    f"VM {u.id}: open ports cannot be changed on the cloud API generation "
+                    "(it has no port list on a VM)",
+                    status=422,
+                    endpoint="PATCH /v2/vms/{vm_id}",
+                )
+        for u in updates:
+            if u.vm_name is not None:
+                self.client.rename_vm(u.id, u.vm_name)
 
     def delete_vms(self, ids: Iterable[str]) -> None:
-        raise _not_yet("deleting VMs")
+        """Terminate each VM (`POST /v2/vms/{id}/terminate`). Its boot disk and public IP
+        stay, and bill, until deleted with `delete_disks` / `delete_public_ips` once the
+        VM is terminated. A VM the API no longer knows (404) counts as gone."""
+        for vm_id in ids:
+            try:
+                self.client.terminate_vm(vm_id)
+            except ClientRequestError as err:
+                if err.status != 404:
+                    raise
+
+    # --- disks and public IPs ------------------------------------------------------------
+
+    def list_disks(self) -> list[Disk]:
+        """Every disk of the account (all pages), attached or not. Its hourly price is the
+        API's (0.10.0) or, where the answer has none (0.8.210), its cluster's storage
+        price × size from `GET /v1/prices/storage` (asked only then)."""
+        disks = [_disk(s) for s in self.client.storages()]
+        if any(d.price_per_hour is None for d in disks):
+            per_gb = {
+                (p.storage_type_id.cluster_id, p.storage_type_id.replicated): (
+                    p.price_info.price_per_hour_per_qty
+                )
+                for p in self.client.storage_prices()
+                if p.storage_type_id.storage_type == BOOT_STORAGE_TYPE
+            }
+            for d in disks:
+                price = per_gb.get((d.cluster_id or "", d.replicated))
+                if d.price_per_hour is None and price is not None and d.size_gb is not None:
+                    d.price_per_hour = price * d.size_gb
+        return disks
+
+    def list_public_ips(self) -> list[PublicIp]:
+        """Every public IP of the account (all pages), attached or not, priced like disks
+        (the API's hourly price, else its cluster's from `GET /v1/prices/public-ip`)."""
+        ips = [_public_ip(ip) for ip in self.client.public_ips()]
+        if any(ip.price_per_hour is None for ip in ips):
+            per_ip = {
+                p.public_ip_type_id.cluster_id: p.price_info.price_per_hour_per_qty
+                for p in self.client.public_ip_prices()
+                if p.public_ip_type_id.address_type == "V4"
+            }
+            for ip in ips:
+                if ip.price_per_hour is None:
+                    ip.price_per_hour = per_ip.get(ip.cluster_id or "")
+        return ips
+
+    def delete_disks(self, ids: Iterable[str]) -> None:
+        """Delete detached disks (all or none; an attached one refuses with 406)."""
+        self.client.delete_storages(ids)
+
+    def delete_public_ips(self, ids: Iterable[str]) -> None:
+        """Delete detached public IPs (all or none; an attached one refuses with 406)."""
+        self.client.delete_public_ips(ids)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _price_point(self, c: Constraints) -> Offer:
+        """The price point `c` lands on: its pinned cluster + configuration when given,
+        else the cheapest match that has capacity. NoMatchingOffers when there is none."""
+        offers = [o for o in self.list_offers(c) if o.capacity > 0]
+        if c.cluster_id is not None:
+            offers = [o for o in offers if o.cluster_id == c.cluster_id]
+        if c.configuration_id is not None:
+            offers = [o for o in offers if o.configuration_id == c.configuration_id]
+        if not offers:
+            where = f" in cluster {c.cluster_id}" if c.cluster_id else ""
+            raise NoMatchingOffers(
+                f"no price point with capacity matches the constraints{where}",
+                status=422,
+                endpoint="GET /v1/prices/vm",
+            )
+        return min(offers, key=lambda o: (o.price, o.offer_key))
+
+    def _whole_hourly(self, point: Offer, disk_gb: int, public_ip: bool) -> Decimal:
+        """The hourly price of a VM on `point` with its boot disk and (maybe) public IP,
+        from `POST /v1/prices/cost` over one hour."""
+        cluster = point.cluster_id or ""
+        resources: list[dict[str, Any]] = [
+            {
+                "vm": {
+                    "resource_id": {
+                        "vmConfigurationId": point.configuration_id,
+                        "clusterId": cluster,
+                    }
+                }
+            },
+            {
+                "storage": {
+                    "resource_id": {
+                        "storageType": BOOT_STORAGE_TYPE,
+                        "replicated": False,
+                        "clusterId": cluster,
+                    },
+                    "volume_gb": disk_gb,
+                }
+            },
+        ]
+        if public_ip:
+            resources.append(
+                {"publicIp": {"resource_id": {"addressType": "V4", "clusterId": cluster}}}
+            )
+        return self.client.cost(resources, secs=SECONDS_PER_HOUR).total_cost
+
+    def _ssh_key_ids(self, keys: Sequence[str]) -> list[str]:
+        """Key ids for the fleet's `ssh_keys` entries: a public key is registered once per
+        adapter (or the account's key with the same body adopted), a name is looked up
+        among the stored keys."""
+        ids: list[str] = []
+        stored: list[CloudSshKey] | None = None
+        for entry in keys:
+            if _is_public_key(entry):
+                body = " ".join(entry.split()[:2])
+                if body not in self._key_ids:
+                    parts = entry.split()
+                    label = parts[2] if len(parts) > 2 else "fluence-optimizer"
+                    self._key_ids[body] = self.client.register_ssh_key(label, entry).id
+                ids.append(self._key_ids[body])
+                continue
+            if stored is None:
+                stored = self.client.ssh_keys()
+            found = next((k for k in stored if k.name == entry), None)
+            if found is None:
+                raise RequestInvalid(
+                    f"SSH key {entry!r} is neither a public key nor a key name stored in the "
+                    "account",
+                    status=422,
+                    endpoint="GET /v1/ssh_keys",
+                )
+            ids.append(found.id)
+        return ids
 
     # --- SSH keys ------------------------------------------------------------------------
 
@@ -222,9 +446,37 @@ class CloudApi:
 # --- mapping -----------------------------------------------------------------------------------
 
 
-def _not_yet(what: str) -> ClientRequestError:
-    return ClientRequestError(
-        f"{what} is not supported yet on the cloud API generation (use mode = observe or recommend)"
+def _is_public_key(entry: str) -> bool:
+    """`ssh-ed25519 AAAA…`, `ecdsa-sha2-… AAAA…`, `sk-…`: a key, not a stored key's name."""
+    parts = entry.split()
+    return len(parts) >= 2 and parts[0].startswith(("ssh-", "ecdsa-", "sk-"))
+
+
+def _disk(s: Storage) -> Disk:
+    return Disk(
+        id=s.id,
+        name=s.name,
+        vm_ids=list(s.attached_to),
+        status=s.status,
+        price_per_hour=s.price_hourly_usd,
+        created_at=s.created_at,
+        cluster_id=s.cluster_id,
+        size_gb=s.volume_gb,
+        replicated=bool(s.replicated),
+    )
+
+
+def _public_ip(ip: CloudPublicIp) -> PublicIp:
+    vm = ip.attached_vm_id
+    return PublicIp(
+        id=ip.id,
+        name=ip.name,
+        vm_ids=[vm] if vm else [],
+        status=ip.status,
+        price_per_hour=ip.price_hourly_usd,
+        created_at=ip.created_at,
+        cluster_id=ip.cluster_id,
+        address=ip.address,
     )
 
 
@@ -343,6 +595,7 @@ def _vm(v: CloudVm, dc: Datacenter | None, addresses: dict[str, str | None]) -> 
         boot_disk_id=v.boot_disk,
         public_ip_id=v.public_ip,
         data_disk_ids=list(v.data_disks) or None,
+        ports=None,  # no port list on this generation's VMs
     )
 
 

@@ -178,14 +178,6 @@ def test_ssh_keys_in_the_neutral_model() -> None:
     assert [k.id for k in api.ssh_keys()] == [kid(2)]
 
 
-def test_changing_vms_is_refused_before_anything_is_sent() -> None:
-    fake = FakeCloud()
-    api = _api(fake, "cloud")
-    with pytest.raises(ClientRequestError, match="not supported yet on the cloud API generation"):
-        api.delete_vms([vid(0)])
-    assert fake.requests == []
-
-
 def test_deferred_detection_waits_for_the_first_call_and_then_sticks() -> None:
     """The daemon's client: an API that is down at start fails the first call, not the
     start; once the server has answered, the generation is kept for the run."""
