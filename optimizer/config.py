@@ -32,7 +32,7 @@ from pydantic import (
 from optimizer.clock import EPOCH_HOURS
 from optimizer.countries import normalize_country
 from optimizer.errors import ConfigError
-from optimizer.fluence.models import NAME_RE
+from optimizer.fluence.models import NAME_RE, VM_TOKEN_CHARS, max_fleet_name
 from optimizer.money import Usd
 from optimizer.urls import http_url_problem, is_loopback_host
 
@@ -186,6 +186,11 @@ class DaemonConfig(Section):
     alerts_interval: Duration = timedelta(0)
     """How often the alerts stage (budget, price spikes, VM statuses) runs; `0s` = every cycle.
     A cycle that planned or had an expected failure always runs it."""
+    reaper_grace: Duration = timedelta(minutes=5)
+    """In `act` mode, how long a disk or public IP the optimizer created may outlive its VM
+    (cloud API generation, where both bill until deleted): once its VM has been terminated
+    (or is seen gone) this long and it is detached, the reaper stage deletes it. Disks and
+    IPs the optimizer did not create are never deleted, only reported."""
 
 
 class MetricsConfig(Section):
@@ -381,7 +386,8 @@ class FleetBudget(Section):
 class FleetConfig(Section):
     name: str
     """The fleet's name: lowercase letters, digits and hyphens, starting with a letter, at most
-    40 characters, unique. Its VMs are named `<name>-<token>`."""
+    40 characters (14 with `api.generation = "cloud"`, whose names have at most 25), unique.
+    Its VMs are named `<name>-<token>` (a 10-character token)."""
     instances: int | None = Field(default=None, ge=0)
     """How many VMs the fleet runs. Give exactly one of `instances` and `capacity`."""
     capacity: CapacityTarget | None = None
@@ -606,6 +612,14 @@ class Config(Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"fleet names must be unique; repeated: {', '.join(dupes)}")
+        limit = max_fleet_name(self.api.generation)
+        for i, f in enumerate(self.fleets):
+            if limit is not None and len(f.name) > limit:
+                raise ValueError(
+                    f"fleets[{i}].name: {f.name!r} is too long for the {self.api.generation} "
+                    f"API generation: its VMs are named <name>-<token> in at most "
+                    f"{limit + 1 + VM_TOKEN_CHARS} characters, so a fleet name has at most {limit}"
+                )
         return self
 
     def fleet(self, name: str) -> FleetConfig:

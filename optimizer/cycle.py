@@ -1,7 +1,7 @@
 """One pass of the data flow, in order. The ONLY module that knows the order:
 
     snapshot (offers + VM list → store) → analyze → plan (per fleet)
-        → execute (act mode only, per fleet) → alerts
+        → execute (act mode only, per fleet) → reap (act mode only) → alerts
 
 Each stage is an error boundary (per fleet where it is per fleet): an expected failure
 (`OptimizerError`: API down, database locked, an action that failed) is logged, counted,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("optimizer.cycle")
 
-STAGES = ("snapshot", "analyze", "plan", "execute", "alerts")
+STAGES = ("snapshot", "analyze", "plan", "execute", "reap", "alerts")
 
 #: how much price history the analysis stage reads each planning pass
 ANALYSIS_WINDOW = timedelta(days=14)
@@ -247,6 +247,8 @@ class Cycle:
                     fleet.name in state.plans or _integration.has_open_actions(self.rt, fleet)
                 ):
                     self._stage(result, state, "execute", fleet, self._execute)
+            if cfg.mode == "act" and not self.rt.should_stop():
+                self._stage(result, state, "reap", None, self._reap)
             if self._alerts_due(now, state):
                 self._stage(result, state, "alerts", None, self._alerts)
                 self._alerts_at = now
@@ -399,6 +401,16 @@ class Cycle:
             )
             return Degraded(f"{n} action(s) failed: {what}")
         return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v)
+
+    def _reap(self, state: _TickState, _fleet: FleetConfig | None) -> str | Degraded:
+        """Delete our disks and IPs left without their VM (past `daemon.reaper_grace`)."""
+        _skip_if_api_down(state)
+        if state.vms is None:
+            state.vms = self.rt.client.list_vms()
+        done = _integration.reap(self.rt, state)
+        if done.errors:
+            return Degraded(f"{len(done.errors)} delete(s) refused: {'; '.join(done.errors)}")
+        return str(done.summary())
 
     def _alerts(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         return _integration.alerts(self.rt, state, bool(state.plans), state.errors) or ""
@@ -555,6 +567,11 @@ class _Integration:
         if plan is None:
             return runner.executor.advance(state.vms, fleet=fleet.name)  # type: ignore[no-any-return]
         return runner.execute(plan, state.vms)  # type: ignore[no-any-return]
+
+    def reap(self, rt: Runtime, state: _TickState) -> Any:
+        from optimizer.executor.reaper import reap
+
+        return reap(rt.client, rt.engine, state.now, state.vms or [], rt.config.daemon.reaper_grace)
 
     # -- alerts ----------------------------------------------------------------------
     def alerts(

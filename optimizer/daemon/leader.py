@@ -57,8 +57,10 @@ from optimizer.fluence.models import (
     DefaultImage,
     DeployedVm,
     DeployRequest,
+    Disk,
     Estimate,
     Offer,
+    PublicIp,
     Vm,
     VmUpdate,
 )
@@ -361,10 +363,11 @@ class LeaderElector:
 
 class FencedClient:
     """The API client as the leader uses it: every call that changes the account
-    (deploy, delete_vms, patch_vms) first checks, in its own short transaction, that the
-    leader term is still this replica's (`LeaderElector.fence`) and raises LeadershipLost
-    otherwise. Journal writes are fenced already; this also covers the executor's deletes
-    and port patches, which happen before their journal write. Reads pass straight on."""
+    (deploy, delete_vms, patch_vms, delete_disks, delete_public_ips) first checks, in its
+    own short transaction, that the leader term is still this replica's
+    (`LeaderElector.fence`) and raises LeadershipLost otherwise. Journal writes are fenced
+    already; this also covers the executor's deletes and port patches and the reaper's
+    disk and IP deletes, which happen before their journal write. Reads pass straight on."""
 
     def __init__(self, client: CycleClient, elector: LeaderElector) -> None:
         self._client = client
@@ -382,6 +385,14 @@ class FencedClient:
     def delete_vms(self, ids: Iterable[str]) -> None:
         self._elector.check()
         self._client.delete_vms(ids)
+
+    def delete_disks(self, ids: Iterable[str]) -> None:
+        self._elector.check()
+        self._client.delete_disks(ids)
+
+    def delete_public_ips(self, ids: Iterable[str]) -> None:
+        self._elector.check()
+        self._client.delete_public_ips(ids)
 
     # -- reads ----------------------------------------------------------------------------
     @property
@@ -402,6 +413,12 @@ class FencedClient:
 
     def default_images(self) -> list[DefaultImage]:
         return self._client.default_images()
+
+    def list_disks(self) -> list[Disk]:
+        return self._client.list_disks()
+
+    def list_public_ips(self) -> list[PublicIp]:
+        return self._client.list_public_ips()
 
 
 def _line(err: BaseException) -> str:

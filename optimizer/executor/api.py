@@ -12,16 +12,20 @@ from optimizer.fluence.models import (
     DefaultImage,
     DeployedVm,
     DeployRequest,
+    Disk,
     Estimate,
     Offer,
+    PublicIp,
     Vm,
     VmUpdate,
 )
 
 
 class ExecutorClient(Protocol):
-    """The calls the executor's steps make: list, estimate, deploy, patch, delete; and
-    how the API charges (`billing`), which the planner's economics follow."""
+    """The calls the executor's steps and the reaper make: list, estimate, deploy, patch,
+    delete; list and delete the disks and IPs that bill apart from their VM (none on
+    marketplace-v3); and how the API charges (`billing`), which the planner's economics
+    follow."""
 
     @property
     def billing(self) -> BillingModel: ...
@@ -37,6 +41,14 @@ class ExecutorClient(Protocol):
     def delete_vms(self, ids: Iterable[str]) -> None: ...
 
     def default_images(self) -> list[DefaultImage]: ...
+
+    def list_disks(self) -> list[Disk]: ...
+
+    def list_public_ips(self) -> list[PublicIp]: ...
+
+    def delete_disks(self, ids: Iterable[str]) -> None: ...
+
+    def delete_public_ips(self, ids: Iterable[str]) -> None: ...
 
 
 class CycleClient(ExecutorClient, Protocol):

@@ -191,6 +191,8 @@ class Executor:
         self, row: JournalAction, fleet: FleetConfig, vms: Sequence[Vm]
     ) -> None:
         constraints = Constraints.model_validate_json(row.constraints_json or "{}")
+        # what a whole VM is made of where the API bills disk and IP apart (else ignored)
+        constraints.disk_gb, constraints.public_ip = fleet.disk_gb, fleet.public_ip
         cap = from_micros(row.cap_micros) if row.cap_micros is not None else None
         try:
             est = self.client.estimate(constraints, 1)
@@ -223,6 +225,8 @@ class Executor:
                 hostname=fleet.hostname,
                 os_image=self._image(fleet),
                 ssh_keys=list(fleet.ssh_keys),
+                disk_gb=fleet.disk_gb,
+                public_ip=fleet.public_ip,
             ),
         )
         try:
@@ -235,13 +239,31 @@ class Executor:
             self._finish(row, "aborted", f"deploy: {err.message}")
             return
         ids = [d.vm_id for d in deployed]
-        self._launched(row, ids)
+        held = [
+            (kind, rid, d.vm_id)
+            for d in deployed
+            for kind, rid in (("disk", d.boot_disk_id), ("ip", d.public_ip_id))
+            if rid
+        ]
+        self._launched(row, ids, resources=held)
 
     def _launched(
-        self, row: JournalAction, ids: list[str], created_at: datetime | None = None
+        self,
+        row: JournalAction,
+        ids: list[str],
+        created_at: datetime | None = None,
+        *,
+        resources: Sequence[tuple[str, str, str | None]] = (),
     ) -> None:
+        """Own the new VMs and journal the disks and IPs created with them ((kind, id, VM
+        id) each), in one commit with the action's move to `launching`."""
         now = self.clock.now()
+        name = jr.vm_name(row.fleet, row.token)
         with store_errors(self.engine), jr.session(self.engine) as s:
+            for kind, rid, vm_id in resources:
+                jr.record_resource(
+                    s, rid, kind, row.fleet, now, name=name, vm_id=vm_id, action_id=row.id
+                )
             for vm_id in ids:
                 jr.own(
                     s,
@@ -268,7 +290,12 @@ class Executor:
         if found:
             problem = self._claim_problem(name, found, started)
             if problem is None:
-                self._launched(row, [found[0].id], found[0].created_at)
+                vm = found[0]
+                held: list[tuple[str, str, str | None]] = [
+                    (k, rid, vm.id) for k, rid in jr.vm_resources(vm)
+                ]
+                held += self._named_resources(name, started, {rid for _, rid, _ in held})
+                self._launched(row, [vm.id], vm.created_at, resources=held)
                 return
             log.error("VM not claimed", name=name, why=problem, vm_ids=[v.id for v in found])
             self._fail(
@@ -280,12 +307,50 @@ class Executor:
             return
         if self.clock.now() - started < self.deploy_grace:
             return  # the VM list may lag behind the deploy
+        # a disk or IP of a create that made no VM is ours to delete (the reaper does)
+        self._journal_resources(row, self._named_resources(name, started, set()))
         if row.attempts >= self.max_attempts:
             self._fail(row, f"no VM named {name} after {row.attempts} deploys", "deploy")
             return
         log.info("no VM named after the token; deploying again", name=name)
         self._save(row, state="planned")
         self._estimate_and_deploy(row, fleet, vms)
+
+    def _named_resources(
+        self, name: str, started: datetime, known: set[str]
+    ) -> list[tuple[str, str, str | None]]:
+        """Disks and IPs named after a deploy whose answer was lost, as (kind, id, VM id):
+        those created no earlier than the deploy (less CLAIM_CLOCK_SKEW) that the journal
+        does not hold yet. Asked of the API only on this rare path."""
+        earliest = started - CLAIM_CLOCK_SKEW
+        ours = jr.resource_ids(self.engine) | known
+        out: list[tuple[str, str, str | None]] = []
+        for kind, items in (
+            ("disk", self.client.list_disks()),
+            ("ip", self.client.list_public_ips()),
+        ):
+            for r in items:
+                if (
+                    r.name == name
+                    and r.id not in ours
+                    and r.created_at is not None
+                    and utc(r.created_at) >= earliest
+                ):
+                    out.append((kind, r.id, r.vm_ids[0] if r.vm_ids else None))
+        return out
+
+    def _journal_resources(
+        self, row: JournalAction, held: Sequence[tuple[str, str, str | None]]
+    ) -> None:
+        if not held:
+            return
+        now, name = self.clock.now(), jr.vm_name(row.fleet, row.token)
+        with store_errors(self.engine), jr.session(self.engine) as s:
+            for kind, rid, vm_id in held:
+                jr.record_resource(
+                    s, rid, kind, row.fleet, now, name=name, vm_id=vm_id, action_id=row.id
+                )
+            s.commit()
 
     def _claim_problem(self, name: str, found: Sequence[Vm], started: datetime) -> str | None:
         """Why the VMs named after a deploy's token (`found`, at least one) may not be
@@ -313,6 +378,10 @@ class Executor:
         if vm is None:
             self._fail(row, "the new VM disappeared from the VM list", "vanished")
             return
+        known = jr.resource_ids(self.engine)
+        self._journal_resources(
+            row, [(k, rid, vm.id) for k, rid in jr.vm_resources(vm) if rid not in known]
+        )
         if is_healthy(vm.status):
             if vm.price_per_epoch is not None:
                 self._save(row, new_price_micros=to_micros(vm.price_per_epoch))
@@ -407,11 +476,16 @@ class Executor:
                 fleet=row.fleet,
                 action=row.id,
             )
+        now = self.clock.now()
+        if vm is not None:
+            # an owned VM's disk and IP are ours to delete once it is gone (adopted ones too)
+            self._journal_resources(row, [(k, rid, vm_id) for k, rid in jr.vm_resources(vm)])
         if vm is not None and vm.status != VmStatus.STOPPED:
             self.client.delete_vms([vm_id])
             log.info("deleted", fleet=row.fleet, vm_id=vm_id, status=vm.status)
         with store_errors(self.engine), jr.session(self.engine) as s:
-            jr.release(s, vm_id, self.clock.now())
+            jr.release(s, vm_id, now)
+            jr.vm_gone(s, vm_id, now)
             s.commit()
 
     def _over_budget(
@@ -453,6 +527,7 @@ class Executor:
             if v.id in owned
             and jr.same_vm(owned[v.id], v)
             and v.status == VmStatus.ACTIVE
+            and v.ports is not None  # None: the API keeps no port list on its VMs
             and {(p.port, p.protocol) for p in v.ports} != want_set
         ]
         if updates:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
 from optimizer.errors import ExecutionError
-from optimizer.fluence.models import Vm
+from optimizer.fluence.models import VM_TOKEN_CHARS, Vm
 from optimizer.money import from_micros, to_micros
 from optimizer.planner.inputs import (
     DEFAULT_LEAD_TIME,
@@ -29,7 +29,7 @@ from optimizer.planner.inputs import (
 )
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors
-from optimizer.store.tables.journal import FleetVm, JournalAction, SavingsEntry
+from optimizer.store.tables.journal import FleetResource, FleetVm, JournalAction, SavingsEntry
 
 OPEN_STATES = ("planned", "deploying", "launching", "cutover")
 FINAL_STATES = ("done", "failed", "aborted")
@@ -41,7 +41,7 @@ def vm_name(fleet: str, token: str) -> str:
 
 
 def new_token() -> str:
-    return secrets.token_hex(5)
+    return secrets.token_hex(VM_TOKEN_CHARS // 2)
 
 
 def session(engine: Engine) -> Session:
@@ -217,6 +217,77 @@ def release_vms(engine: Engine, fleet: str, vm_ids: Iterable[str], now: datetime
             done.append(vm_id)
         s.commit()
     return done
+
+
+# -- disks and public IPs ---------------------------------------------------------------
+
+
+def vm_resources(vm: Vm) -> list[tuple[str, str]]:
+    """(kind, id) of what a VM holds that bills apart from it: its boot disk ("disk") and
+    public IP ("ip"). Empty on marketplace-v3, whose VMs hold nothing of their own."""
+    out = []
+    if vm.boot_disk_id:
+        out.append(("disk", vm.boot_disk_id))
+    if vm.public_ip_id:
+        out.append(("ip", vm.public_ip_id))
+    return out
+
+
+def record_resource(
+    s: Session,
+    resource_id: str,
+    kind: str,
+    fleet: str,
+    now: datetime,
+    *,
+    name: str = "",
+    vm_id: str | None = None,
+    action_id: int | None = None,
+) -> None:
+    """Journal a disk or IP the optimizer is responsible for (idempotent: a known one only
+    gets the VM or name it lacked)."""
+    row = s.get(FleetResource, resource_id)
+    if row is None:
+        s.add(
+            FleetResource(
+                resource_id=resource_id,
+                kind=kind,
+                fleet=fleet,
+                name=name,
+                vm_id=vm_id,
+                action_id=action_id,
+                created_at=now,
+            )
+        )
+        return
+    if row.vm_id is None and vm_id is not None:
+        row.vm_id = vm_id
+    row.name = row.name or name
+    s.add(row)
+
+
+def vm_gone(s: Session, vm_id: str, now: datetime) -> None:
+    """The VM `vm_id` was deleted (or seen gone): its disks' and IPs' grace starts now."""
+    for row in s.exec(
+        select(FleetResource).where(
+            FleetResource.vm_id == vm_id, col(FleetResource.vm_gone_at).is_(None)
+        )
+    ):
+        row.vm_gone_at = now
+        s.add(row)
+
+
+def live_resources(engine: Engine) -> list[FleetResource]:
+    """The journaled disks and IPs not deleted yet, oldest first."""
+    with store_errors(engine), session(engine) as s:
+        q = select(FleetResource).where(col(FleetResource.deleted_at).is_(None))
+        return list(s.exec(q.order_by(col(FleetResource.created_at))))
+
+
+def resource_ids(engine: Engine) -> set[str]:
+    """Every disk and IP id the journal has ever held (ours, deleted or not)."""
+    with store_errors(engine), session(engine) as s:
+        return set(s.exec(select(FleetResource.resource_id)))
 
 
 # -- journal ----------------------------------------------------------------------------
@@ -408,12 +479,17 @@ __all__ = [
     "Released",
     "adopt",
     "in_flight",
+    "live_resources",
     "open_actions",
     "owned_ids",
     "reconcile_ownership",
     "record_plan",
+    "record_resource",
     "release_vms",
+    "resource_ids",
     "same_vm",
     "savings",
+    "vm_gone",
     "vm_name",
+    "vm_resources",
 ]

@@ -1,4 +1,5 @@
-"""Executor journal, fleet ownership and the savings ledger (migrations 0002, 0005, 0006).
+"""Executor journal, fleet ownership, the savings ledger and the disks and IPs the optimizer
+is responsible for (migrations 0002, 0005, 0006, 0009).
 
 - `journal_action`: one row per planned Action, written BEFORE its first API call and
   advanced step by step (`state`). The name token (`<fleet>-<token>` is the VM name) is
@@ -8,6 +9,8 @@
   `createdAt` is recorded with it: a listed VM whose `createdAt` differs is another VM
   that got the same id, and is never acted on.
 - `savings_ledger`: one row per completed migration with the old and new price.
+- `fleet_resource`: every disk and public IP the optimizer created (cloud generation),
+  with its VM, until deleted.
 
 Money is integer micro-USD; timestamps are aware UTC.
 """
@@ -95,3 +98,26 @@ class SavingsEntry(SQLModel, table=True):
     new_price_micros: int = Field(sa_column=Column(BigInteger, nullable=False))
     completed_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+class FleetResource(SQLModel, table=True):
+    """A disk or public IP the optimizer created (or that belonged to a VM it deleted),
+    migration 0009: billed until deleted, whatever happened to its VM, so it stays here
+    until the reaper (optimizer.executor.reaper) has deleted it (`deleted_at`). Nothing
+    outside this table is ever deleted."""
+
+    __tablename__ = "fleet_resource"
+
+    resource_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    #: "disk" or "ip"
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    fleet: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    name: str = Field(default="", sa_column=Column(String(128), nullable=False))
+    #: the VM it was created with (None: found by name without its VM)
+    vm_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    action_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    #: when its VM was deleted by the executor or first seen gone: the reaper's grace
+    #: runs from here
+    vm_gone_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
