@@ -156,6 +156,18 @@ def test_each_generation_answers_its_billing_model_and_the_runner_plans_with_it(
             p = runner.plan(config.fleets[0], offers=api.list_offers(), vms=[], now=sim.now())
             (deploy,) = p.actions
             deposits[api.billing.name] = (p.deposits_needed, deploy.expected_price)
+        # a balance the API reports reaches the planner: nothing created below the floor
+        runner = FleetRunner(cloud, engine, sim.clock, config)
+        broke = runner.plan(
+            config.fleets[0],
+            offers=cloud.list_offers(),
+            vms=[],
+            now=sim.now(),
+            balance_usd=D("0.01"),
+            burn_per_epoch=D("1"),
+        )
+        assert not broke.actions
+        assert "not deployed: the balance $0.01 would not cover 6 h" in broke.notes[0]
     finally:
         engine.dispose()
     need, price = deposits["epoch-deal"]

@@ -41,16 +41,28 @@ def owned_vms(engine: Engine, fleet: str, vms: Sequence[Vm]) -> list[OwnedVm]:
 
 
 def budget_state(
-    config: Config, fleet: FleetConfig, vms: Sequence[Vm], mine: Sequence[OwnedVm]
+    config: Config,
+    fleet: FleetConfig,
+    vms: Sequence[Vm],
+    mine: Sequence[OwnedVm],
+    *,
+    balance_usd: Decimal | None = None,
+    burn_per_epoch: Decimal | None = None,
 ) -> BudgetState:
-    """The tighter of the account cap (all running VMs) and the fleet's own cap."""
+    """The tighter of the account cap (all running VMs) and the fleet's own cap, with the
+    account's balance and burn (everything it holds, disks and IPs included) when known:
+    the planner creates nothing the balance could not carry (see `BudgetState`)."""
     reserves = sum((v.reserved_balance for v in mine), Decimal(0))
+    funds = {"balance_usd": balance_usd, "burn_per_epoch": burn_per_epoch}
     caps = epoch_caps(config, fleet, vms, {v.id for v in mine})
     if not caps:
-        return BudgetState(spend_per_epoch=epoch_spend(vms), reserves_held=reserves)
+        return BudgetState(spend_per_epoch=epoch_spend(vms), reserves_held=reserves, **funds)
     tightest = min(caps, key=lambda c: c.headroom)
     return BudgetState(
-        cap_per_epoch=tightest.cap, spend_per_epoch=tightest.spend, reserves_held=reserves
+        cap_per_epoch=tightest.cap,
+        spend_per_epoch=tightest.spend,
+        reserves_held=reserves,
+        **funds,
     )
 
 
@@ -82,10 +94,14 @@ class FleetRunner:
         now: datetime,
         trends: Trends | None = None,
         launch: LaunchStats | None = None,
+        balance_usd: Decimal | None = None,
+        burn_per_epoch: Decimal | None = None,
     ) -> Plan:
         """Plan `fleet` (pure planner fed from the journal's ownership and in-flight state).
         Fleets planned with the same `offers` object and `now` share offer capacity: a
-        later fleet does not aim at slots an earlier fleet's plan already claims."""
+        later fleet does not aim at slots an earlier fleet's plan already claims.
+        `balance_usd`/`burn_per_epoch`: the account's balance and what everything it holds
+        costs per epoch, when the API reports them (None: not checked)."""
         key = (id(offers), now)
         if key != self._taken_for:
             self._taken, self._taken_for = Counter(), key
@@ -96,7 +112,14 @@ class FleetRunner:
             mine,
             market,
             trends if isinstance(trends, Trends) else None,
-            budget_state(self.config, fleet, vms, mine),
+            budget_state(
+                self.config,
+                fleet,
+                vms,
+                mine,
+                balance_usd=balance_usd,
+                burn_per_epoch=burn_per_epoch,
+            ),
             self._lead(launch, now),
             now=now,
             mode=self.config.mode,
