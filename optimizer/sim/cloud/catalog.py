@@ -8,7 +8,9 @@ drift, mean-reverting noise, rare jumps, and a factor shared by a configuration 
 one country. Storage (per GB-hour) and public IPv4 (per hour) prices are per cluster.
 
 The path is a function of (seed, hour) only: `advance_to(h)` replays hours in order, so a
-catalog created late in a run has the prices one created at the start would have.
+catalog created late in a run has the prices one created at the start would have. On top
+of it, `MarketMoves` (moves.py, off by default) adds promotions and other tenants'
+capacity churn, also a function of (seed, hour).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from optimizer.sim.cloud.moves import MarketMoves, Moves
 from optimizer.sim.market import (
     COUNTRIES,
     RAM_GB_PRICE,
@@ -178,10 +181,15 @@ class Catalog:
     """Configurations, clusters (one per market datacenter) and their hourly prices."""
 
     def __init__(
-        self, seed: int, datacenters: list[SimDatacenter], dynamics: Dynamics | None = None
+        self,
+        seed: int,
+        datacenters: list[SimDatacenter],
+        dynamics: Dynamics | None = None,
+        moves: MarketMoves | None = None,
     ) -> None:
         self.seed = seed
         self.dynamics = dynamics or Dynamics()
+        self.moves = Moves(seed, moves or MarketMoves())
         rng = random.Random(f"{seed}:cloud:catalog")
         self.configurations: list[Configuration] = [
             Configuration(seeded_uuid(rng), f"cpu-{cls}-{v}vcpu-{r}gb", cls, v, r)
@@ -285,6 +293,7 @@ class Catalog:
             jump_size = self._np.standard_normal(n) * d.jump_sigma
             self._x = step_log_prices(self._x, self._drift, self.hour, z, jumps, jump_size, d)
             self._seg = step_segments(self._seg, self._np_seg.standard_normal(len(self._seg)), d)
+            self.moves.step(self.hour, self.clusters)
             self._price_cache = None
 
     # --- prices ---------------------------------------------------------------------------
@@ -293,7 +302,10 @@ class Catalog:
         """{(cluster id, configuration id): hourly USD} for every priced point, now."""
         if self._price_cache is None:
             seg = self._seg[self._segidx] if len(self._segidx) else np.zeros(0)
-            values = np.maximum(self._base * np.exp(self._x + seg), 0.0005).tolist()
+            level = self._base * np.exp(self._x + seg)
+            if self.moves.promotions:
+                level = level * np.array([self.moves.factor(c) for c, _ in self._points])
+            values = np.maximum(level, 0.0005).tolist()
             self._price_cache = {
                 p: Decimal(f"{v:.6f}") for p, v in zip(self._points, values, strict=True)
             }

@@ -38,6 +38,7 @@ from optimizer.sim.cloud.catalog import (
     seeded_uuid,
 )
 from optimizer.sim.cloud.errors import CloudError, not_found, unprocessable
+from optimizer.sim.cloud.moves import MarketMoves
 from optimizer.sim.cloud.resources import (
     RESOURCE_NAME_RE,
     Charge,
@@ -71,6 +72,8 @@ class CloudConfig:
     termination_rate: float = 0.0  # provider terminations per VM-day (× datacenter factor)
     balance_hours: int = 6
     vm_pricing: str = "current"  # "current" | "fixed"
+    #: promotions and other tenants' capacity churn (moves.py); the default moves nothing
+    moves: MarketMoves = field(default_factory=MarketMoves)
     debt_vm_usd: Decimal = Decimal(5)
     debt_vm_age: timedelta = timedelta(days=3)
     debt_disk_usd: Decimal = Decimal(20)
@@ -107,7 +110,9 @@ class CloudRules(Metering):
     def __init__(self, sim: Simulator, config: CloudConfig | None = None) -> None:
         self.sim = sim
         self.config = config or CloudConfig()
-        self.catalog = Catalog(sim.seed, list(sim.market.datacenters), sim.market.dynamics)
+        self.catalog = Catalog(
+            sim.seed, list(sim.market.datacenters), sim.market.dynamics, self.config.moves
+        )
         self._start = sim._start
         self.catalog.advance_to(self._hour(sim.clock.now()))
         self._ids = random.Random(f"{sim.seed}:cloud:ids")
