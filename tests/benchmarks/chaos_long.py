@@ -1,11 +1,14 @@
 """Long chaos run: the real daemon killed with SIGKILL N times against a faulty simulator.
 
     python tests/benchmarks/chaos_long.py --kills 200 --seed 3 [--fault-rate 0.15]
+    python tests/benchmarks/chaos_long.py --api cloud --mode recommend --kills 50
 
 Prints: kills survived (and where they landed), faults injected by kind, VMs leaked,
 duplicate deploys, footprint, convergence, spend against the same run without faults,
-and the SQLite integrity check. Same harness as tests/reliability/test_chaos.py (see
-tests/reliability/chaos.py); figures, not pass/fail — but it exits 1 if anything leaked.
+and the SQLite integrity check; on the cloud face (`--api cloud`) also the disks and IPs
+of ours that billed longer than the grace after their VM. Same harness as
+tests/reliability/test_chaos.py (see tests/reliability/chaos.py); figures, not
+pass/fail — but it exits 1 if anything leaked.
 """
 
 from __future__ import annotations
@@ -34,9 +37,16 @@ def main() -> int:
     ap.add_argument("--fault-rate", type=float, default=0.15)
     ap.add_argument("--hours", type=float, default=24, help="simulated span compared for spend")
     ap.add_argument("--dir", type=Path, default=None, help="keep the database and log here")
+    ap.add_argument("--api", choices=("marketplace-v3", "cloud"), default="marketplace-v3")
+    ap.add_argument("--mode", choices=("act", "recommend"), default="act")
     a = ap.parse_args()
     p = ChaosParams(
-        seed=a.seed, kills=a.kills, fault_rate=a.fault_rate, duration=timedelta(hours=a.hours)
+        seed=a.seed,
+        kills=a.kills,
+        fault_rate=a.fault_rate,
+        duration=timedelta(hours=a.hours),
+        api=a.api,
+        mode=a.mode,
     )
     work = a.dir or Path(tempfile.mkdtemp(prefix="chaos-"))
     baseline = start_baseline(p)
@@ -54,18 +64,30 @@ def main() -> int:
     print(f"duplicate deploys:   {dup}  (names without a journal action: {r.untracked_names})")
     print(f"max footprint:       {r.max_footprint} (bound {p.instances + p.max_surge}, "
           f"{r.footprint_samples} samples)")  # fmt: skip
-    print(f"foreign VMs intact:  {r.foreign_ok}")
+    also = " (VMs, disks and IPs)" if a.api == "cloud" else ""
+    print(f"foreign VMs intact:  {r.foreign_ok}{also}")
+    if a.api == "cloud":
+        print(f"late disks/IPs:      {len(r.late_resources)} (grace {p.resource_grace}) "
+              f"{r.late_resources[:5]}")  # fmt: skip
     print(f"warm-up:             fleet {'deployed' if r.warmed_up else 'NOT deployed'} in "
           f"{r.warmup_seconds:.1f} s before the first kill")  # fmt: skip
     print(f"converged:           {r.converged} ({r.converge_seconds:.1f} s after the last kill)")
     print(f"journal actions:     {dict(r.actions_by_state)}")
+    diff = f"{(r.accrued - accrued) / accrued:+.1%}" if accrued else "n/a"
     print(f"spend ({a.hours:g} h):       accrued {r.accrued} vs {accrued} without faults "
-          f"({(r.accrued - accrued) / accrued:+.1%}); billed {r.spend} vs {billed}")  # fmt: skip
+          f"({diff}); billed {r.spend} vs {billed}")  # fmt: skip
     print(f"integrity_check:     {r.integrity}")
     print(f"wall time:           {r.wall_seconds:.0f} s; files in {work}")
     for c in r.crashes[:3]:
         print("unexpected exit:\n" + c)
-    bad = leaked or dup or r.untracked_names or not r.foreign_ok or r.integrity != "ok"
+    bad = (
+        leaked
+        or dup
+        or r.untracked_names
+        or r.late_resources
+        or not r.foreign_ok
+        or r.integrity != "ok"
+    )
     return 1 if bad else 0
 
 

@@ -10,6 +10,12 @@ span. It returns what happened (`ChaosResult`). `run_baseline` replays the same 
 (seed, foreign VMs, the cheap offer that appears mid-run) with no faults and no kills,
 in-process on a stepped clock, to compare spend over the same span.
 
+Both API generations: `ChaosParams(api="cloud")` runs it on the simulator's cloud face
+(chaos_faces.py says what differs); there the disks and public IPs created with the
+fleet's VMs are also checked against the reaper's grace (`ChaosResult.late_resources`).
+With `mode = "recommend"` the daemon plans but changes nothing: the kills hit snapshots
+and plans only, and the result's `created` counts what it made anyway (it must be 0).
+
 Nothing here asserts: the test and the script decide what to check and print.
 """
 
@@ -30,30 +36,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from optimizer.fluence.models import Constraints, Offer
 from optimizer.sim import Simulator, start_server
-from optimizer.sim.app import ROUTES, SimResponse
+from optimizer.sim.app import SimResponse
 from optimizer.sim.clock import DEFAULT_START, SimClock
 from optimizer.sim.faults import FaultConfig
-from optimizer.sim.simulator import SimConfig
 from optimizer.store.engine import upgrade
 from tests.daemon.helpers import IMAGE, SSH_KEY
+from tests.reliability.chaos_faces import FACES, FLEET, CloudFace, V3Face, VmView
 from tests.reliability.chaos_zygote import SharedClock
 
 ROOT = Path(__file__).resolve().parents[2]
-FLEET = "web"
-CONFIGURATION = "cpu-2-ram-4gb-storage-25gb"
 OPEN_STATES = ("planned", "deploying", "launching", "cutover")
-#: request kill points: (endpoint, before|after the request takes effect)
-REQUEST_POINTS = (
-    ("estimate", "before"),
-    ("deploy", "before"),
-    ("deploy", "after"),
-    ("delete_vms", "before"),
-    ("delete_vms", "after"),
-    ("list_vms", "after"),
-    ("offers", "after"),
-)
 
 
 @dataclass
@@ -84,6 +77,15 @@ class ChaosParams:
     mutating_kill_chance: float = 0.6
     converge_timeout: float = 40.0  # real seconds for the last daemon to converge
     offers: int = 60
+    api: str = "marketplace-v3"  # which face of the simulator (chaos_faces.FACES)
+    mode: str = "act"  # "recommend": the daemon plans, changes nothing
+    #: how long a disk or IP created with a fleet VM may bill after the VM ended: the
+    #: reaper's grace plus the time for a tick to notice (cloud only)
+    resource_grace: timedelta = timedelta(hours=1)
+
+    @property
+    def face(self) -> V3Face | CloudFace:
+        return FACES[self.api]
 
 
 @dataclass
@@ -115,12 +117,17 @@ class ChaosResult:
     wall_seconds: float = 0.0
     exits: int = 0  # lives that ended without a kill (unexpected errors exit non-zero)
     crashes: list[str] = field(default_factory=list)  # their last log lines
+    #: cloud: disks and IPs created with a fleet VM that billed longer than the grace after
+    #: it ended (`ChaosParams.resource_grace`)
+    late_resources: list[str] = field(default_factory=list)
+    created: int = 0  # fleet VMs created in all (recommend mode: must be 0)
+    snapshots: int = 0  # snapshots the daemons recorded
 
 
 def config_text(db_path: Path, api_url: str, p: ChaosParams) -> str:
-    return f"""mode = "act"
+    return f"""mode = "{p.mode}"
 [api]
-base_url = "{api_url}"
+{p.face.config_lines()}base_url = "{api_url}"
 timeout = "2s"
 max_retries = 2
 [database]
@@ -137,7 +144,7 @@ instances = {p.instances}
 os_image = "{IMAGE}"
 ssh_keys = ["{SSH_KEY}"]
 [fleets.constraints]
-configurations = ["{CONFIGURATION}"]
+configurations = ["{p.face.configuration}"]
 [fleets.policy]
 min_savings_pct = 10
 min_savings_usd_per_epoch = "0.01"
@@ -151,25 +158,9 @@ launch_timeout = "2h"
 
 
 def make_sim(p: ChaosParams, clock: object, faults: bool) -> Simulator:
-    sim = Simulator(
-        p.seed,
-        clock=clock,  # type: ignore[arg-type]
-        offers=p.offers,
-        faults=FaultConfig(rate=p.fault_rate if faults else 0.0, timeout_sleep=2.5),
-        config=SimConfig(termination_rate=0.0),
-    )
-    # foreign VMs: one even carries the fleet's name prefix
-    sim.add_foreign_vm("web-manual", constraints=Constraints(basic_configuration=CONFIGURATION))
-    sim.add_foreign_vm("db-primary")
-    return sim
-
-
-def add_cheap_offer(sim: Simulator) -> None:
-    """A clearly cheaper eligible offer appears: the fleet should migrate onto it."""
-    prices = [_offer(o).price for o in sim.offers(Constraints(basic_configuration=CONFIGURATION))]
-    low = min(prices) if prices else Decimal("0.5")
-    sim.add_offer(configuration=CONFIGURATION, country="NL", price=str(low * Decimal("0.6")),
-                  capacity=8)  # fmt: skip
+    """The face's simulator with its foreign VMs (and, on cloud, disks and IPs)."""
+    fault_config = FaultConfig(rate=p.fault_rate if faults else 0.0, timeout_sleep=2.5)
+    return p.face.make_sim(p.seed, clock, p.offers, fault_config)
 
 
 class Script:
@@ -179,33 +170,25 @@ class Script:
         events = [(p.cheap_offer_after, "cheap")] + [(t, "terminate") for t in p.terminations]
         self.events = sorted(events)
         self.applied: list[str] = []
+        self.face = p.face
 
     def apply(self, sim: Simulator, now: datetime) -> None:
         while self.events and now >= DEFAULT_START + self.events[0][0]:
             _, kind = self.events.pop(0)
             if kind == "cheap":
-                add_cheap_offer(sim)
+                self.face.add_cheap_offer(sim)
             else:
                 # the cheapest Active VM (then the oldest): the same loss in both runs, even
                 # when their migrations are at different stages
-                active = [v for v in running_fleet(sim) if v.status == "Active"]
+                active = [v for v in running_fleet(sim, self.face) if v.active]
                 if active:
-                    sim.terminate(min(active, key=lambda v: (v.price, v.created_at, v.id)).id)
+                    vm = min(active, key=lambda v: (v.price, v.created_at, v.id))
+                    self.face.terminate(sim, vm.id)
             self.applied.append(kind)
 
 
-def fleet_vms(sim: Simulator) -> list:
-    with sim._lock:
-        sim.sync()
-        return [v for v in sim.vms.values() if not v.foreign and v.name.startswith(FLEET + "-")]
-
-
-def running_fleet(sim: Simulator) -> list:
-    return [v for v in fleet_vms(sim) if v.running]
-
-
-def fleet_spend(sim: Simulator) -> Decimal:
-    return sum((v.spent for v in fleet_vms(sim)), Decimal(0))
+def running_fleet(sim: Simulator, face: V3Face | CloudFace) -> list[VmView]:
+    return [v for v in face.fleet_vms(sim) if v.running]
 
 
 def _journal(db: Path, sql: str) -> list[tuple]:
@@ -292,12 +275,13 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
     wall0 = time.monotonic()
     rng = random.Random(p.seed)
     clock = SharedClock(DEFAULT_START, None, p.factor)  # starts with the first daemon
+    face = p.face
     sim = make_sim(p, clock, faults=True)
     sim.faults.config.rate = 0.0  # until the fleet is in service
-    foreign_before = {v.id: (v.status, list(v.ports), v.name) for v in sim.vms.values()}
+    foreign_before = face.foreign(sim)
     db = workdir / "chaos.db"
     log = workdir / "daemon.log"
-    server = start_server(sim)
+    server = start_server(sim, api=face.api)
     cfg = workdir / "chaos.toml"
     cfg.write_text(config_text(db, server.url, p))
     upgrade(f"sqlite:///{db}")  # as `fluence-optimizer db upgrade` at install time
@@ -308,8 +292,8 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
     orig = sim.handle
     hook_rng = random.Random(f"{p.seed}:hooks")
 
-    def handle(method, path, *, query="", headers=None, body=b"", **face):  # type: ignore[no-untyped-def]
-        endpoint = ROUTES.get((method.upper(), "/" + path.strip("/")))
+    def handle(method, path, *, query="", headers=None, body=b"", **kw):  # type: ignore[no-untyped-def]
+        endpoint = face.endpoint(method, path)
         with lock:
             point = state["point"]
             pid = state["pid"]
@@ -318,7 +302,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
                 not fire
                 and pid is not None
                 and state["hit"] is None
-                and endpoint in ("deploy", "delete_vms")
+                and endpoint in face.mutating
                 and hook_rng.random() < p.mutating_kill_chance
             ):
                 point, fire = (endpoint, hook_rng.choice(["before", "after"])), True
@@ -328,7 +312,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
             state["hit"] = f"{endpoint}:before"
             os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
             return SimResponse(0, drop="reset")
-        resp = orig(method, path, query=query, headers=headers, body=body, **face)
+        resp = orig(method, path, query=query, headers=headers, body=body, **kw)
         if fire:
             state["hit"] = f"{endpoint}:after"
             os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
@@ -342,7 +326,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
 
     def sampler() -> None:
         while not stop.is_set():
-            n = len([v for v in running_fleet(sim) if v.status != "Terminated"])
+            n = len(running_fleet(sim, face))
             res.footprint_samples += 1
             res.max_footprint = max(res.max_footprint, n)
             script.apply(sim, clock.now())
@@ -356,7 +340,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
         pid = zygote.spawn()
         t_warm = time.monotonic()
         while time.monotonic() - t_warm < p.warmup_timeout:
-            if _converged(sim, db, p):
+            if _warm(sim, db, p):
                 res.warmed_up = True
                 break
             time.sleep(0.05)
@@ -374,7 +358,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
             # a fixed rotation (seeded within each kind) so every kind of kill is exercised
             kind = ("short", "aim", "after_plan", "aim", "short")[i % 5]
             short, after_plan = kind == "short", kind == "after_plan"
-            point = None if short or after_plan else _aim(rng, journal_step(db))
+            point = None if short or after_plan else _aim(rng, journal_step(db), face)
             log_at = log.stat().st_size if log.exists() else 0
             with lock:
                 state.update(pid=pid, point=point, hit=None)
@@ -410,7 +394,7 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
         pid = zygote.spawn()
         t_conv = time.monotonic()
         while time.monotonic() - t_conv < p.converge_timeout:
-            if _converged(sim, db, p):
+            if _warm(sim, db, p):
                 res.converged = True
                 break
             time.sleep(0.1)
@@ -429,24 +413,24 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
 
     # -- what happened ---------------------------------------------------------------------
     res.faults_by_kind = Counter(kind for _, kind in sim.faults.log)
-    res.spend = fleet_spend(sim)
-    res.accrued = accrued(sim, DEFAULT_START + p.duration)
+    res.spend = face.spend(sim)
+    res.accrued = face.accrued(sim, DEFAULT_START + p.duration)
     owned = {r[0] for r in _journal(db, "SELECT vm_id FROM fleet_vm WHERE released_at IS NULL")}
     tokens = {r[0] for r in _journal(db, "SELECT token FROM journal_action")}
-    names = Counter(v.name for v in fleet_vms(sim))
-    running = running_fleet(sim)
+    names = Counter(v.name for v in face.fleet_vms(sim))
+    running = running_fleet(sim, face)
     res.orphans = sorted(v.id for v in running if v.id not in owned)
     res.unwanted = sorted(v.id for v in running if v.id in owned)[p.instances :]
     res.duplicates = {n: c for n, c in names.items() if c > 1}
     res.untracked_names = sorted(n for n in names if n[len(FLEET) + 1 :] not in tokens)
     res.deploys = sum(names.values())
-    res.foreign_ok = all(
-        sim.vms[i].status == st and list(sim.vms[i].ports) == ports and sim.vms[i].name == nm
-        for i, (st, ports, nm) in foreign_before.items()
-    )
+    res.foreign_ok = face.foreign(sim) == foreign_before
     res.final_vms = sorted((v.id, v.status, v.price) for v in running)
     res.avoided = sorted(avoided(db))
-    res.cheapest_slots = cheapest_slots(sim, p.instances, frozenset(res.avoided))
+    res.cheapest_slots = face.cheapest_slots(sim, p.instances, frozenset(res.avoided))
+    res.late_resources = face.late_resources(sim, p.resource_grace)
+    res.created = res.deploys
+    res.snapshots = len(_journal(db, "SELECT id FROM snapshot"))
     res.actions_by_state = Counter(
         f"{k}:{s}" for k, s in _journal(db, "SELECT kind, state FROM journal_action")
     )
@@ -478,37 +462,47 @@ def _planned_since(log: Path, offset: int) -> bool:
         return False
 
 
-def _aim(rng: random.Random, step: str) -> tuple[str, str]:
+def _aim(rng: random.Random, step: str, face: V3Face | CloudFace) -> tuple[str, str]:
     """A request kill point likely to come soon, given the journal's open step."""
+    points = face.request_points
     if step.endswith(":planned") or step.endswith(":deploying"):
         return rng.choice(
             [("estimate", "before"), ("deploy", "before"), ("deploy", "after"), ("deploy", "after")]
         )
     if step.endswith(":launching") or step.endswith(":cutover"):
-        return rng.choice([("delete_vms", "before"), ("delete_vms", "after"), ("deploy", "after")])
+        deletes = [pt for pt in points if pt[0].startswith("delete")]
+        return rng.choice([*deletes, ("deploy", "after")])
+    if step == "idle" and face.has_resources:  # the reaper's deletes come between actions
+        return rng.choice(
+            [
+                ("list_vms", "after"),
+                ("offers", "after"),
+                ("delete_resources", "before"),
+                ("delete_resources", "after"),
+            ]
+        )
     return rng.choice([("list_vms", "after"), ("offers", "after"), ("estimate", "before"),
                        ("deploy", "after")])  # fmt: skip
 
 
-def accrued(sim: Simulator, end: datetime) -> Decimal:
-    """What the fleet's VMs cost pro rata: Σ price × running time (in epochs) until `end`.
-    Unlike the billed spend, it does not jump by a whole epoch at each billing time, so two
-    runs whose deploys happened minutes apart compare fairly."""
-    total = Decimal(0)
-    for v in fleet_vms(sim):
-        stop = min(v.ended_at or end, end)
-        secs = max((stop - v.created_at).total_seconds(), 0.0)
-        total += v.price * Decimal(str(secs)) / Decimal(86400)
-    return total.quantize(Decimal("0.000001"))
+def _warm(sim: Simulator, db: Path, p: ChaosParams) -> bool:
+    """In service: converged in act mode; in recommend mode, a plan recorded."""
+    if p.mode != "act":
+        return bool(_journal(db, "SELECT id FROM snapshot LIMIT 1")) and _planned_once(db)
+    return _converged(sim, db, p)
+
+
+def _planned_once(db: Path) -> bool:
+    return db.with_name("daemon.log").exists() and _planned_since(db.with_name("daemon.log"), 0)
 
 
 def _converged(sim: Simulator, db: Path, p: ChaosParams) -> bool:
-    running = running_fleet(sim)
-    if len(running) != p.instances or any(v.status != "Active" for v in running):
+    running = running_fleet(sim, p.face)
+    if len(running) != p.instances or not all(v.active for v in running):
         return False
     if journal_step(db) != "idle":
         return False
-    best = cheapest_slots(sim, p.instances, avoided(db))
+    best = p.face.cheapest_slots(sim, p.instances, avoided(db))
     return sum(v.price for v in running) <= sum(best) * Decimal("1.1")
 
 
@@ -518,24 +512,6 @@ def avoided(db: Path) -> frozenset[str]:
         "AND failure_cause = 'launch' AND target_datacenter IS NOT NULL"
     )  # fmt: skip
     return frozenset(r[0] for r in rows)
-
-
-def cheapest_slots(sim: Simulator, n: int, avoid: frozenset[str] = frozenset()) -> list[Decimal]:
-    """The `n` cheapest prices the fleet could hold now: free capacity on eligible offers at
-    today's price, plus the slot each running fleet VM occupies at its own (deal) price.
-    Offers in `avoid` (datacenters that failed to launch a VM of this fleet in the last
-    epoch, which the planner avoids by design) are not eligible."""
-    slots: list[Decimal] = [v.price for v in running_fleet(sim)]
-    for raw in sim.offers(Constraints(basic_configuration=CONFIGURATION)):
-        o = _offer(raw)
-        if o.datacenter.label in avoid:
-            continue
-        slots += [o.price] * min(o.capacity, n)
-    return sorted(slots)[:n]
-
-
-def _offer(raw: dict) -> Offer:
-    return Offer.model_validate(raw)
 
 
 def start_baseline(p: ChaosParams) -> subprocess.Popen[str]:
@@ -582,9 +558,10 @@ def run_baseline(p: ChaosParams, end: datetime) -> tuple[Decimal, Decimal]:
 
         with (
             open(Path(d) / "base.log", "w", encoding="utf-8") as stream,
-            open_daemon(config, clock=clock, transport=sim.transport(), api_key=sim.api_key,
+            open_daemon(config, clock=clock, transport=sim.transport(api=p.face.api),
+                        api_key=sim.api_key,
                         install_signals=False, log_stream=stream, log_json=True,
                         metrics=False) as daemon,
         ):  # fmt: skip
             daemon.run(LoopOptions(sleep_chunk=None, until=end, on_tick=on_tick))
-    return fleet_spend(sim), accrued(sim, end)
+    return p.face.spend(sim), p.face.accrued(sim, end)

@@ -3,10 +3,15 @@ with SIGKILL 50 times at seeded moments — on a timer, and inside estimate/depl
 list requests, before or after they took effect — and restarted each time. Afterwards
 nothing leaked, nothing was deployed twice, the footprint stayed bounded, the foreign VMs
 were left alone, the fleet converged onto the cheapest eligible offers, spend matches a
-fault-free run over the epoch, and the SQLite file is intact. See tests/reliability/chaos.py."""
+fault-free run over the epoch, and the SQLite file is intact. See tests/reliability/chaos.py.
+
+On the cloud generation (the simulator's cloud face) the same harness runs shorter; there
+the disks and public IPs created with the fleet's VMs must also be gone within the
+reaper's grace of their VM, and the hand-made disk and IP must be left alone."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,3 +72,47 @@ def test_daemon_survives_sigkill_at_every_executor_step(tmp_path: Path) -> None:
     print(f"spend: accrued {r.accrued} vs {accrued} without faults ({diff:+.1%}); "
           f"billed {r.spend} vs {billed}")  # fmt: skip
     assert abs(diff) <= Decimal("0.05"), f"accrued {r.accrued} vs {accrued}; {summary}"
+
+
+#: the cloud face, shorter (~40 s): until the cloud executor lands the daemon runs in
+#: recommend mode there, so the kills hit snapshots and plans and nothing may be created
+CLOUD = ChaosParams(
+    api="cloud",
+    mode="recommend",
+    seed=5,
+    kills=15,
+    instances=2,
+    factor=1200.0,
+    duration=timedelta(hours=8),
+    cheap_offer_after=timedelta(hours=2),
+    terminations=(timedelta(hours=3),),
+    warmup_timeout=15.0,
+    converge_timeout=20.0,
+)
+
+
+def test_cloud_daemon_survives_sigkill_and_leaves_nothing_billing(tmp_path: Path) -> None:
+    """15 kills on the cloud face: the daemon always restarts cleanly, foreign VMs, disks
+    and IPs are untouched, nothing of ours bills past the reaper's grace, the SQLite file
+    is intact; in recommend mode nothing at all is created."""
+    p = CLOUD
+    r = run_chaos(tmp_path, p)
+    summary = (
+        f"kills={r.kills} by step={dict(r.kills_by_step)} faults={dict(r.faults_by_kind)} "
+        f"actions={dict(r.actions_by_state)} final={r.final_vms} late={r.late_resources} "
+        f"snapshots={r.snapshots} wall={r.wall_seconds:.0f}s"
+    )
+    if r.crashes:
+        print("daemon exits without a kill:", r.exits, *r.crashes, sep="\n")
+    assert r.exits == 0 and r.crashes == [], summary
+    assert r.warmed_up, summary
+    assert r.kills >= p.kills, summary
+    assert sum(r.faults_by_kind.values()) >= 3, summary
+    assert r.snapshots >= 10, summary  # the daemons kept recording between kills
+    assert r.foreign_ok, summary
+    assert r.late_resources == [], summary
+    assert r.orphans == [] and r.unwanted == [] and r.duplicates == {}, summary
+    assert r.max_footprint <= p.instances + p.max_surge, summary
+    assert r.integrity == "ok"
+    assert r.created == 0 and r.actions_by_state == {}, summary  # recommend: nothing changed
+    print(summary)
