@@ -1,0 +1,249 @@
+"""The executor and the reaper on the cloud generation, against the cloud simulator over
+loopback HTTP, act mode, a fleet of 2: deploys land where the action pins them, one
+migration at a time (max_surge = 1) never runs more than 3 VMs, and no disk or IP of
+ours is left without its VM; foreign VMs, disks and IPs are never terminated, deleted
+or renamed. A deploy whose answer is lost is recovered by name (VM, disk and IP) without
+a second create; a failed launch is terminated and its disk and IP deleted. The executor
+does not know which generation it drives: the same calls as on marketplace-v3.
+
+The actions are scripted here (journaled as the planner would journal them): the
+planner's side of the cloud generation (whole-VM prices per 24 h) is tested with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from optimizer.config import ApiConfig, Config, parse_config
+from optimizer.executor import FleetRunner
+from optimizer.executor import journal as jr
+from optimizer.executor.reaper import foreign_orphans, reap
+from optimizer.fluence.api import FluenceApi
+from optimizer.fluence.generation import connect
+from optimizer.fluence.models import Constraints
+from optimizer.planner.inputs import Action, Plan
+from optimizer.sim import SimClock, Simulator, start_server
+from optimizer.sim.cloud import CloudConfig
+from optimizer.store.engine import open_store
+
+pytestmark = pytest.mark.http
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
+IMAGE = "https://images.example/ubuntu.img"
+SLUG = "cpu-regular-2vcpu-4gb"
+GRACE = timedelta(minutes=5)
+
+
+@dataclass
+class CloudWorld:
+    sim: Simulator
+    api: FluenceApi
+    engine: Any
+    config: Config
+    runner: FleetRunner
+
+    def submit(self, *actions: Action) -> None:
+        """Journal `actions` as one plan of fleet "web" (what the planner would do)."""
+        plan = Plan(
+            fleet="web",
+            mode="act",
+            now=self.sim.now(),
+            actions=actions,
+            verdicts=(),
+            target_instances=2,
+            healthy_instances=0,
+            cost_per_epoch_now=Decimal(0),
+            cost_per_epoch_planned=Decimal(0),
+            deposits_needed=Decimal(0),
+            reserves_held=Decimal(0),
+        )
+        self.runner.executor.submit(plan)
+
+    def tick(self) -> None:
+        """One act-mode cycle after planning: VM list, advance every action, reap."""
+        self.sim.sync()
+        vms = self.api.list_vms()
+        self.runner.executor.advance(vms)
+        reap(self.api, self.engine, self.sim.now(), vms, GRACE)
+
+    def ours(self) -> list[Any]:
+        """The fleet's VMs that still bill (not failed or terminated)."""
+        owned = set(jr.owned_ids(self.engine, "web"))
+        return [
+            v
+            for v in self.sim.cloud.vms.values()
+            if v.id in owned and v.status not in ("failed", "terminated")
+        ]
+
+
+@pytest.fixture
+def world(tmp_path: Any) -> Iterator[CloudWorld]:
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    sim = Simulator(seed=21, clock=SimClock.stepped(start), cloud=CloudConfig(failure_rate=0.0))
+    conf = sim.cloud.catalog.configuration(SLUG)
+    assert conf is not None
+    clusters = [c.id for c in sim.cloud.catalog.clusters if conf.id in c.configurations]
+    assert len(clusters) >= 3
+    for cid in clusters:  # every cluster dear but the first
+        sim.cloud.set_price(cid, SLUG, "1.00")
+        sim.cloud.set_capacity(cid, SLUG, 10)
+    sim.cloud.set_price(clusters[0], SLUG, "0.10")
+    sim.cloud.set_balance("100000")
+    cfg = parse_config(
+        {
+            "mode": "act",
+            "api": {"generation": "cloud"},
+            "daemon": {"snapshot_interval": "5m", "reaper_grace": "5m"},
+            "fleets": [
+                {
+                    "name": "web",
+                    "instances": 2,
+                    "os_image": IMAGE,
+                    "ssh_keys": [KEY],
+                    "constraints": {"configurations": [SLUG]},
+                    "policy": {"max_surge": 1, "cooldown_epochs": 0},
+                }
+            ],
+        }
+    )
+    engine = open_store(f"sqlite:///{tmp_path / 'opt.db'}")
+    with start_server(sim, api="cloud") as srv:
+        api = connect(
+            ApiConfig(base_url=srv.url, generation="cloud", max_retries=0),
+            api_key=sim.api_key,
+            sleep=lambda s: None,
+        )
+        runner = FleetRunner(api, engine, sim.clock, cfg)
+        yield CloudWorld(sim, api, engine, cfg, runner)
+        api.close()
+
+
+def _clusters(world: CloudWorld) -> list[str]:
+    conf = world.sim.cloud.catalog.configuration(SLUG)
+    assert conf is not None
+    return [c.id for c in world.sim.cloud.catalog.clusters if conf.id in c.configurations]
+
+
+def _run(world: CloudWorld, minutes: int, step: int = 5) -> int:
+    """Tick every `step` minutes; the most billing fleet VMs seen at once."""
+    most = 0
+    for _ in range(minutes // step):
+        world.tick()
+        most = max(most, len(world.ours()))
+        world.sim.advance(timedelta(minutes=step))
+    return most
+
+
+def _at(cluster: str, world: CloudWorld) -> Constraints:
+    conf = world.sim.cloud.catalog.configuration(SLUG)
+    assert conf is not None
+    return Constraints(basic_configuration=SLUG, cluster_id=cluster, configuration_id=conf.id)
+
+
+def _deploy(world: CloudWorld, cluster: str) -> Action:
+    return Action(kind="deploy", fleet="web", reason="test", constraints=_at(cluster, world))
+
+
+def _migrate(world: CloudWorld, vm_id: str, cluster: str) -> Action:
+    return Action(
+        kind="migrate", fleet="web", reason="test", vm_id=vm_id, constraints=_at(cluster, world)
+    )
+
+
+def test_fleet_deploys_migrates_one_at_a_time_and_leaves_nothing_billing(
+    world: CloudWorld,
+) -> None:
+    sim = world.sim
+    first, second, third = _clusters(world)[:3]
+    # the user's own things, one named like a fleet VM; a foreign leftover disk and IP
+    foreign_vm = sim.cloud.add_foreign_vm("web-handmade", cluster_id=third, configuration=SLUG)
+    gone = sim.cloud.add_foreign_vm("old-box", cluster_id=third, configuration=SLUG)
+    sim.cloud.provider_terminate(gone.id)
+    f_disk = sim.cloud.add_foreign_storage("data-disk", cluster_id=third)
+    f_ip = sim.cloud.add_foreign_public_ip("spare-ip", cluster_id=third)
+    foreign_ids = {foreign_vm.id, gone.id, f_disk.id, f_ip.id}
+    foreign_ids |= {x for x in (gone.boot_disk, gone.public_ip, foreign_vm.boot_disk) if x}
+
+    world.submit(_deploy(world, first), _deploy(world, first))
+    most = _run(world, 30)
+    landed = world.ours()
+    assert len(landed) == 2 and {v.cluster_id for v in landed} == {first}
+    assert all(v.status == "launched" for v in landed)
+    for v in landed:  # VM, boot disk and IP named alike, all journaled
+        assert sim.cloud.storages[v.boot_disk or ""].name == v.name
+        assert sim.cloud.public_ips[v.public_ip or ""].name == v.name
+        assert sim.cloud.storages[v.boot_disk or ""].volume_gb == 25
+    assert {r.resource_id for r in jr.live_resources(world.engine)} == {
+        x for v in landed for x in (v.boot_disk, v.public_ip)
+    }
+
+    for old in landed:  # max_surge = 1: one migration at a time
+        world.submit(_migrate(world, old.id, second))
+        most = max(most, _run(world, 30))
+    moved = world.ours()
+    assert len(moved) == 2 and {v.cluster_id for v in moved} == {second}
+    assert most <= 3
+    assert all(sim.cloud.vms[v.id].status == "terminated" for v in landed)
+
+    # nothing of ours bills without its VM; the user's leftovers are reported, untouched
+    orphans = {o.id for o in sim.cloud.orphans()}
+    ours = jr.resource_ids(world.engine)
+    assert not orphans & ours
+    assert orphans == {f_disk.id, f_ip.id, gone.boot_disk, gone.public_ip}
+    assert not ours & foreign_ids
+    assert {r.vm_id for r in jr.live_resources(world.engine)} == {v.id for v in moved}
+    vm = sim.cloud.vms[foreign_vm.id]
+    assert (vm.status, vm.name) == ("launched", "web-handmade")
+    assert all(sim.cloud.storages[i].status == "ready" for i in (f_disk.id, gone.boot_disk))
+    assert all(sim.cloud.public_ips[i].status == "ready" for i in (f_ip.id, gone.public_ip))
+    report = foreign_orphans(
+        world.api.list_disks(), world.api.list_public_ips(), world.api.list_vms(), ours
+    )
+    assert {o.id for o in report} == orphans
+    assert all(o.monthly_usd is not None and o.monthly_usd > 0 for o in report)
+
+
+def test_lost_deploy_answer_is_recovered_by_name_without_a_second_create(
+    world: CloudWorld,
+) -> None:
+    sim = world.sim
+    first = _clusters(world)[0]
+    sim.faults.force_next("cloud.create_vm", "lost_response", times=2)
+    world.submit(_deploy(world, first), _deploy(world, first))
+    _run(world, 60)
+    vms = world.ours()
+    assert len(vms) == 2
+    created = [v for v in sim.cloud.vms.values() if v.name.startswith("web-")]
+    assert len(created) == 2  # no second create for either lost answer
+    assert len(sim.cloud.storages) == len(sim.cloud.public_ips) == 2
+    rows = jr.live_resources(world.engine)
+    assert {(r.kind, r.resource_id, r.vm_id) for r in rows} == {
+        (kind, rid, v.id) for v in vms for kind, rid in (("disk", v.boot_disk), ("ip", v.public_ip))
+    }
+    assert all(r.name == sim.cloud.vms[r.vm_id or ""].name for r in rows)
+
+
+def test_a_failed_launch_is_terminated_and_its_disk_and_ip_deleted(world: CloudWorld) -> None:
+    sim = world.sim
+    first = _clusters(world)[0]
+    world.submit(_deploy(world, first), _deploy(world, first))
+    world.tick()
+    world.sim.advance(timedelta(seconds=30))
+    (victim, _) = world.ours()
+    sim.cloud.fail_vm(victim.id)
+    _run(world, 30)
+    assert sim.cloud.vms[victim.id].status == "terminated"
+    assert sim.cloud.storages[victim.boot_disk or ""].status in ("removing", "removed")
+    assert sim.cloud.public_ips[victim.public_ip or ""].status in ("removing", "removed")
+    assert len(world.ours()) == 1 and sim.cloud.orphans() == []
+    failed = [
+        r
+        for r in jr.recent_actions(world.engine, "web", sim.now() - timedelta(days=1))
+        if r.state == "failed"
+    ]
+    assert failed and failed[0].failure_cause == "launch"
