@@ -173,3 +173,36 @@ def test_each_generation_answers_its_billing_model_and_the_runner_plans_with_it(
     need, price = deposits["epoch-deal"]
     assert need == price * DEPOSIT_EPOCHS  # the seeds' API locks two epochs
     assert deposits["per-second"][0] == 0  # the cloud API locks nothing
+
+
+def test_fleets_planned_in_one_tick_share_the_balance(tmp_path) -> None:
+    from optimizer.config import ApiConfig, parse_config
+    from optimizer.executor import FleetRunner
+    from optimizer.fluence.generation import connect
+    from optimizer.sim import Simulator
+    from optimizer.store.engine import open_store
+    from tests.fluence.cloud.fake import KEY, FakeCloud
+
+    cloud = connect(
+        ApiConfig(base_url="https://api.example.test", max_retries=0, generation="cloud"),
+        transport=FakeCloud().transport(),
+        api_key=KEY,
+    )
+    sim = Simulator(seed=3, offers=1)
+    base = {"instances": 1, "os_image": "https://i.example/u.img", "ssh_keys": ["ops"]}
+    config = parse_config({"fleets": [{**base, "name": "web"}, {**base, "name": "api"}]})
+    engine = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        offers = cloud.list_offers()
+        first = FleetRunner(cloud, engine, sim.clock, config).plan(
+            config.fleets[0], offers=offers, vms=[], now=sim.now()
+        )
+        price = first.actions[0].expected_price
+        # a balance that carries exactly one new VM for 6 h: the first fleet takes it
+        runner = FleetRunner(cloud, engine, sim.clock, config)
+        kw = {"offers": offers, "vms": [], "now": sim.now(), "balance_usd": price / 4}
+        web, api = (runner.plan(f, **kw) for f in config.fleets)
+        assert [a.kind for a in web.actions] == ["deploy"]
+        assert not api.actions and "would not cover 6 h" in api.notes[0]
+    finally:
+        engine.dispose()

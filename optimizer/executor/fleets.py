@@ -53,6 +53,8 @@ def budget_state(
     account's balance and burn (everything it holds, disks and IPs included) when known:
     the planner creates nothing the balance could not carry (see `BudgetState`)."""
     reserves = sum((v.reserved_balance for v in mine), Decimal(0))
+    if balance_usd is not None and burn_per_epoch is None:
+        burn_per_epoch = epoch_spend(vms)  # the whole account, whichever cap binds
     funds = {"balance_usd": balance_usd, "burn_per_epoch": burn_per_epoch}
     caps = epoch_caps(config, fleet, vms, {v.id for v in mine})
     if not caps:
@@ -84,6 +86,8 @@ class FleetRunner:
         self.executor = Executor(client, engine, clock, config, fencing_token=fencing_token)
         self._taken: Counter[str] = Counter()
         self._taken_for: tuple[int, datetime] | None = None
+        # what earlier fleets' plans this tick lock (deposits) and add (per epoch)
+        self._claimed = (Decimal(0), Decimal(0))
 
     def plan(
         self,
@@ -101,10 +105,18 @@ class FleetRunner:
         Fleets planned with the same `offers` object and `now` share offer capacity: a
         later fleet does not aim at slots an earlier fleet's plan already claims.
         `balance_usd`/`burn_per_epoch`: the account's balance and what everything it holds
-        costs per epoch, when the API reports them (None: not checked)."""
+        costs per epoch, when the API reports them (None: not checked); a later fleet
+        sees them net of what earlier fleets' plans create."""
         key = (id(offers), now)
         if key != self._taken_for:
             self._taken, self._taken_for = Counter(), key
+            self._claimed = (Decimal(0), Decimal(0))
+        if balance_usd is not None:
+            locked, added = self._claimed
+            balance_usd -= locked
+            burn_per_epoch = (
+                burn_per_epoch if burn_per_epoch is not None else epoch_spend(vms)
+            ) + added
         market = offers if isinstance(offers, MarketView) else market_view(offers, taken_at=now)
         mine = owned_vms(self.engine, fleet.name, vms)
         plan = _plan_fleet(
@@ -127,9 +139,12 @@ class FleetRunner:
             taken=self._taken,
             billing=self.executor.client.billing,
         )
+        added = Decimal(0)
         for a in plan.actions:
             if a.offer is not None and a.deploys:
                 self._taken[a.offer.offer_key] += 1
+                added += a.expected_price or Decimal(0)
+        self._claimed = (self._claimed[0] + plan.deposits_needed, self._claimed[1] + added)
         return plan
 
     def _lead(self, launch: LaunchStats | None, now: datetime) -> LaunchStats:
