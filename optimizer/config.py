@@ -311,8 +311,8 @@ class FleetPolicy(Section):
     """A move must save at least this many USD per epoch (a string, `"0.005"`) — and clear
     `min_savings_pct` too."""
     payback_epochs: float = Field(default=5, gt=0)
-    """A move is made only when its saving pays back, within this many epochs, the overlap
-    (time both VMs are paid) plus `disruption_cost_usd`."""
+    """A move is made only when its saving pays back, within this many epochs (24 h each),
+    the overlap (time both VMs are paid) plus `disruption_cost_usd`."""
     disruption_cost_usd: NonNegativeUsd = Decimal("0")
     """What one restart of a VM costs you, in USD; added to each move's cost in the payback
     check. `"0"` = moves are free apart from the overlap."""
@@ -336,7 +336,8 @@ class FleetPolicy(Section):
     align_to_billing: bool = True
     """Cut over just before the old VM's next charge (`nextBillingAt`) and start the new VM a
     launch lead time earlier, so the overlap costs minutes; `false` = cut over as soon as the
-    new VM is Active."""
+    new VM is Active. No effect on per-second billing (the cloud API): there is no charge
+    to wait for, every move cuts over as soon as the new VM is up."""
     launch_timeout: Duration = timedelta(minutes=20)
     """A new VM not Active this long after deploy is deleted and the next plan tries another
     datacenter."""

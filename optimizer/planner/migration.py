@@ -231,9 +231,13 @@ def _level_words(
     robust: Decimal,
 ) -> str:
     new = levels.get(target.offer_key, (target.price, Decimal(0)))
+
+    def bare(d: Decimal) -> str:  # an interval's half-width: the amount without "$"
+        return b.price(d).removeprefix("$")
+
     return (
-        f" (level {b.price(new[0])} ± {b.price(new[1])[1:]} against {b.price(old_level[0])} "
-        f"± {b.price(old_level[1])[1:]}; robust saving {b.rate(robust)})"
+        f" (level {b.price(new[0])} ± {bare(new[1])} against {b.price(old_level[0])} "
+        f"± {bare(old_level[1])}; robust saving {b.rate(robust)})"
     )
 
 
