@@ -17,6 +17,7 @@ each start j compares every offer's cumulative cost over the epochs that follow
 each VM's schedule uses up recorded capacity for the ones planned after it, and a
 segment may not sit on an offer when an earlier-planned VM deploys there with no room
 left (exact when capacity does not bind; otherwise a feasible schedule, an upper bound).
+Under per-second billing the program is per_second.py's, exact over every start second.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.per_second import optimum_per_second
 from optimizer.backtest.prices import Market
 from optimizer.backtest.replay import (
     Action,
@@ -86,6 +88,7 @@ class GreedyPolicy:
 class Segment:
     step: int  # deploy at market.times[step]
     offer: int
+    at: int | None = None  # per second: deploy at this second (in snapshot `step`'s interval)
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,10 @@ def hindsight_optimum(  # noqa: C901 — one coordinate-descent loop over VM slo
     """The cheapest make-before-break schedule for `match.instances` VMs over the whole
     history (see the module docstring). Decisions are on snapshot steps before `end`.
     `forbid`: (vm slot, step, offer) deploys the program must not use (see
-    `ScheduledPolicy.failed`)."""
+    `ScheduledPolicy.failed`; per second: (vm slot, second, offer))."""
     end = int(market.times[-1]) if end is None else end
+    if model.per_second:
+        return _optimum_per_second(market, match, model, end, forbid)
     steps = int(np.searchsorted(market.times, end, side="left"))
     times = market.times[:steps]
     cols = np.flatnonzero(match.mask)  # work on the fleet's offers only
@@ -175,6 +180,21 @@ def hindsight_optimum(  # noqa: C901 — one coordinate-descent loop over VM slo
     ]
     total = sum(costs)
     return Optimum(int(total), tuple(schedules))
+
+
+def _optimum_per_second(
+    market: Market,
+    match: FleetMatch,
+    model: BillingModel,
+    end: int,
+    forbid: frozenset[tuple[int, int, int]],
+) -> Optimum:
+    total, plans, cols = optimum_per_second(market, match, model, end, forbid)
+    schedules = tuple(
+        tuple(Segment(market.step_at(sp.start), int(cols[sp.offer]), sp.start) for sp in p)
+        for p in plans
+    )
+    return Optimum(total, schedules)
 
 
 def _n_charges(model: BillingModel, start: int, stop: np.ndarray, end: int) -> np.ndarray:
@@ -399,7 +419,8 @@ class ScheduledPolicy:
 
     def failed(self, aborted: set[int]) -> frozenset[tuple[int, int, int]]:
         """The (slot, step, offer) deploys the executor could not make (capacity taken by
-        the VM's own predecessor on the same offer, or by another VM)."""
+        the VM's own predecessor on the same offer, or by another VM); per second
+        (slot, second, offer)."""
         return frozenset(v for k, v in self.issued.items() if k in aborted)
 
     def decide(self, view: StepView) -> list[Action]:
@@ -410,13 +431,22 @@ class ScheduledPolicy:
             only = np.zeros(self.n, dtype=bool)
             only[seg.offer] = True
             a: Action
+            # per second a segment may start between snapshots: journaled until then
+            later = seg.at if seg.at is not None and seg.at > view.now else None
             if i == 0:
-                a = Deploy(1, offers=only, tag=slot, reason="optimum", diversify=True)
+                a = Deploy(
+                    1, offers=only, tag=slot, reason="optimum", diversify=True, not_before=later
+                )
+            elif seg.at is not None:  # the slot's VM when the move runs (maybe not yet up)
+                a = Migrate(
+                    "", offers=only, reason="optimum", diversify=True, not_before=later, tag=slot
+                )
             elif slot in current:
                 a = Migrate(current[slot].id, offers=only, reason="optimum", diversify=True)
             else:
                 continue
-            self.issued[id(a)] = (slot, seg.step, seg.offer)
+            key = seg.step if seg.at is None else seg.at
+            self.issued[id(a)] = (slot, key, seg.offer)
             self.keep.append(a)
             acts.append(a)
         return acts

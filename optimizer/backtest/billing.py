@@ -15,7 +15,16 @@ Rules (shared/fluence-api.md, DESIGN.md):
 - Price models: `deal` (default) — a VM pays the offer's price at its deploy time for its
   whole life; `market` — each charge uses the offer's last recorded price at that moment.
 
-Money is integer micro-USD inside (exact); results are exposed as `Decimal`.
+The cloud API generation bills differently (shared/fluence-cloud-api, "Billing"); price
+model `per-second`: a VM pays its offer's current price (hourly points) for every second
+it exists, from deploy to delete — no charge up front, no epoch, no boundary, no reserve,
+no refund. Capacity and lead time as above. It is `optimizer.billing.PerSecond`'s rule,
+integrated here over the recorded price path in whole micro-USD × seconds (no rounding
+per piece), so the hindsight optimum can be checked for equality.
+
+Money is integer micro-USD inside (exact); results are exposed as `Decimal`. Per-second
+amounts are integer micro-USD × `scale` (price per period × seconds, the period being the
+market's price unit in seconds), so they stay exact too.
 """
 
 from __future__ import annotations
@@ -23,24 +32,47 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal, get_args
 
 import numpy as np
 
 from optimizer.backtest.prices import Market, micros_to_usd
+from optimizer.billing import BillingModel as PlannerBilling
+from optimizer.billing import billing_model
 from optimizer.clock import EPOCH_SECONDS
-from optimizer.config import PriceModel
 from optimizer.fluence.status import VmStatus
+
+#: how the backtest bills a VM: `deal` and `market` per epoch (billing.py docstring; the
+#: planner's `PriceModel`), `per-second` as the cloud API generation does
+BacktestPriceModel = Literal["deal", "market", "per-second"]
+PRICE_MODELS: tuple[str, ...] = get_args(BacktestPriceModel)
+_NANO = Decimal("0.000000001")
 
 
 @dataclass(frozen=True)
 class BillingModel:
     """Parameters of the simulated billing; the same for every policy in a run."""
 
-    price_model: PriceModel = "deal"
+    price_model: BacktestPriceModel = "deal"
     lead_time_s: int = 600
     epoch_s: int = EPOCH_SECONDS
     reserve_epochs: int = 1
     disruption_cost_micros: int = 0
+
+    @property
+    def per_second(self) -> bool:
+        return self.price_model == "per-second"
+
+    @property
+    def billing(self) -> PlannerBilling:
+        """The shared billing model (optimizer.billing) this simulation stands for: what
+        the planner's economics go through in the backtest."""
+        return billing_model("per-second" if self.per_second else "epoch-deal")
+
+    def scale(self, market: Market) -> int:
+        """What one micro-USD is in this model's amounts: 1 when billed per epoch; per
+        second, the market's price period (amounts are price × seconds)."""
+        return market.period_s if self.per_second else 1
 
     def charges_between(self, deployed: int, deleted: int, end: int) -> int:
         """How many charges a VM deployed at `deployed` and deleted at `deleted` pays when
@@ -93,6 +125,7 @@ class Account:
     usage: Counter[int] = field(default_factory=Counter)
     events: list[tuple[int, int]] = field(default_factory=list)  # (time, micro-USD charged)
     vm_epochs: Counter[int] = field(default_factory=Counter)
+    vm_seconds: Counter[int] = field(default_factory=Counter)  # per-second: seconds per offer
     reserve_held: int = 0
     peak_reserve: int = 0
     now: int = 0
@@ -111,14 +144,20 @@ class Account:
         return cap < 0 or self.usage[offer] + 1 <= cap
 
     def current_price(self, vm: SimVm, step: int) -> int:
-        """What `vm` pays per epoch now: its deal, or its offer's current price (market)."""
+        """What `vm` pays per epoch (per the market's price period) now: its deal, or its
+        offer's current price (market, per-second)."""
         if self.model.price_model == "deal":
             return vm.deal_micros
         return int(self.market.ffill_price[step, vm.offer])
 
     @property
     def total_micros(self) -> int:
+        """The total in the model's amounts (micro-USD × `BillingModel.scale`)."""
         return sum(a for _, a in self.events)
+
+    def to_usd(self, amount: int) -> Decimal:
+        """An amount of this account (micro-USD × scale) in USD."""
+        return to_usd(amount, self.model.scale(self.market))
 
     # --- mutations ------------------------------------------------------------------------
 
@@ -129,6 +168,7 @@ class Account:
         if price < 0:
             raise ValueError(f"offer {offer} is not listed at step {step}")
         self._seq += 1
+        per_second = self.model.per_second
         vm = SimVm(
             id=f"vm-{self._seq:05d}",
             offer=offer,
@@ -136,16 +176,18 @@ class Account:
             active_at=t + self.model.lead_time_s,
             deal_micros=price,
             next_charge=t,
-            reserve_micros=price * self.model.reserve_epochs,
+            reserve_micros=0 if per_second else price * self.model.reserve_epochs,
             replaces=replaces,
         )
         self.vms[vm.id] = vm
         self.usage[offer] += 1
         self.reserve_held += vm.reserve_micros
         self.peak_reserve = max(self.peak_reserve, self.reserve_held)
-        self._charge_due(vm, t + 1)  # the first epoch, up front
+        if not per_second:
+            self._charge_due(vm, t + 1)  # the first epoch, up front
         if replaces is not None and self.model.disruption_cost_micros:
-            self.events.append((t, self.model.disruption_cost_micros))
+            scale = self.model.scale(self.market)
+            self.events.append((t, self.model.disruption_cost_micros * scale))
         return vm
 
     def schedule_delete(self, vm_id: str, at: int) -> None:
@@ -174,6 +216,16 @@ class Account:
         self.advance(end)
 
     def _charge_due(self, vm: SimVm, stop: int) -> None:
+        if self.model.per_second:
+            # every second it exists, at the price of the moment: `next_charge` is the
+            # time the VM has been billed up to
+            if stop > vm.next_charge:
+                amount = self.market.cost_between(vm.offer, vm.next_charge, stop)
+                self.events.append((vm.next_charge, amount))
+                self.vm_seconds[vm.offer] += stop - vm.next_charge
+                vm.charged_micros += amount
+                vm.next_charge = stop
+            return
         while vm.next_charge < stop:
             if self.model.price_model == "deal":
                 amount = vm.deal_micros
@@ -198,11 +250,18 @@ class Account:
     # --- results --------------------------------------------------------------------------
 
     def total(self) -> Decimal:
-        return micros_to_usd(self.total_micros)
+        return self.to_usd(self.total_micros)
 
     def cumulative(self) -> tuple[np.ndarray, np.ndarray]:
         """(times, cumulative micro-USD) of every charge, in time order."""
         if not self.events:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         ev = np.array(sorted(self.events), dtype=np.int64)
-        return ev[:, 0], np.cumsum(ev[:, 1])
+        return ev[:, 0], np.cumsum(ev[:, 1]) // self.model.scale(self.market)
+
+
+def to_usd(amount: int, scale: int) -> Decimal:
+    """micro-USD × `scale` → USD (exact per epoch; per second, to a nano-dollar)."""
+    if scale == 1:
+        return micros_to_usd(amount)
+    return (Decimal(int(amount)) / scale).scaleb(-6).quantize(_NANO)

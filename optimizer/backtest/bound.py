@@ -28,6 +28,9 @@ provably not above the cost of any schedule a replayed policy can carry out:
 Every real schedule is feasible for the relaxed problem at a cost at least its relaxed
 cost, hence bound <= the cost of any schedule. The program runs over snapshot intervals
 (O(steps² + steps × offers × epochs)), like the optimum's.
+
+Per second there is no billing phase to relax: the bound is one VM's exact optimum over
+every start second without the fleet's other VMs, × instances (per_second.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.per_second import bound_per_second
 from optimizer.backtest.prices import Market
 from optimizer.backtest.replay import FleetMatch
 
@@ -44,9 +48,12 @@ _INF = float("inf")
 def lower_bound(
     market: Market, match: FleetMatch, model: BillingModel, end: int | None = None
 ) -> int:
-    """A lower bound (micro-USD) on the total cost of running `match.instances` VMs from
-    the first snapshot to `end` under `model`, whatever the policy (module docstring)."""
+    """A lower bound (micro-USD; per second micro-USD × `model.scale`) on the total cost
+    of running `match.instances` VMs from the first snapshot to `end` under `model`,
+    whatever the policy (module docstring)."""
     end = int(market.times[-1]) if end is None else end
+    if model.per_second:
+        return bound_per_second(market, match, model, end)
     steps = int(np.searchsorted(market.times, end, side="left"))
     if steps == 0:
         return 0

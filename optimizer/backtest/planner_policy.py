@@ -24,8 +24,13 @@ actions back into replay actions:
   migration starts now or waits for the billing boundary. Each offer's recent price
   level (`optimizer.analysis.offer_levels`, last 24 h) is refreshed every
   `levels_every` (6 h, the daemon's analysis_interval default).
-- price model: the backtest's billing model decides how a VM is billed, so the fleet's
-  `policy.price_model` is set to it.
+- billing: the planner's economics get the shared billing model the backtest's price
+  model stands for (`BillingModel.billing`: epoch-deal for `deal` and `market`,
+  per-second for `per-second`), as the daemon gets its API edge's. The backtest's price
+  model decides how a VM is billed, so the fleet's `policy.price_model` is set to it
+  (per second: "market", each VM paying its offer's price of the moment).
+- unit: the planner works in USD per 24 h; hourly price points are scaled by 24 on the
+  way in, and the price caps of its actions back.
 - budget: the fleet's `budget.max_usd_per_epoch`.
 """
 
@@ -88,10 +93,12 @@ class PlannerPolicy:
     _trends_at: int | None = None
     _levels: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     _levels_at: int | None = None
+    per_day: int = field(init=False, default=1)  # price periods per 24 h (1, or 24 hourly)
 
     def __post_init__(self) -> None:
         c = self.fleet.constraints
         m = self.market
+        self.per_day = 86_400 // m.period_s  # the planner's unit is USD per 24 h
         group = np.ones(m.n_offers, dtype=bool)
         if c.configurations:
             group &= np.isin(m.configuration, c.configurations)
@@ -178,7 +185,7 @@ class PlannerPolicy:
             {
                 "ts": pd.to_datetime(mv.times[first:][rows], unit="s", utc=True),
                 "offer_key": pd.Categorical.from_codes(cols, categories=self._key_cat),
-                "price_usd": mv.price[first:][rows, cols].astype("float64") / 1e6,
+                "price_usd": mv.price[first:][rows, cols].astype("float64") * self.per_day / 1e6,
             }
         )
         return offer_levels(obs, now=_dt(now))
@@ -208,7 +215,7 @@ class PlannerPolicy:
                 ),
                 "vcpu": m.vcpu[cols].astype("int64"),
                 "ram_gb": m.ram_gb[cols].astype("int64"),
-                "price_usd": prices[rows, cols].astype("float64") / 1e6,
+                "price_usd": prices[rows, cols].astype("float64") * self.per_day / 1e6,
                 "capacity": caps[rows, cols].astype("int64"),
             }
         )
@@ -218,7 +225,9 @@ class PlannerPolicy:
         key = (o, price, capacity)
         hit = self._cache.get(key)
         if hit is None:
-            hit = replace(self.static[o], price=micros_to_usd(price), capacity=capacity)
+            hit = replace(
+                self.static[o], price=micros_to_usd(price * self.per_day), capacity=capacity
+            )
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[key] = hit
@@ -226,8 +235,9 @@ class PlannerPolicy:
 
     def decide(self, view: StepView) -> list[Action]:
         m = self.market
-        if self.fleet.policy.price_model != view.model.price_model:
-            policy = self.fleet.policy.model_copy(update={"price_model": view.model.price_model})
+        price_model = "market" if view.model.per_second else view.model.price_model
+        if self.fleet.policy.price_model != price_model:
+            policy = self.fleet.policy.model_copy(update={"price_model": price_model})
             self.fleet = self.fleet.model_copy(update={"policy": policy})
         now = view.now
         price = view.market.now_price
@@ -292,14 +302,16 @@ class PlannerPolicy:
                     id=v.id,
                     name=f"{self.fleet.name}-{v.id}",
                     status=v.status,
-                    price=micros_to_usd(v.price_micros),
-                    next_billing_at=_dt(v.next_billing_at),
+                    price=micros_to_usd(v.price_micros * self.per_day),
+                    next_billing_at=None if view.model.per_second else _dt(v.next_billing_at),
                     created_at=_dt(v.deployed_at),
                     datacenter=str(m.datacenter[at]) or f"{m.country[at]}-?-{at}",
                     country=str(m.country[at]),
                     vcpu=int(m.vcpu[at]) if m.vcpu[at] > 0 else None,
                     ram_gb=int(m.ram_gb[at]) if m.ram_gb[at] > 0 else None,
-                    reserved_balance=micros_to_usd(v.price_micros * view.model.reserve_epochs),
+                    reserved_balance=Decimal(0)
+                    if view.model.per_second
+                    else micros_to_usd(v.price_micros * view.model.reserve_epochs),
                     offer_key=str(m.keys[at]),
                 )
             )
@@ -317,6 +329,7 @@ class PlannerPolicy:
             now=_dt(now),
             mode="act",
             in_flight=in_flight,
+            billing=view.model.billing,
         )
         self.last_plan = plan
         return self._translate(plan.actions, now)
@@ -338,7 +351,7 @@ class PlannerPolicy:
     def _translate(self, actions: Sequence[PlanAction], now: int) -> list[Action]:
         out: list[Action] = []
         for a in actions:
-            cap = to_micros(a.cap) if a.cap is not None else None
+            cap = to_micros(a.cap) // self.per_day if a.cap is not None else None
             if a.kind == "deploy":
                 out.append(
                     Deploy(1, self._target(a), cap, reason=a.reason, not_before=_ts(a.not_before))

@@ -4,8 +4,15 @@ Two sources give the same long table (one row per offer per snapshot):
 
 - the store, through `optimizer.store.queries.price_observations` (`from_store`);
 - a CSV a user brings from elsewhere (`load_csv`) with the columns
-  `timestamp,offer_key,configuration,country,price_per_epoch_usd` and, optionally,
-  `capacity,vcpu,ram_gb,tier,datacenter`. Configuration names may be any string.
+  `timestamp,offer_key,configuration,country,price_per_epoch_usd` (or
+  `price_per_hour_usd` instead: hourly price points, as the cloud API generation gives)
+  and, optionally, `capacity,vcpu,ram_gb,tier,datacenter`. Configuration names may be any
+  string.
+
+A history's prices are all per epoch (24 h) or all per hour (`PriceHistory.unit`); the
+store's history says which per offer (`price_unit`). Where it also records the hourly
+price of a boot disk per GB and of a public IP (cloud), `Market.whole_vm` adds them to
+each offer's price: what a VM with its disk and IP really costs.
 
 A malformed CSV row stops the run with a `ConfigError` naming the file and line, e.g.
 `prices.csv:17: price_per_epoch_usd 'abc' is not a number` — a backtest on guessed data
@@ -18,7 +25,7 @@ matrices of integer micro-USD prices and capacities, plus each offer's static at
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,7 +42,11 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 REQUIRED_COLUMNS = ("timestamp", "offer_key", "configuration", "country", "price_per_epoch_usd")
+#: the price column of a CSV, by the unit its prices are per (exactly one must be given)
+PRICE_COLUMNS = {"epoch": "price_per_epoch_usd", "hour": "price_per_hour_usd"}
 OPTIONAL_COLUMNS = ("capacity", "vcpu", "ram_gb", "tier", "datacenter")
+#: seconds a price is per, by unit
+UNIT_SECONDS = {"epoch": 86_400, "hour": 3_600}
 MAX_REPORTED_ERRORS = 20
 
 #: columns of `PriceHistory.frame`
@@ -51,6 +62,8 @@ FRAME_COLUMNS = (
     "price_micros",
     "capacity",
 )
+#: optional columns of `PriceHistory.frame` (cloud: hourly micro-USD, -1 when unknown)
+WHOLE_VM_COLUMNS = ("disk_micros_per_gb", "public_ip_micros")
 
 
 @dataclass(frozen=True)
@@ -59,11 +72,14 @@ class PriceHistory:
 
     `frame` columns: ts (datetime64[ns, UTC]), offer_key, configuration, country,
     datacenter (str, "" when unknown), vcpu, ram_gb, tier (int64, -1 when unknown),
-    price_micros (int64, integer micro-USD per epoch), capacity (int64, -1 when unknown).
+    price_micros (int64, integer micro-USD per `unit`: "epoch" or "hour"), capacity
+    (int64, -1 when unknown); optionally `WHOLE_VM_COLUMNS` (hourly disk price per GB and
+    public-IP price, micro-USD, -1 when unknown).
     """
 
     frame: pd.DataFrame
     source: str
+    unit: str = "epoch"
 
     def window(self, since: datetime | None, until: datetime | None = None) -> PriceHistory:
         """The rows with since <= ts <= until (either bound optional)."""
@@ -73,7 +89,7 @@ class PriceHistory:
             mask &= (f["ts"] >= pd.Timestamp(since)).to_numpy()
         if until is not None:
             mask &= (f["ts"] <= pd.Timestamp(until)).to_numpy()
-        return PriceHistory(f.loc[mask].reset_index(drop=True), self.source)
+        return PriceHistory(f.loc[mask].reset_index(drop=True), self.source, self.unit)
 
     @property
     def start(self) -> datetime:
@@ -102,8 +118,9 @@ def _int_field(value: str, name: str, lo: int, hi: int | None = None) -> tuple[i
     return n, None
 
 
-def _header(reader: _csv.Reader, name: str) -> tuple[dict[str, int], int]:
-    """The column positions (required and optional columns present) and the row width."""
+def _header(reader: _csv.Reader, name: str) -> tuple[dict[str, int], int, str]:
+    """The column positions (required and optional columns present; the price column also
+    as "price"), the row width and the unit the prices are per."""
     try:
         header = next(reader)
     except StopIteration:
@@ -111,13 +128,22 @@ def _header(reader: _csv.Reader, name: str) -> tuple[dict[str, int], int]:
     except (csv.Error, UnicodeDecodeError) as e:
         raise ConfigError(f"{name}:1: not a CSV header: {e}") from None
     header = [h.strip().lower().lstrip("\ufeff") for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    given = [u for u, c in PRICE_COLUMNS.items() if c in header]
+    if len(given) > 1:
+        raise ConfigError(f"{name}:1: give one of {' or '.join(PRICE_COLUMNS.values())}, not both")
+    # an hourly file names its price column price_per_hour_usd instead
+    required = [PRICE_COLUMNS[given[0]] if c == PRICE_COLUMNS["epoch"] and given else c
+                for c in REQUIRED_COLUMNS]  # fmt: skip
+    missing = [c for c in required if c not in header]
     if missing:
         raise ConfigError(
-            f"{name}:1: missing column(s) {', '.join(missing)} (need {','.join(REQUIRED_COLUMNS)})"
+            f"{name}:1: missing column(s) {', '.join(missing)} (need {','.join(REQUIRED_COLUMNS)}"
+            f", or {PRICE_COLUMNS['hour']} for hourly prices)"
         )
-    idx = {c: header.index(c) for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in header}
-    return idx, len(header)
+    idx = {c: header.index(c) for c in (*required, *OPTIONAL_COLUMNS) if c in header}
+    unit = given[0] if given else "epoch"
+    idx["price"] = idx[PRICE_COLUMNS[unit]]
+    return idx, len(header), unit
 
 
 def _read_rows(
@@ -178,7 +204,7 @@ def load_csv(path: Path | str) -> PriceHistory:
     errors: list[str] = []
     with fh:
         reader = csv.reader(fh)
-        idx, width = _header(reader, name)
+        idx, width, unit = _header(reader, name)
         try:
             _read_rows(reader, name, idx, width, cols, lines, errors)
         except (csv.Error, UnicodeDecodeError) as e:
@@ -192,7 +218,7 @@ def load_csv(path: Path | str) -> PriceHistory:
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
     for c in ("vcpu", "ram_gb", "tier", "price_micros", "capacity"):
         frame[c] = frame[c].astype("int64")
-    return PriceHistory(_sorted(frame), name)
+    return PriceHistory(_sorted(frame), name, unit)
 
 
 def _parse_row(row: list[str], idx: dict[str, int], cols: dict[str, list[Any]]) -> list[str]:
@@ -221,18 +247,19 @@ def _parse_row(row: list[str], idx: dict[str, int], cols: dict[str, list[Any]]) 
     country = get("country").upper()
     if len(country) != 2 or not country.isalpha() or not country.isascii():
         errs.append(f"country {get('country')[:40]!r} is not a two-letter country code")
-    price_raw = get("price_per_epoch_usd")
+    price_raw = get("price")
+    column = next(c for c in PRICE_COLUMNS.values() if c in idx)
     micros = -1
     try:
         d = Decimal(price_raw)
         if not d.is_finite():
             raise InvalidOperation
         if d < 0:
-            errs.append(f"price_per_epoch_usd {price_raw!r} is negative")
+            errs.append(f"{column} {price_raw!r} is negative")
         else:
             micros = int(d.scaleb(6).quantize(Decimal(1)))
     except InvalidOperation:
-        errs.append(f"price_per_epoch_usd {price_raw[:40]!r} is not a number")
+        errs.append(f"{column} {price_raw[:40]!r} is not a number")
     cap, e1 = _int_field(get("capacity"), "capacity", 0)
     vcpu, e2 = _int_field(get("vcpu"), "vcpu", 1)
     ram, e3 = _int_field(get("ram_gb"), "ram_gb", 1)
@@ -257,10 +284,13 @@ def _parse_row(row: list[str], idx: dict[str, int], cols: dict[str, list[Any]]) 
 
 def from_frame(df: pd.DataFrame, source: str = "<frame>") -> PriceHistory:
     """Normalize a `price_observations`-shaped DataFrame (ts, offer_key, configuration,
-    country, price_usd; optionally datacenter, vcpu, ram_gb, capacity, tier).
+    country, price_usd; optionally datacenter, vcpu, ram_gb, capacity, tier, price_unit
+    ("epoch" or "hour", default epoch), and the cloud's hourly disk_price_per_gb_usd and
+    public_ip_price_usd, missing where unknown).
 
     Raise `ConfigError` naming the column when a required one is missing or holds
-    missing/negative values.
+    missing/negative values, or when the prices are per epoch in some rows and per hour in
+    others (the API generation changed inside the window).
     """
     need = ("ts", "offer_key", "configuration", "country", "price_usd")
     missing = [c for c in need if c not in df.columns]
@@ -287,7 +317,35 @@ def from_frame(df: pd.DataFrame, source: str = "<frame>") -> PriceHistory:
     if n and (np.isnan(price).any() or (price < 0).any()):
         raise ConfigError(f"{source}: price_usd has missing or negative values")
     out["price_micros"] = np.rint(price * 1_000_000).astype("int64")
-    return PriceHistory(_sorted(out[list(FRAME_COLUMNS)]), source)
+    columns = list(FRAME_COLUMNS)
+    for col, src in zip(
+        WHOLE_VM_COLUMNS, ("disk_price_per_gb_usd", "public_ip_price_usd"), strict=True
+    ):
+        if src in df.columns:
+            v = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype="float64")
+            out[col] = np.where(np.isnan(v) | (v < 0), -1, np.rint(v * 1_000_000)).astype("int64")
+            columns.append(col)
+    return PriceHistory(_sorted(out[columns]), source, _unit(df, source))
+
+
+def _unit(df: pd.DataFrame, source: str) -> str:
+    """The one unit the prices of `df` are per (its `price_unit` column; epoch without)."""
+    if "price_unit" not in df.columns or not len(df):
+        return "epoch"
+    units = df["price_unit"].fillna("epoch").astype(str)
+    found = sorted(set(units))
+    unknown = [u for u in found if u not in UNIT_SECONDS]
+    if unknown:
+        raise ConfigError(f"{source}: price_unit {unknown[0]!r} is not epoch or hour")
+    if len(found) > 1:
+        ts = pd.to_datetime(df["ts"], utc=True)
+        last_epoch = ts[(units == "epoch").to_numpy()].max()
+        raise ConfigError(
+            f"{source}: the history mixes prices per epoch and per hour (the API generation "
+            f"changed; per-epoch prices until {last_epoch:%Y-%m-%d %H:%M} UTC): replay a "
+            "window on one side of the change (--since)"
+        )
+    return found[0]
 
 
 def from_store(
@@ -313,10 +371,13 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 class Market:
     """History as dense matrices; row t = snapshot `times[t]`, column o = offer `keys[o]`.
 
-    price[t, o]: integer micro-USD per epoch, -1 where the offer was not listed.
+    price[t, o]: integer micro-USD per `period_s` seconds (an epoch, or an hour for the
+    cloud's hourly price points), -1 where the offer was not listed.
     capacity[t, o]: available instances, -1 when unknown (treated as unlimited).
     times: int64 POSIX seconds, ascending. Static attributes per offer come from its most
-    recent observation.
+    recent observation. disk_price[t, o] (per GB) and ip_price[t, o]: the hourly prices of
+    a boot disk and a public IP in the offer's cluster, -1 where unknown; None when the
+    history has none (see `whole_vm`).
     """
 
     times: np.ndarray
@@ -329,7 +390,11 @@ class Market:
     tier: np.ndarray
     price: np.ndarray
     capacity: np.ndarray
+    period_s: int = UNIT_SECONDS["epoch"]
+    disk_price: np.ndarray | None = None
+    ip_price: np.ndarray | None = None
     _ffill: np.ndarray | None = None
+    _integral: np.ndarray | None = None
 
     @classmethod
     def build(cls, history: PriceHistory) -> Market:
@@ -341,6 +406,14 @@ class Market:
         cap = np.full((n_t, n_o), -1, dtype=np.int64)
         price[t_codes, o_codes] = f["price_micros"].to_numpy()
         cap[t_codes, o_codes] = f["capacity"].to_numpy()
+        extra: list[np.ndarray | None] = []
+        for col in WHOLE_VM_COLUMNS:
+            if col in f.columns:
+                m = np.full((n_t, n_o), -1, dtype=np.int64)
+                m[t_codes, o_codes] = f[col].to_numpy()
+                extra.append(m)
+            else:
+                extra.append(None)
         last = f.groupby(o_codes, sort=True).tail(1)
         last = last.set_index(o_codes[last.index]).sort_index()
         times = (
@@ -359,7 +432,47 @@ class Market:
             tier=last["tier"].to_numpy(dtype=np.int64),
             price=price,
             capacity=cap,
+            period_s=UNIT_SECONDS[history.unit],
+            disk_price=extra[0],
+            ip_price=extra[1],
         )
+
+    @property
+    def hourly(self) -> bool:
+        return self.period_s == UNIT_SECONDS["hour"]
+
+    def per_epoch(self) -> Market:
+        """This market with prices per epoch (hourly prices × 24, exact), for the billing
+        models that charge per epoch."""
+        if self.period_s == UNIT_SECONDS["epoch"]:
+            return self
+        k = UNIT_SECONDS["epoch"] // self.period_s
+        return replace(
+            self,
+            price=np.where(self.price >= 0, self.price * k, -1),
+            period_s=86_400,
+            _ffill=None,
+            _integral=None,
+        )
+
+    def whole_vm(self, disk_gb: int, public_ip: bool) -> tuple[Market, str | None]:
+        """(market, note): each offer's price plus `disk_gb` GB of boot disk and, with
+        `public_ip`, a public IP, where the history records their hourly prices (scaled to
+        the market's unit); the note says what was added, or None when nothing was known."""
+        parts = []
+        add = np.zeros_like(self.price)
+        k = self.period_s // UNIT_SECONDS["hour"]
+        if self.disk_price is not None and (self.disk_price >= 0).any():
+            add += np.where(self.disk_price >= 0, self.disk_price * disk_gb * k, 0)
+            parts.append(f"a {disk_gb} GB boot disk")
+        if public_ip and self.ip_price is not None and (self.ip_price >= 0).any():
+            add += np.where(self.ip_price >= 0, self.ip_price * k, 0)
+            parts.append("a public IP")
+        if not parts:
+            return self, None
+        price = np.where(self.price >= 0, self.price + add, -1)
+        note = f"prices are whole VMs: the VM plus {' and '.join(parts)}"
+        return replace(self, price=price, _ffill=None, _integral=None), note
 
     @property
     def n_steps(self) -> int:
@@ -385,6 +498,38 @@ class Market:
             self._ffill = np.where(first, ff, -1)
         return self._ffill
 
+    @property
+    def integral(self) -> np.ndarray:
+        """(steps, offers) int64: each offer's price integrated over time from the first
+        snapshot to snapshot s (price × seconds, the price being the last recorded one;
+        0 before the offer was first listed). `cost_between` differences it."""
+        if self._integral is None:
+            ff = np.maximum(self.ffill_price, 0)
+            dt = np.diff(self.times)[:, None]
+            out = np.zeros_like(ff)
+            np.cumsum(ff[:-1] * dt, axis=0, out=out[1:])
+            self._integral = out
+        return self._integral
+
+    def integral_at(self, t: np.ndarray | int, offers: np.ndarray | int | slice) -> np.ndarray:
+        """The integral (see `integral`) up to time(s) t >= times[0], for `offers`: t is a
+        vector of times (→ (len(t), offers)) or one time (→ (offers,))."""
+        tt = np.asarray(t, dtype=np.int64)
+        s = np.searchsorted(self.times, tt, side="right") - 1
+        ff = np.maximum(self.ffill_price[s][..., offers], 0)
+        dt = tt - self.times[s]
+        if ff.ndim > dt.ndim:
+            dt = dt[..., None]
+        out: np.ndarray = self.integral[s][..., offers] + ff * dt
+        return out
+
+    def cost_between(self, offer: int, a: int, b: int) -> int:
+        """What `offer` costs from second a to second b (a <= b) at its recorded prices,
+        in price × seconds (per-second billing)."""
+        if b <= a:
+            return 0
+        return int(self.integral_at(b, offer)) - int(self.integral_at(a, offer))
+
     def price_asof(self, offer: int, t: int) -> int:
         """Offer's last known price at POSIX second t (micro-USD), -1 if never listed."""
         s = self.step_at(t)
@@ -392,17 +537,15 @@ class Market:
 
     def subsample(self, steps: np.ndarray) -> Market:
         """A Market keeping only the given snapshot rows (e.g. one per epoch)."""
-        return Market(
+        return replace(
+            self,
             times=self.times[steps],
-            keys=self.keys,
-            configuration=self.configuration,
-            country=self.country,
-            datacenter=self.datacenter,
-            vcpu=self.vcpu,
-            ram_gb=self.ram_gb,
-            tier=self.tier,
             price=self.price[steps],
             capacity=self.capacity[steps],
+            disk_price=None if self.disk_price is None else self.disk_price[steps],
+            ip_price=None if self.ip_price is None else self.ip_price[steps],
+            _ffill=None,
+            _integral=None,
         )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from optimizer.backtest.billing import Account, BillingModel
 from optimizer.backtest.prices import Market
+from optimizer.clock import EPOCH_SECONDS
 from optimizer.config import FleetConfig
 from optimizer.errors import ConfigError
 from optimizer.money import to_micros
@@ -130,6 +131,7 @@ class Migrate:
     reason: str = ""
     not_before: int | None = None  # journaled now, the replacement deployed at this time
     diversify: bool = False
+    tag: object = None  # set: migrate the VM carrying this tag when the action runs
 
 
 @dataclass(frozen=True)
@@ -168,9 +170,10 @@ def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
 
     Configurations, countries, minimum tier (an offer of unknown tier fails it; a history
     without any tier skips the check, with a note), excluded datacenters and
-    the price cap are checked; hardware, certifications and extra storage are not in price
-    histories, so they are listed in `notes` instead. Raise ConfigError for a
-    capacity-sized fleet (backtests need `instances`) or when no offer ever matches.
+    the price cap (in the market's unit) are checked; hardware, certifications and extra
+    storage are not in price histories, so they are listed in `notes` instead. Raise
+    ConfigError for a capacity-sized fleet (backtests need `instances`) or when no offer
+    ever matches.
     """
     if fleet.instances is None:
         raise ConfigError(
@@ -196,7 +199,9 @@ def match_fleet(market: Market, fleet: FleetConfig) -> FleetMatch:
         notes.append("certifications are not in the price history: not checked")
     if c.min_tier is not None and not tiers_known:
         notes.append("the price history has no tiers: min_tier is not checked")
-    cap = to_micros(c.price_cap_per_epoch) if c.price_cap_per_epoch is not None else None
+    cap = None
+    if c.price_cap_per_epoch is not None:  # in the market's unit (hourly: a 24th, floored)
+        cap = to_micros(c.price_cap_per_epoch) // (EPOCH_SECONDS // market.period_s)
     if not mask.any():
         raise ConfigError(
             f"fleet {fleet.name!r}: no offer in the price history matches its constraints "
@@ -367,6 +372,9 @@ class Replay:
                 self.stats.deploys += 1
         elif isinstance(a, Migrate):
             old = acct.vms.get(a.vm_id)
+            if a.tag is not None:  # whichever VM holds the tag now (not one on its way out)
+                old = next((v for v in acct.live() if v.delete_at is None
+                            and self.tags.get(v.id) == a.tag), None)  # fmt: skip
             if old is None or old.deleted_at is not None or old.delete_at is not None:
                 self.stats.failed["migrate: VM gone"] += 1
                 self.aborted.add(id(a))

@@ -35,7 +35,7 @@ def rows(result: BacktestResult) -> list[dict[str, str]]:
             "share of optimum's saving": _share(p.share_of_optimum),
             "share of bound's saving": _share(p.share_of_bound),
             "migrations": str(p.migrations),
-            "VM-epochs": str(sum(p.vm_epochs.values())),
+            f"VM-{p.usage_unit}s": str(sum(p.vm_epochs.values())),
             "offers used": str(len(p.vm_epochs)),
         }
         for p in result.policies

@@ -27,7 +27,7 @@ from optimizer.backtest.baselines import (
     StaticPolicy,
     hindsight_optimum,
 )
-from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.billing import BillingModel, to_usd
 from optimizer.backtest.bound import lower_bound
 from optimizer.backtest.prices import Market, micros_to_usd
 from optimizer.backtest.replay import FleetMatch, Policy, Replay, replay
@@ -41,7 +41,7 @@ class PolicyResult:
     name: str
     total: Decimal
     migrations: int
-    vm_epochs: dict[str, int]
+    vm_epochs: dict[str, int]  # VM-epochs per offer; VM-hours when billed per second
     failed_actions: dict[str, int]
     peak_reserve: Decimal
     cumulative: tuple[np.ndarray, np.ndarray]  # (POSIX seconds, cumulative micro-USD)
@@ -49,6 +49,7 @@ class PolicyResult:
     saving_vs_static: Decimal = Decimal(0)
     share_of_optimum: float | None = None  # None when the optimum saves nothing
     share_of_bound: float | None = None  # None when the bound is not below static
+    usage_unit: str = "epoch"  # what `vm_epochs` counts: "epoch" or "hour"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -58,7 +59,7 @@ class PolicyResult:
             "saving_vs_static_usd": str(self.saving_vs_static),
             "share_of_optimum_saving": self.share_of_optimum,
             "share_of_bound_saving": self.share_of_bound,
-            "vm_epochs_per_offer": dict(sorted(self.vm_epochs.items())),
+            f"vm_{self.usage_unit}s_per_offer": dict(sorted(self.vm_epochs.items())),
             "failed_actions": self.failed_actions,
             "peak_reserve_usd": str(self.peak_reserve),
             "seconds": round(self.seconds, 3),
@@ -102,15 +103,22 @@ class BacktestResult:
 
 def _result(name: str, run: Replay, market: Market, seconds: float) -> PolicyResult:
     acct = run.account
+    # per second there are no epochs: VM-hours (whole hours) instead
+    used = (
+        {o: n // 3600 for o, n in acct.vm_seconds.items()}
+        if run.model.per_second
+        else acct.vm_epochs
+    )
     return PolicyResult(
         name=name,
         total=acct.total(),
         migrations=run.stats.migrations,
-        vm_epochs={str(market.keys[o]): n for o, n in acct.vm_epochs.items() if n},
+        vm_epochs={str(market.keys[o]): n for o, n in used.items() if n},
         failed_actions=dict(run.stats.failed),
         peak_reserve=micros_to_usd(acct.peak_reserve),
         cumulative=acct.cumulative(),
         seconds=seconds,
+        usage_unit="hour" if run.model.per_second else "epoch",
     )
 
 
@@ -157,15 +165,15 @@ def run_backtest(
         # predecessor or another VM): forbid it and plan again
         forbid |= failed
     opt_res = _result("optimum", r, market, time.perf_counter() - t0)
-    if opt_res.total != micros_to_usd(opt.total_micros):
+    if opt_res.total != r.account.to_usd(opt.total_micros):
         res.notes.append(
             f"capacity binds: the optimum's schedule replayed to {opt_res.total} against "
-            f"{micros_to_usd(opt.total_micros)} planned; the figure shown is the replayed, "
+            f"{r.account.to_usd(opt.total_micros)} planned; the figure shown is the replayed, "
             "feasible one (an upper bound on the true optimum)"
         )
     res.policies.insert(2, opt_res)
 
-    res.bound = micros_to_usd(lower_bound(market, match, model, end))
+    res.bound = to_usd(lower_bound(market, match, model, end), model.scale(market))
 
     static = res.policy("static").total
     gap = static - opt_res.total

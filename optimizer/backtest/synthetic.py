@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.backtest.prices import PriceHistory, from_frame
+from optimizer.backtest.prices import UNIT_SECONDS, PriceHistory, from_frame
 
 CONFIGS = (
     ("cpu-2-ram-4gb-storage-25gb", 2, 4, 0.30),
@@ -168,3 +168,14 @@ def scenario_history(
         }
     )
     return from_frame(frame, f"synthetic {kind} seed {seed}")
+
+
+def hourly(history: PriceHistory) -> PriceHistory:
+    """The same history as hourly price points, as the cloud API generation gives them:
+    each per-epoch price divided by 24 (rounded half-even to a micro-dollar)."""
+    if history.unit == "hour":
+        return history
+    k = UNIT_SECONDS["epoch"] // UNIT_SECONDS["hour"]
+    frame = history.frame.copy()
+    frame["price_micros"] = np.rint(frame["price_micros"].to_numpy() / k).astype("int64")
+    return PriceHistory(frame, f"{history.source}, hourly", "hour")

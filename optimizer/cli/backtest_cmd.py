@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
             None,
             "--prices",
             help="Read price history from a CSV: timestamp,offer_key,configuration,country,"
-            "price_per_epoch_usd[,capacity,vcpu,ram_gb,tier,datacenter].",
+            "price_per_epoch_usd (or price_per_hour_usd)[,capacity,vcpu,ram_gb,tier,datacenter].",
         ),
         since: str = typer.Option(
             "90d", "--since", help="How much history to replay, back from its end (e.g. 90d)."
@@ -89,7 +89,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
         price_model: str = typer.Option(
             "deal",
             "--price-model",
-            help="deal: a VM keeps its deploy price; market: it pays its offer's price each epoch.",
+            help="deal: a VM keeps its deploy price; market: it pays its offer's price each "
+            "epoch; per-second: it pays its offer's price of the moment for every second it "
+            "exists (the cloud API generation).",
         ),
         lead_time: str = typer.Option(
             "10m", "--lead-time", help="Launch time of a new VM (deploy → Active)."
@@ -105,7 +107,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
         """Replay recorded price history through the planner and compare it with the
         static, greedy and hindsight-optimal baselines."""
         from optimizer.backtest import prices as pr
-        from optimizer.backtest.billing import BillingModel
+        from optimizer.backtest.billing import PRICE_MODELS, BillingModel
         from optimizer.backtest.planner_policy import planner_policies
         from optimizer.backtest.replay import match_fleet
         from optimizer.backtest.report import render_html, render_json, render_text
@@ -116,8 +118,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
 
         if from_db == (prices is not None):
             raise ConfigError("give exactly one of --from-db or --prices CSV")
-        if price_model not in ("deal", "market"):
-            raise ConfigError(f"--price-model {price_model!r}: use deal or market")
+        if price_model not in PRICE_MODELS:
+            raise ConfigError(f"--price-model {price_model!r}: use {', '.join(PRICE_MODELS)}")
         if step not in ("snapshot", "epoch"):
             raise ConfigError(f"--step {step!r}: use snapshot or epoch")
         try:
@@ -158,6 +160,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
         else:
             history = pr.from_store(ctx.obj.engine(), datetime.now(UTC) - window)
         market = pr.Market.build(history)
+        if price_model != "per-second":
+            market = market.per_epoch()  # hourly points charged per epoch: × 24
         if step == "epoch":
             market = market.subsample(pr.epoch_steps(market.times, EPOCH_SECONDS))
         if market.n_steps < 2:
@@ -172,10 +176,13 @@ def register(app: typer.Typer) -> None:  # noqa: C901 — holds the command belo
                 lead_time_s=int(lead.total_seconds()),
                 disruption_cost_micros=to_micros(f.policy.disruption_cost_usd),
             )
-            match = match_fleet(market, f)
-            pols, notes = planner_policies(f, market, sets)
-            res = run_backtest(market, match, model, pols, fleet_name=f.name)
+            fleet_market, whole = market.whole_vm(f.disk_gb, f.public_ip)
+            match = match_fleet(fleet_market, f)
+            pols, notes = planner_policies(f, fleet_market, sets)
+            res = run_backtest(fleet_market, match, model, pols, fleet_name=f.name)
             res.notes.extend(notes)
+            if whole is not None:
+                res.notes.append(whole)
             results.append(res)
 
         if as_json:

@@ -137,7 +137,7 @@ def test_policy_sets_run_the_planner_with_another_policy(files, run_cli, tmp_pat
         (["--prices", "{bad}"], "bad.csv:3: price_per_epoch_usd 'abc' is not a number"),
         (["--prices", "{csv}", "--since", "soon"], "is not a duration"),
         (["--prices", "{csv}", "--policy-set", "x"], "write it as NAME=FILE"),
-        (["--prices", "{csv}", "--price-model", "spot"], "use deal or market"),
+        (["--prices", "{csv}", "--price-model", "spot"], "use deal, market, per-second"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(files, run_cli, tmp_path, args, message) -> None:  # type: ignore[no-untyped-def]
@@ -233,3 +233,50 @@ def test_only_capacity_fleets_is_one_line_and_exit_2(tmp_path: Path, files, run_
     out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv))
     assert out.returncode == 2
     assert "no fleet sized by `instances` to backtest" in out.stderr
+
+
+@pytest.fixture
+def hourly_files(tmp_path: Path) -> tuple[Path, Path]:
+    """The cloud's hourly price points for 2 days: 'cheap' 0.05/h that drops to 0.02/h after
+    12 h, 'steady' 0.04/h; whole-VM extras are not in a CSV."""
+    t0 = datetime(2026, 2, 1, tzinfo=UTC)
+    lines = ["timestamp,offer_key,configuration,country,price_per_hour_usd,capacity"]
+    for h in range(2 * 24 + 1):
+        ts = (t0 + timedelta(hours=h)).isoformat()
+        lines.append(f"{ts},cheap,box-small,DE,{0.05 if h < 12 else 0.02},5")
+        lines.append(f"{ts},steady,box-small,FR,0.04,5")
+    csv = tmp_path / "hourly.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET)
+    return csv, fleet
+
+
+def test_per_second_on_hourly_points(hourly_files, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """--price-model per-second bills every second at the hourly price: static keeps 2 VMs
+    on 'steady' for 48 h = 2 × 48 × 0.04; the optimum moves both to 'cheap' at the drop
+    (12 h at 0.04, then 0.02 with a 10 min overlap); VM-hours instead of VM-epochs."""
+    csv, fleet = hourly_files
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--json",
+                  "--price-model", "per-second")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["price_model"] == "per-second"
+    by = {p["policy"]: p for p in doc["policies"]}
+    assert by["static"]["total_usd"] == "3.840000000"
+    assert by["static"]["vm_hours_per_offer"] == {"steady": 96}
+    # 2 × (12 h × 0.04 + 1/6 h × 0.04 overlap + 36 h × 0.02) = 2.413333…
+    assert by["optimum"]["total_usd"] == "2.413333333"
+    assert by["optimum"]["migrations"] == 2
+    assert doc["lower_bound_usd"] == by["optimum"]["total_usd"]  # one VM's plan is exact
+    assert float(by["planner"]["total_usd"]) < 3.84
+
+
+def test_epoch_billing_of_hourly_points_charges_24_hours(hourly_files, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """The deal model on hourly points: an epoch costs 24 × the hourly price (static: 2 VMs
+    × 2 epochs × 0.96)."""
+    csv, fleet = hourly_files
+    out = run_cli("backtest", "--fleet-config", str(fleet), "--prices", str(csv), "--json")
+    assert out.returncode == 0, out.stderr
+    by = {p["policy"]: p for p in json.loads(out.stdout)["policies"]}
+    assert by["static"]["total_usd"] == "3.840000"

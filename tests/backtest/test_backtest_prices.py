@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.backtest.prices import Market, epoch_steps, from_store, load_csv
@@ -138,3 +139,79 @@ def test_history_from_the_store(db_url: str) -> None:
     assert got.keys() == seen.keys()
     assert np.allclose([got[k] for k in seen], list(seen.values()))
     engine.dispose()
+
+
+def test_an_hourly_csv_is_a_history_of_hourly_points(tmp_path: Path) -> None:
+    csv = _write(tmp_path, HEADER.replace("epoch", "hour") + _good_rows(3))
+    h = load_csv(csv)
+    assert h.unit == "hour"
+    m = Market.build(h)
+    assert m.period_s == 3600 and m.hourly
+    # charged per epoch, an hourly point is 24 of them (exact)
+    daily = np.where(m.price >= 0, m.price * 24, -1)  # unlisted stays unlisted
+    assert (m.per_epoch().price == daily).all() and m.per_epoch().period_s == 86_400
+    bad = _write(tmp_path, HEADER.replace("epoch", "hour") + "2026-01-01,o,c,DE,x\n", "b.csv")
+    with pytest.raises(ConfigError, match=r"b.csv:2: price_per_hour_usd 'x' is not a number"):
+        load_csv(bad)
+
+
+def test_a_csv_with_both_price_columns_is_refused(tmp_path: Path) -> None:
+    csv = _write(tmp_path, HEADER.strip() + ",price_per_hour_usd\n")
+    with pytest.raises(ConfigError, match=r"prices.csv:1: give one of .* not both"):
+        load_csv(csv)
+
+
+def _frame(units: list[str], **extra: list[float | None]) -> pd.DataFrame:
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    return pd.DataFrame(
+        {
+            "ts": [t0 + timedelta(hours=i) for i in range(len(units))],
+            "offer_key": "a",
+            "configuration": "cpu-2",
+            "country": "DE",
+            "price_usd": 0.05,
+            "price_unit": units,
+            **extra,
+        }
+    )
+
+
+def test_a_history_mixing_epoch_and_hourly_prices_names_the_change() -> None:
+    from optimizer.backtest.prices import from_frame
+
+    with pytest.raises(ConfigError, match=r"mixes prices per epoch and per hour .* until "
+                       r"2026-01-01 01:00 UTC.*--since"):  # fmt: skip
+        from_frame(_frame(["epoch", "epoch", "hour"]), "store")
+    assert from_frame(_frame(["hour", "hour"]), "store").unit == "hour"
+
+
+def test_whole_vm_prices_add_the_boot_disk_and_the_public_ip_where_known() -> None:
+    """0.05/h VM + 25 GB × 0.0001/GB-h + 0.005/h IP = 0.0575/h; where the disk price is
+    unknown only the IP is added; without the IP, only the disk."""
+    from optimizer.backtest.prices import from_frame
+
+    f = _frame(["hour"] * 3, disk_price_per_gb_usd=[0.0001, None, 0.0001],
+               public_ip_price_usd=[0.005, 0.005, 0.005])  # fmt: skip
+    m = Market.build(from_frame(f, "store"))
+    whole, note = m.whole_vm(25, public_ip=True)
+    assert whole.price[:, 0].tolist() == [57_500, 55_000, 57_500]
+    assert note == "prices are whole VMs: the VM plus a 25 GB boot disk and a public IP"
+    no_ip, _ = m.whole_vm(25, public_ip=False)
+    assert no_ip.price[:, 0].tolist() == [52_500, 50_000, 52_500]
+    # per epoch, the hourly extras count 24 times
+    assert m.per_epoch().whole_vm(25, True)[0].price[0, 0] == 57_500 * 24
+    plain = Market.build(from_frame(_frame(["hour"] * 2), "store"))
+    assert plain.whole_vm(25, True) == (plain, None)
+
+
+def test_the_integral_of_prices_is_exact_between_any_two_seconds() -> None:
+    from optimizer.backtest.prices import from_frame
+
+    f = _frame(["hour"] * 3)
+    f["price_usd"] = [0.36, 0.72, 0.18]
+    m = Market.build(from_frame(f, "store"))
+    t0 = int(m.times[0])
+    assert m.cost_between(0, t0 + 1800, t0 + 4500) == 360_000 * 1800 + 720_000 * 900
+    assert m.cost_between(0, t0 + 7000, t0 + 9000) == 720_000 * 200 + 180_000 * 1800
+    assert m.cost_between(0, t0 + 10, t0 + 10) == 0
