@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final, Literal, Protocol
 
-from optimizer.clock import EPOCH, EPOCH_HOURS, utc
+from optimizer.clock import EPOCH, EPOCH_HOURS, EPOCH_SECONDS, utc
 
 #: an epoch-deal deploy locks this many epochs of its price (the estimate endpoint's
 #: `depositAmountUsdc`); the API's fact, the simulator uses it too
@@ -41,7 +41,7 @@ CUTOVER_MARGIN: Final = timedelta(minutes=5)
 BillingName = Literal["epoch-deal", "per-second"]
 
 _Q = Decimal("0.000001")
-_EPOCH_S = Decimal(int(EPOCH.total_seconds()))
+_EPOCH_S = Decimal(EPOCH_SECONDS)
 _HOURS = Decimal(EPOCH_HOURS)
 
 
@@ -52,9 +52,10 @@ def _frac(delta: timedelta) -> Decimal:
 
 
 def _plain(d: Decimal) -> str:
-    """`d` without trailing zeros and never in exponent notation ("0.05", "12")."""
-    s = f"{d.quantize(_Q):f}"
-    return s.rstrip("0").rstrip(".") if "." in s else s
+    """`d` to the micro-dollar, without trailing zeros past the cents, never in exponent
+    notation ("0.05", "12.00", "0.041667")."""
+    whole, _, frac = f"{d.quantize(_Q):f}".partition(".")
+    return f"{whole}.{frac.rstrip('0').ljust(2, '0')}"
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ def test_per_second_cost_is_pro_rata_by_the_second() -> None:
 
 def test_per_second_words_are_hourly() -> None:
     assert PER_SECOND.rate(D("1.20")) == "$0.05/h"
-    assert PER_SECOND.price(D("24")) == "$1"
+    assert PER_SECOND.price(D("24")) == "$1.00"
+    assert PER_SECOND.price(D("1")) == "$0.041667"
     assert PER_SECOND.rate(D("0.12"), 4) == "$0.005000/h"
     assert PER_SECOND.span(D("1.5")) == "36.0 h"
     assert PER_SECOND.day == "24 h"

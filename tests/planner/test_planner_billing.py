@@ -31,7 +31,7 @@ def test_per_second_migration_cuts_over_when_up_without_waiting_for_a_boundary()
     m = _migration(p)
     assert m is not None
     assert m.not_before == NOW and m.cutover_at is None
-    assert m.reason.startswith("$0.1 → $0.05/h in NL-AMS-1")
+    assert m.reason.startswith("$0.10 → $0.05/h in NL-AMS-1")
     assert "cutover as soon as the new VM is up" in m.reason
     for word in ("epoch", "charge", "deposit", "reserve"):
         assert word not in m.reason
@@ -139,7 +139,7 @@ def test_a_migration_target_stays_under_the_hourly_cap() -> None:
         billing=PER_SECOND,
     )
     assert _migration(p) is None  # 1.30 > 24 × 0.05; the cheaper one has no capacity
-    assert p.verdicts[0].reason.startswith("pays $0.1/h")
+    assert p.verdicts[0].reason.startswith("pays $0.10/h")
 
 
 def test_a_per_second_plan_is_shown_per_hour_without_deposits(capsys) -> None:
