@@ -41,7 +41,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -52,6 +52,7 @@ from optimizer.clock import Clock, SystemClock
 from optimizer.config import Config
 from optimizer.errors import LeadershipLost
 from optimizer.executor.api import CycleClient
+from optimizer.fluence.account import AccountFacts
 from optimizer.fluence.models import (
     Constraints,
     DefaultImage,
@@ -419,6 +420,9 @@ class FencedClient:
 
     def list_public_ips(self) -> list[PublicIp]:
         return self._client.list_public_ips()
+
+    def account(self, since: date, today: date) -> AccountFacts:
+        return self._client.account(since, today)
 
 
 def _line(err: BaseException) -> str:

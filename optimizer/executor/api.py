@@ -4,9 +4,11 @@ implementation, the leader's `FencedClient` wraps one, tests may pass their own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Protocol
 
 from optimizer.billing import BillingModel
+from optimizer.fluence.account import AccountFacts
 from optimizer.fluence.models import (
     Constraints,
     DefaultImage,
@@ -53,8 +55,11 @@ class ExecutorClient(Protocol):
 
 class CycleClient(ExecutorClient, Protocol):
     """The executor's calls plus the snapshot stage's offer list (parsed, or the raw
-    answer that the snapshot scans without a model per offer)."""
+    answer that the snapshot scans without a model per offer) and the account facts
+    (balance, burn rate, charges) the budget, the alerts and the planner use."""
 
     def list_offers(self, constraints: Constraints | None = None) -> list[Offer]: ...
 
     def offers_answer(self) -> bytes: ...
+
+    def account(self, since: date, today: date) -> AccountFacts: ...

@@ -14,9 +14,11 @@ connect` builds the right one; no module outside `optimizer.fluence` asks which.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Protocol
 
 from optimizer.billing import BillingModel
+from optimizer.fluence.account import AccountFacts
 from optimizer.fluence.credentials import Secret
 from optimizer.fluence.models import (
     Constraints,
@@ -98,3 +100,9 @@ class FluenceApi(Protocol):
     def add_ssh_key(self, name: str, public_key: str) -> SshKey | None: ...
 
     def remove_ssh_key(self, fingerprint: str) -> None: ...
+
+    def account(self, since: date, today: date) -> AccountFacts:
+        """The account's balance, what bills now and what was charged from the UTC day
+        `since` to `today` (`optimizer.fluence.account`); parts the API does not report
+        are None."""
+        ...

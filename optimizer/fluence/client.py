@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from optimizer import __version__
 from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import ApiConfig
 from optimizer.errors import ApiError, BadResponse, ClientRequestError, NoMatchingOffers
+from optimizer.fluence.account import UNKNOWN, AccountFacts
 from optimizer.fluence.credentials import Secret, resolve_api_key
 from optimizer.fluence.http import (
     HttpApi,
@@ -239,6 +241,13 @@ class FluenceClient(HttpApi):
     def remove_ssh_key(self, fingerprint: str) -> None:
         """`DELETE /ssh_keys`: remove the key with this fingerprint (`SHA256:...`)."""
         self._call("DELETE", "/ssh_keys", ignore, json={"fingerprint": fingerprint})
+
+    # --- account -------------------------------------------------------------------------
+
+    def account(self, since: date, today: date) -> AccountFacts:
+        """Nothing known, nothing asked: this generation reports no balance and no
+        charges (a VM's own `totalSpent` and `reservedBalance` are its account facts)."""
+        return UNKNOWN
 
 
 # --- response parsers ----------------------------------------------------------------------

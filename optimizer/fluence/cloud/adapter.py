@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from optimizer.billing import PER_SECOND, BillingModel
 from optimizer.errors import ClientRequestError, NoMatchingOffers, RequestInvalid
+from optimizer.fluence.account import AccountFacts
+from optimizer.fluence.cloud.account import account_facts
 from optimizer.fluence.cloud.client import CloudClient
 from optimizer.fluence.cloud.wire import (
     CloudDatacenter,
@@ -422,6 +425,12 @@ class CloudApi:
                 )
             ids.append(found.id)
         return ids
+
+    # --- account -------------------------------------------------------------------------
+
+    def account(self, since: date, today: date) -> AccountFacts:
+        """Balance, billed resources and charges (`optimizer.fluence.cloud.account`)."""
+        return account_facts(self.client, since, today)
 
     # --- SSH keys ------------------------------------------------------------------------
 
