@@ -38,6 +38,19 @@ Reserves are the `reservedBalance` of every VM in the latest poll (a Terminated 
 holds its reserve until it is deleted). The deposit the next planned actions need comes
 from the planner's estimates and is passed in.
 
+Where the API reports what it charged (the cloud generation: per-second billing, no
+`totalSpent` per VM), spend comes from those charges instead, per resource (VMs, disks
+and IPs; a resource belongs to the fleet that owns the VM id or whose name it starts
+with): this month = the charges from the month's first day, this epoch = today's. The
+run rate is then what the scope's billed resources cost per hour now (× 24 per epoch),
+and the forecast = actual + that hourly cost × the hours left in the month (no price
+trend: the trend is per epoch-priced offer). VMs and their observations are listed as
+before.
+
+**Balance runway** (`Runway`): the account's balance ÷ what every billed resource
+(VMs, disks and IPs, ours or not) costs per hour now = the hours until the balance is
+spent, when both are known.
+
 Everything is Decimal USD.
 """
 
@@ -45,18 +58,23 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from optimizer.billing import billings_between as billings_between
 from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
 from optimizer.config import Config
+from optimizer.fluence.account import DISK, IP, VM, AccountFacts
 from optimizer.fluence.models import Vm
 from optimizer.fluence.status import is_running
 
 ZERO = Decimal(0)
 MICRO = Decimal("0.000001")
+HOURS_PER_EPOCH = Decimal(24)
+#: On per-second billing the balance must cover every resource, the new ones included,
+#: for this many hours before the API creates anything (shared/fluence-cloud-api).
+FLOOR_HOURS = Decimal(6)
 TOTAL = "total"
 UNMANAGED = "(unmanaged)"
 
@@ -144,6 +162,65 @@ class ScopeBudget:
 
 
 @dataclass(frozen=True)
+class Runway:
+    """How long the account's balance lasts at the current burn rate.
+
+    `one_more_per_hour` is what one more VM like the dearest the account runs costs per
+    hour with a disk and an IP like its dearest: what a migration adds while both VMs
+    exist, so the balance a create needs is `FLOOR_HOURS × (burn + one more)`."""
+
+    balance: Decimal
+    burn_per_hour: Decimal | None  # None: unknown
+    one_more_per_hour: Decimal
+    observed_at: datetime
+
+    @property
+    def hours_left(self) -> Decimal | None:
+        """balance ÷ burn per hour as of `observed_at` (0 when the balance is gone); None
+        when nothing bills or the burn rate is unknown."""
+        if self.burn_per_hour is None or self.burn_per_hour <= 0:
+            return None
+        return max(self.balance, ZERO) / self.burn_per_hour
+
+    @property
+    def until(self) -> datetime | None:
+        """When the balance runs out at this rate."""
+        h = self.hours_left
+        return None if h is None else self.observed_at + timedelta(hours=float(h))
+
+    @property
+    def floor_usd(self) -> Decimal | None:
+        """The balance below which the API refuses to create one more VM (with its disk
+        and IP): FLOOR_HOURS of everything billed plus the new resources."""
+        if self.burn_per_hour is None:
+            return None
+        return FLOOR_HOURS * (self.burn_per_hour + self.one_more_per_hour)
+
+    def hours_to_floor(self) -> Decimal | None:
+        """Hours until the balance falls to `floor_usd` (negative: below it already)."""
+        floor = self.floor_usd
+        if floor is None or self.burn_per_hour is None or self.burn_per_hour <= 0:
+            return None
+        return (self.balance - floor) / self.burn_per_hour
+
+
+def runway_of(facts: AccountFacts | None, observed_at: datetime) -> Runway | None:
+    """The runway the facts give, or None when the balance is not reported."""
+    if facts is None or facts.balance is None:
+        return None
+    dearest: dict[str, Decimal] = {}
+    for r in facts.resources or ():
+        if r.per_hour is not None and r.per_hour > dearest.get(r.kind, ZERO):
+            dearest[r.kind] = r.per_hour
+    return Runway(
+        balance=facts.balance,
+        burn_per_hour=facts.burn_per_hour,
+        one_more_per_hour=sum((dearest.get(k, ZERO) for k in (VM, DISK, IP)), ZERO),
+        observed_at=utc(observed_at),
+    )
+
+
+@dataclass(frozen=True)
 class BudgetReport:
     now: datetime
     month_start: datetime
@@ -154,6 +231,7 @@ class BudgetReport:
     unmanaged: ScopeBudget | None
     total: ScopeBudget
     vms: tuple[VmBudget, ...] = field(default=())
+    runway: Runway | None = None
 
     def scope(self, name: str) -> ScopeBudget:
         if name == TOTAL:
@@ -246,6 +324,8 @@ def compute_budget(
     vm_fleets: Mapping[str, str] | None = None,
     deposits: Mapping[str, Decimal] | None = None,
     slopes: Mapping[str, Decimal] | None = None,
+    account: AccountFacts | None = None,
+    account_at: datetime | None = None,
 ) -> BudgetReport:
     """Given VM observation intervals, the config and `now`, return the budget per fleet and total.
 
@@ -254,7 +334,9 @@ def compute_budget(
     otherwise a VM belongs to the fleet its name starts with (`<fleet>-...`), else to
     "(unmanaged)". `deposits`: fleet → deposit the next planned actions need (from
     estimate). `slopes`: fleet → price trend of the fleet's per-epoch cost, USD per epoch
-    per epoch. Observations after `now` are ignored.
+    per epoch. Observations after `now` are ignored. `account`: the account's facts,
+    observed at `account_at` (default `now`): their charges, when they cover this month,
+    replace the spend derived from observations, and their balance gives the runway.
     """
     now = utc(now)
     m_start, m_end = month_bounds(now)
@@ -357,6 +439,15 @@ def compute_budget(
     unmanaged = scope(UNMANAGED, other, None, None, gth) if other else None
     b = config.budget
     total = scope(TOTAL, vms, b.monthly_usd, b.max_usd_per_epoch, gth)
+    if account is not None and account.charges_since == m_start.date():
+        owner = {v.vm_id: v.fleet for v in vms if v.fleet != UNMANAGED}
+        owner.update(vm_fleets)
+        charged = _ChargedScopes(account, owner, names, epochs_left * HOURS_PER_EPOCH)
+        fleets = tuple(charged.apply(f) for f in fleets)
+        if unmanaged is None and charged.has(UNMANAGED):
+            unmanaged = scope(UNMANAGED, [], None, None, gth)
+        unmanaged = None if unmanaged is None else charged.apply(unmanaged)
+        total = charged.apply(total)
     return BudgetReport(
         now=now,
         month_start=m_start,
@@ -367,7 +458,55 @@ def compute_budget(
         unmanaged=unmanaged,
         total=total,
         vms=tuple(vms),
+        runway=runway_of(account, account_at or now),
     )
+
+
+class _ChargedScopes:
+    """Scope numbers from the API's charges and the billed resources' hourly prices
+    (see the module docstring)."""
+
+    def __init__(
+        self, facts: AccountFacts, owner: Mapping[str, str], fleets: Sequence[str],
+        hours_left: Decimal,
+    ) -> None:  # fmt: skip
+        self.hours_left = hours_left
+
+        def scope_of(resource_id: str | None, name: str | None) -> str:
+            return owner.get(resource_id or "") or fleet_of(name or "", fleets) or UNMANAGED
+
+        self.month: dict[str, Decimal] = {}
+        self.today: dict[str, Decimal] = {}
+        self.per_hour: dict[str, Decimal] = {}
+        for c in facts.charged or ():
+            _add(self.month, scope_of(c.resource_id, c.name), c.cost)
+        for c in facts.charged_today or ():
+            _add(self.today, scope_of(c.resource_id, c.name), c.cost)
+        self.rate_known = facts.burn_per_hour is not None
+        for r in facts.resources or ():
+            _add(self.per_hour, scope_of(r.id, r.name), r.per_hour or ZERO)
+
+    def has(self, scope: str) -> bool:
+        return scope in self.month or scope in self.per_hour
+
+    def apply(self, s: ScopeBudget) -> ScopeBudget:
+        def of(d: dict[str, Decimal]) -> Decimal:
+            return sum(d.values(), ZERO) if s.scope == TOTAL else d.get(s.scope, ZERO)
+
+        month = of(self.month)
+        per_hour = of(self.per_hour) if self.rate_known else s.run_rate / HOURS_PER_EPOCH
+        return replace(
+            s,
+            run_rate=per_hour * HOURS_PER_EPOCH,
+            spend_epoch=of(self.today),
+            spend_month=month,
+            forecast_month=month + (per_hour * self.hours_left).quantize(MICRO),
+            slope=ZERO,
+        )
+
+
+def _add(d: dict[str, Decimal], key: str, amount: Decimal) -> None:
+    d[key] = d.get(key, ZERO) + amount
 
 
 def points_from_vms(vms: Iterable[Vm], at: datetime) -> list[VmPoint]:

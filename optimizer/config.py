@@ -583,6 +583,12 @@ class AlertsConfig(Section):
     """How many epochs back the price spike rule compares with."""
     snapshot_failures: int = Field(default=3, ge=1)
     """Failed snapshots in a row tolerated; one more raises `snapshot.failing:api`."""
+    runway_hours: float = Field(default=72, gt=0)
+    """Where the API reports the account's balance (the cloud generation): a balance that
+    lasts fewer hours than this at the current burn rate (every billed VM, disk and IP)
+    raises `balance.runway:account` (warning); it turns critical when the balance is
+    about to fall under what the API demands before it creates anything (6 hours of
+    everything, one more VM included), within one `daemon.plan_interval`."""
 
 
 class Config(Section):

@@ -161,6 +161,7 @@ class _TickState:
     answer: bytes | None = None  # the snapshot's raw offers answer
     offers: list[Any] | None = None  # as models, parsed when planning needs them
     vms: list[Any] | None = None
+    account: Any = None  # the account's facts (AccountFacts), read with the snapshot
     analysis: Any = None
     plans: dict[str, Any] = field(default_factory=dict)
     errors: list[OptimizerError] = field(default_factory=list)
@@ -332,7 +333,9 @@ class Cycle:
         if m is not None:
             m.last_snapshot_ts.set(state.now.timestamp())
         skipped = f", {summary.skipped} malformed offers skipped" if summary.skipped else ""
-        return f"{summary.seen} offers, {len(vms)} VMs (snapshot {summary.snapshot_id}{skipped})"
+        done = f"{summary.seen} offers, {len(vms)} VMs (snapshot {summary.snapshot_id}{skipped})"
+        problem = _integration.account(self.rt, state)
+        return Degraded(f"{done}; {problem}") if problem else done
 
     def _retain(self, state: _TickState, _fleet: FleetConfig | None) -> str:
         """Roll raw observations older than `retention.raw_days` up to epoch rows and drop
@@ -463,6 +466,24 @@ class _Integration:
         summary = ingest_snapshot(rt.engine, answer, now, seconds)
         ingest_vms(rt.engine, vms, now)
         return summary
+
+    def account(self, rt: Runtime, state: _TickState) -> str | None:
+        """Read the account's facts (balance, what bills per hour, this month's charges)
+        into the tick and the store, where the API reports any (nothing is stored on an
+        API that reports none). Return why they could not be read, or None. A failure
+        here leaves the snapshot standing: the tick is degraded, the runway rule skipped."""
+        from optimizer.budget import month_bounds
+        from optimizer.store.account import save_account
+
+        month, _ = month_bounds(state.now)
+        try:
+            facts = rt.client.account(month.date(), state.now.date())
+        except ApiError as err:
+            return f"account not read: {err}"
+        state.account = facts
+        if facts.known:
+            save_account(rt.engine, facts, state.now)
+        return None
 
     def failed_snapshot(self, rt: Runtime, now: datetime, seconds: float, error: str) -> None:
         """Record a poll that got no answer, so alert rules can count outages."""

@@ -69,6 +69,15 @@ ALERT_FAMILIES: dict[str, AlertFamily] = {
         "the action id",
         "An executor action (deploy, migrate, delete) failed; the text carries the API's message.",
     ),
+    "balance.runway": AlertFamily(
+        "warning, critical",
+        "`account`",
+        "Where the API reports the balance (cloud generation): it lasts fewer than "
+        "`alerts.runway_hours` (default 72) at the current burn rate of every billed VM, "
+        "disk and IP (warning); critical once it will fall within one `daemon.plan_interval` "
+        "under what the API demands before creating anything (6 hours of everything, one "
+        "more VM included), i.e. before migrations and replacements stop. Top up.",
+    ),
     "test": AlertFamily(
         "info",
         "`alerts-test`",

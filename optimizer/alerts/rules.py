@@ -20,6 +20,7 @@ Families and keys (stable while the condition lasts):
 | `snapshot.failing:api` | more than `snapshot_failures` consecutive snapshots failed |
 | `migration.failed:<action>` | a migration failed (one-shot event) |
 | `savings.available:<fleet>` | recommend mode: the plan would save money, nothing was done |
+| `balance.runway:account` | the balance lasts < `runway_hours`, or nears the creation floor |
 
 `<scope>` is a fleet name or `total`.
 """
@@ -32,7 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from optimizer.alerts.model import Alert, Severity
-from optimizer.budget import TOTAL, BudgetReport, ScopeBudget
+from optimizer.budget import FLOOR_HOURS, TOTAL, BudgetReport, Runway, ScopeBudget
 from optimizer.config import Config
 from optimizer.fluence.status import VmStatus
 from optimizer.money import fmt_usd
@@ -73,6 +74,8 @@ class RuleInputs:
     # fleet → [(epoch start, segment median price USD)], oldest first
     segment_medians: Mapping[str, Sequence[tuple[datetime, float]]] | None = None
     failed_actions: Sequence[FailedAction] | None = None
+    #: the balance runway from fresh account facts (None: no balance known this tick)
+    runway: Runway | None = None
     extra: list[Alert] = field(default_factory=list)
 
 
@@ -305,6 +308,60 @@ def migration_alerts(failed: Sequence[FailedAction]) -> list[Alert]:
     ]
 
 
+def runway_alerts(runway: Runway, warn_hours: float, lead_hours: Decimal) -> list[Alert]:
+    """`balance.runway:account` when the balance runs out within `warn_hours` at the
+    current burn rate (warning), or critical when the executor is about to be stopped.
+
+    The critical level: the API creates a VM only while the balance covers every
+    resource, the new ones included, for FLOOR_HOURS (6 h). A migration creates one VM
+    with its disk and IP, so the floor is FLOOR_HOURS × (burn + one more VM like the
+    dearest one the account runs), and the alert is critical once the balance will be
+    under that floor within `lead_hours` (the daemon's `plan_interval`: the next plan
+    may want to create something by then) — before the floor blocks a migration, not
+    after. A balance already under it is critical too."""
+    hours = runway.hours_left
+    to_floor = runway.hours_to_floor()
+    if hours is None or to_floor is None or runway.burn_per_hour is None:
+        return []  # nothing bills, or the burn rate is unknown
+    critical = to_floor < lead_hours
+    if not critical and hours >= Decimal(repr(warn_hours)):
+        return []
+    rate, floor = runway.burn_per_hour, runway.floor_usd or Decimal(0)
+    until = runway.until
+    text = (
+        f"the balance {fmt_usd(runway.balance)} lasts {hours:.1f} hours at "
+        f"{fmt_usd(rate, 4)}/hour (every billed VM, disk and IP)"
+        + (f", until {until:%Y-%m-%d %H:%M} UTC" if until else "")
+    )
+    if critical:
+        text += (
+            f"; under {fmt_usd(floor)} ({FLOOR_HOURS} hours of everything with one more VM) "
+            "the API creates nothing, so migrations and replacements stop"
+            + (" now" if to_floor <= 0 else f" in {max(to_floor, Decimal(0)):.1f} hours")
+            + ": top up now"
+        )
+    else:
+        text += f" (alert under {warn_hours:g} hours): top up"
+    return [
+        Alert(
+            key="balance.runway:account",
+            severity="critical" if critical else "warning",
+            title=f"Balance lasts {hours:.1f} hours",
+            text=text,
+            data={
+                "balance_usd": runway.balance,
+                "burn_usd_per_hour": rate,
+                "hours_left": round(hours, 2),
+                "until": until,
+                "floor_usd": floor,
+                "hours_to_floor": round(to_floor, 2),
+                "runway_hours": warn_hours,
+            },
+            level=2 if critical else 1,
+        )
+    ]
+
+
 def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set[str]]:
     """Return (alerts whose condition holds now, families evaluated this time)."""
     alerts: list[Alert] = []
@@ -329,6 +386,10 @@ def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set
     if inputs.failed_actions is not None:
         alerts += migration_alerts(inputs.failed_actions)
         families.add("migration.failed")
+    if inputs.runway is not None:
+        lead = Decimal(int(config.daemon.plan_interval.total_seconds())) / 3600
+        alerts += runway_alerts(inputs.runway, config.alerts.runway_hours, lead)
+        families.add("balance.runway")
     alerts += inputs.extra
     families |= {a.family for a in inputs.extra}
     seen: dict[str, Alert] = {}

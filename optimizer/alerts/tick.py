@@ -24,12 +24,14 @@ from optimizer.alerts.model import Alert
 from optimizer.alerts.rules import FailedAction, PlanSummary, RuleInputs, evaluate_rules
 from optimizer.alerts.sinks import Sink, build_sinks
 from optimizer.alerts.state import reconcile
-from optimizer.budget import BudgetReport, VmPoint, compute_budget, month_bounds
+from optimizer.budget import BudgetReport, Runway, VmPoint, compute_budget, month_bounds
 from optimizer.clock import EPOCH, utc
 from optimizer.config import Config, FleetConfig
 from optimizer.errors import ExecutionError, NoMatchingOffers, OptimizerError
+from optimizer.fluence.account import AccountFacts
 from optimizer.money import from_micros, to_micros
 from optimizer.store import fencing
+from optimizer.store.account import load_account
 from optimizer.store.engine import store_errors
 from optimizer.store.tables import table_of
 from optimizer.store.tables.alerts import PlanCash
@@ -37,6 +39,9 @@ from optimizer.store.tables.alerts import PlanCash
 log = structlog.get_logger("optimizer.alerts")
 
 TREND_EPOCHS = 7  # epochs of segment medians used for the forecast's price trend
+#: account facts older than this (or two snapshot intervals, if longer) are too old for
+#: the runway rule, which then neither fires nor resolves
+ACCOUNT_FRESH = timedelta(hours=1)
 
 
 # --- store → budget inputs -----------------------------------------------------------------
@@ -278,11 +283,18 @@ def load_budget(
     deposits: Mapping[str, Decimal] | None = None,
     with_trend: bool = True,
     extra_points: Sequence[VmPoint] | None = None,
+    account: tuple[AccountFacts, datetime] | None = None,
 ) -> tuple[BudgetReport, dict[str, list[tuple[datetime, float]]] | None]:
     """The budget as of `now` from the store (and the segment medians used for the trend).
 
     `extra_points`: a live poll (`points_from_vms`) to use as the latest observation;
-    the VMs in it are then the present ones."""
+    the VMs in it are then the present ones. `account`: the account's facts and when
+    they were observed (default: the stored ones, unless observed after `now`)."""
+    if account is None:
+        account = load_account(engine)
+    if account is not None and account[1] > utc(now):
+        account = None
+    facts, facts_at = account if account is not None else (None, None)
     points, present = load_vm_points(engine, now)
     if extra_points is not None:
         points = [*points, *extra_points]
@@ -312,6 +324,8 @@ def load_budget(
         vm_fleets=vm_fleets,
         deposits=deposits,
         slopes=slopes,
+        account=facts,
+        account_at=facts_at,
     )
     return report, medians
 
@@ -365,6 +379,12 @@ def _error_alerts(
     return unsat, failed
 
 
+def _fresh_runway(budget: BudgetReport, config: Config, now: datetime) -> Runway | None:
+    r = budget.runway
+    fresh = max(ACCOUNT_FRESH, 2 * config.daemon.snapshot_interval)
+    return r if r is not None and now - r.observed_at <= fresh else None
+
+
 def run_alerts(
     engine: Engine,
     config: Config,
@@ -403,6 +423,7 @@ def run_alerts(
         last_snapshot_error=last_error,
         segment_medians=medians,
         failed_actions=list(failed.values()),
+        runway=_fresh_runway(budget, config, now),
         extra=unsat,
     )
     alerts, families = evaluate_rules(inputs, config)

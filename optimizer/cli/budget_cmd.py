@@ -16,7 +16,7 @@ from optimizer.errors import ConfigError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from optimizer.budget import BudgetReport, ScopeBudget
+    from optimizer.budget import BudgetReport, Runway, ScopeBudget
 
 
 def _pct(x: Decimal | None) -> str:
@@ -56,7 +56,45 @@ def scope_json(s: ScopeBudget) -> dict[str, Any]:
     }
 
 
+def runway_json(w: Runway) -> dict[str, Any]:
+    hours, to_floor = w.hours_left, w.hours_to_floor()
+    return {
+        "balance_usd": w.balance,
+        "burn_usd_per_hour": w.burn_per_hour,
+        "hours_left": None if hours is None else round(hours, 2),
+        "until": w.until,
+        "floor_usd": w.floor_usd,
+        "hours_to_floor": None if to_floor is None else round(to_floor, 2),
+        "observed_at": w.observed_at,
+    }
+
+
+def runway_line(w: Runway) -> str:
+    """One line: balance, burn rate, hours left and the creation floor."""
+    hours, rate = w.hours_left, w.burn_per_hour
+    head = f"Balance {_usd(w.balance)}"
+    if rate is None:
+        return f"{head}; burn rate unknown (a billed resource has no known price)"
+    if hours is None:
+        return f"{head}; nothing is billed now"
+    until = w.until
+    return (
+        f"{head}, burning {_usd4(rate)}/hour (every billed VM, disk and IP): lasts "
+        f"{hours:.1f} hours"
+        + (f", until {until:%Y-%m-%d %H:%M} UTC" if until else "")
+        + f". Under {_usd(w.floor_usd)} the API creates nothing (6 hours of everything, "
+        "one more VM included)."
+    )
+
+
+def _usd4(x: Decimal) -> str:
+    from optimizer.money import fmt_usd
+
+    return fmt_usd(x, 4)
+
+
 def report_json(r: BudgetReport) -> dict[str, Any]:
+    extra = {} if r.runway is None else {"runway": runway_json(r.runway)}
     return {
         "now": r.now,
         "month": r.month_start.strftime("%Y-%m"),
@@ -80,6 +118,7 @@ def report_json(r: BudgetReport) -> dict[str, Any]:
             }
             for v in r.vms
         ],
+        **extra,
     }
 
 
@@ -117,6 +156,8 @@ def render(r: BudgetReport) -> None:
     )
     if any(s.estimated for s in r.scopes):
         print_line("* includes VMs first observed after the month began (reconstructed).")
+    if r.runway is not None:
+        print_line(runway_line(r.runway))
 
 
 STALE = timedelta(hours=1)
@@ -158,18 +199,21 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Spend this epoch and month, forecast, thresholds, remaining budget, reserves and
-        deposits needed, per fleet and in total."""
+        deposits needed, per fleet and in total; where the API reports the balance, how
+        many hours it lasts at the current burn rate."""
         from optimizer.alerts.tick import load_budget
-        from optimizer.budget import points_from_vms
+        from optimizer.budget import month_bounds, points_from_vms
 
         config = ctx.obj.config()
         engine = ctx.obj.engine()
         now = SystemClock().now() if at is None else _parse_at(at)
-        extra = None
+        extra = account = None
         if live:
-            vms = ctx.obj.client().list_vms()
-            extra = points_from_vms(vms, now)
-        report, _ = load_budget(engine, config, now, extra_points=extra)
+            client = ctx.obj.client()
+            extra = points_from_vms(client.list_vms(), now)
+            facts = client.account(month_bounds(now)[0].date(), now.date())
+            account = (facts, now) if facts.known else None
+        report, _ = load_budget(engine, config, now, extra_points=extra, account=account)
         last = None if live else last_poll(engine, now)
         if as_json:
             print_json({**report_json(report), "vms_observed_at": last})
