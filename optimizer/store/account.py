@@ -17,14 +17,12 @@ from optimizer.clock import utc
 from optimizer.fluence.account import AccountFacts, BilledResource, ResourceCharge
 from optimizer.store import fencing
 from optimizer.store.engine import store_errors, writing
-from optimizer.store.tables import table_of
-from optimizer.store.tables.account import AccountState
+from optimizer.store.tables.account import account_state_table as t
 
 
 def save_account(engine: Engine, facts: AccountFacts, observed_at: datetime) -> None:
     """Replace the stored facts with `facts`, observed at `observed_at` (fenced write).
     Raise StoreError on database failure."""
-    t = table_of(AccountState)
     payload = json.dumps(asdict(facts), default=_plain, sort_keys=True)
     with store_errors(engine), writing(engine).begin() as conn:
         fencing.check(engine, conn)
@@ -34,7 +32,6 @@ def save_account(engine: Engine, facts: AccountFacts, observed_at: datetime) -> 
 
 def load_account(engine: Engine) -> tuple[AccountFacts, datetime] | None:
     """The stored facts and when they were observed, or None when none are stored."""
-    t = table_of(AccountState)
     with store_errors(engine), engine.connect() as conn:
         row = conn.execute(sa.select(t.c.observed_at, t.c.payload).where(t.c.id == 1)).first()
     if row is None:

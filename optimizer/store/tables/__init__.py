@@ -1,8 +1,9 @@
-"""Table definitions, one module per area: market (SQLAlchemy Core tables), journal,
-alerts, leader (SQLModel table classes, which the executor reads through sessions).
+"""Table definitions, one module per area: market and account (SQLAlchemy Core
+tables), journal, alerts, leader (SQLModel table classes, which the executor reads
+through sessions).
 
 Importing this package is cheap and imports none of them: the snapshot path uses the
-market tables alone and so never loads SQLModel or the ORM. `metadata()` imports every
+market and account tables alone and so never loads SQLModel or the ORM. `metadata()` imports every
 module and returns the one `MetaData` that knows every table (Alembic's env.py,
 `db copy`, the schema tests).
 """
@@ -30,15 +31,14 @@ def table_of(model: type[SQLModel]) -> sa.Table:
 
 def metadata() -> sa.MetaData:
     """`SQLModel.metadata` with every table of every module here on it: the SQLModel
-    classes register themselves when imported, the market tables are copied onto it
-    (once)."""
+    classes register themselves when imported, the Core tables of the modules that have
+    their own `METADATA` (market, account) are copied onto it (once)."""
     from sqlmodel import SQLModel
 
-    from optimizer.store.tables import market
-
     for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-    for table in market.METADATA.sorted_tables:
-        if table.name not in SQLModel.metadata.tables:
-            table.to_metadata(SQLModel.metadata)
+        mod = importlib.import_module(f"{__name__}.{module.name}")
+        own = getattr(mod, "METADATA", None)
+        for table in own.sorted_tables if isinstance(own, sa.MetaData) else ():
+            if table.name not in SQLModel.metadata.tables:
+                table.to_metadata(SQLModel.metadata)
     return SQLModel.metadata

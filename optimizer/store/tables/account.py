@@ -5,21 +5,23 @@ alerts show the balance runway without asking the API. `payload` is the JSON of
 `optimizer.fluence.account.AccountFacts` (money as decimal strings; see
 `optimizer.store.account`). Only an API that reports such facts writes it: on the
 seeds' generation the table stays empty.
+
+A Core table like the market ones: the snapshot stage writes it, and the snapshot path
+loads neither SQLModel nor the ORM.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import Column, Integer, Text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from optimizer.store.types import UtcDateTime
 
+METADATA = MetaData()
 
-class AccountState(SQLModel, table=True):
-    __tablename__ = "account_state"
-
-    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    observed_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
-    payload: str = Field(sa_column=Column(Text, nullable=False))
+account_state_table = Table(
+    "account_state",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+)
