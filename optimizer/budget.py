@@ -62,8 +62,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from optimizer.billing import FLOOR
 from optimizer.billing import billings_between as billings_between
-from optimizer.clock import EPOCH, EPOCH_SECONDS, utc
+from optimizer.clock import EPOCH, EPOCH_HOURS, EPOCH_SECONDS, utc
 from optimizer.config import Config
 from optimizer.fluence.account import DISK, IP, VM, AccountFacts
 from optimizer.fluence.models import Vm
@@ -71,10 +72,9 @@ from optimizer.fluence.status import is_running
 
 ZERO = Decimal(0)
 MICRO = Decimal("0.000001")
-HOURS_PER_EPOCH = Decimal(24)
-#: On per-second billing the balance must cover every resource, the new ones included,
-#: for this many hours before the API creates anything (shared/fluence-cloud-api).
-FLOOR_HOURS = Decimal(6)
+HOURS_PER_EPOCH = Decimal(EPOCH_HOURS)
+#: `billing.FLOOR` in hours: the balance a create needs covers everything this long
+FLOOR_HOURS = Decimal(int(FLOOR.total_seconds())) / 3600
 TOTAL = "total"
 UNMANAGED = "(unmanaged)"
 

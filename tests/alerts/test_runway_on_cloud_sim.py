@@ -146,3 +146,37 @@ def test_a_balance_near_the_creation_floor_escalates_to_critical(
     ]
     assert "the API creates nothing" in received[1]["text"]
     assert Decimal(received[1]["data"]["hours_to_floor"]) < 1
+
+
+def test_the_planner_gets_the_balance_and_will_not_create_below_the_floor(
+    sim: Simulator, server: SimServer, tmp_path: Path
+) -> None:
+    """The cycle hands the account's balance and burn rate to the planner: with 6 hours of
+    what the account runs, one more VM is over the floor and the fleet's deploy waits;
+    with plenty, it is planned."""
+
+    def plan_detail(balance: Decimal, db: str) -> str:
+        sim.cloud.set_balance(balance)
+        config = parse_config(
+            {
+                "mode": "recommend",
+                "database": {"url": db},
+                "fleets": [{"name": "web", "instances": 1, "os_image": "https://x/u.img",
+                            "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq9 t"],
+                            "constraints": {"configurations": ["cpu-regular-2vcpu-4gb"]}}],
+            },
+            "test.toml",
+        )  # fmt: skip
+        engine = open_store(db)
+        api = connect(ApiConfig(base_url=server.url), api_key=sim.api_key)
+        try:
+            rt = Runtime(config=config, client=api, engine=engine, clock=sim.clock)
+            result = Cycle(rt).run(1, force=True)
+        finally:
+            api.close()
+            engine.dispose()
+        (outcome,) = [o for o in result.outcomes if o.stage == "plan"]
+        return outcome.detail
+
+    assert plan_detail(burn(sim) * 6, f"sqlite:///{tmp_path / 'a.db'}") == "no actions"
+    assert plan_detail(Decimal(1000), f"sqlite:///{tmp_path / 'b.db'}") == "deploy=1"

@@ -1,4 +1,4 @@
-"""The account's latest facts (migration 0009): balance, billed resources, charges.
+"""The account's latest facts (migration 0010): balance, billed resources, charges.
 
 One row (`id = 1`), replaced by each snapshot that could read them, so `budget` and the
 alerts show the balance runway without asking the API. `payload` is the JSON of

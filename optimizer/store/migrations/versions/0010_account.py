@@ -1,8 +1,8 @@
 """The account's latest facts (balance, billed resources, charges) for the balance
 runway shown by `budget` and alerted on.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-27
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from optimizer.store.types import UtcDateTime
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
