@@ -36,6 +36,7 @@ from optimizer.cli.context import (
     check_log_level,
     database_url,
 )
+from optimizer.cli.lean_imports import structlog_without_rich
 from optimizer.errors import OptimizerError
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ def _global(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    structlog_without_rich()
     try:
         # standalone mode: typer prints usage errors itself and exits 2
         app(args=argv, prog_name="fluence-optimizer")

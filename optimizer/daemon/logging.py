@@ -106,7 +106,11 @@ def configure_logging(
     renderer: Any = (
         structlog.processors.JSONRenderer(default=str)
         if json
-        else structlog.dev.ConsoleRenderer(colors=_colors(out))
+        # plain tracebacks (what format_exc_info already made of the exception) whether or
+        # not rich is installed, and whether or not the CLI hid it from structlog
+        else structlog.dev.ConsoleRenderer(
+            colors=_colors(out), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

@@ -45,8 +45,10 @@ NOT_FOR_HELP = (
     "optimizer.sim",
     "optimizer.backtest",
 )
-# `vms list` talks to the API and prints a table: no database, no analysis, no alerts
+# `vms list` talks to the API and prints a table: no database, no analysis, no alerts,
+# and no rich (structlog would import it for tracebacks we do not render with it)
 NOT_FOR_VMS_LIST = (
+    "rich",
     "pandas",
     "numpy",
     "matplotlib",
@@ -130,6 +132,7 @@ def test_vms_list_loads_no_database_or_analysis_stack() -> None:
 # `snapshot` fetches and stores offers: SQLAlchemy Core, but not the ORM, SQLModel,
 # Alembic (the schema is current) or the analysis stack
 NOT_FOR_SNAPSHOT = (
+    "rich",
     "pandas",
     "numpy",
     "matplotlib",
@@ -161,3 +164,35 @@ def test_snapshot_of_a_current_store_loads_no_orm_alembic_or_analysis(tmp_path: 
     assert "20 offers seen, 20 new" in out
     assert "sqlalchemy" in modules  # it did write the store
     assert _loaded(modules, NOT_FOR_SNAPSHOT) == []
+
+
+def test_structlog_is_imported_without_rich_which_stays_importable() -> None:
+    """The CLI hides rich from structlog's first import only: structlog takes its
+    no-rich branch, a later `import rich` (the report's progress bar) still works, and
+    the console renderer prints the plain traceback either way."""
+    probe = textwrap.dedent(
+        """
+        import io, sys
+        from optimizer.cli.lean_imports import structlog_without_rich
+        structlog_without_rich()
+        import structlog
+        assert "rich" not in sys.modules, "structlog imported rich"
+        assert structlog.dev.rich is None
+        import rich.console
+        assert rich.console.Console is not None
+        from optimizer.daemon.logging import configure_logging, get_logger
+        out = io.StringIO()
+        configure_logging(level="info", stream=out, json=False)
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            get_logger("t").exception("failed")
+        print(out.getvalue())
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback (most recent call last)" in proc.stdout
+    assert "ValueError: boom" in proc.stdout
