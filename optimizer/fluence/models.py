@@ -53,7 +53,13 @@ class Wire(BaseModel):
     """Base for every wire model: camelCase aliases, unknown fields ignored."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=False
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=False,
+        # each model's validator is built on its first use, not at import: a command
+        # uses a few of the ~60 wire models, and building all of them cost ~0.1 s
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, Any]:
