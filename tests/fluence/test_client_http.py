@@ -125,3 +125,25 @@ def test_key_never_reaches_http_debug_logs(
     assert "httpcore" in caplog.text or "httpx" in caplog.text  # debug logging did run
     assert sim.api_key not in caplog.text
     assert sim.api_key not in repr(logs)
+
+
+def test_a_plain_http_client_loads_no_ca_bundle_yet_would_verify() -> None:
+    """A loopback http:// base URL speaks no TLS: its client skips loading the CA bundle
+    (start-up time) with a context that still requires a verified certificate, so an
+    https request through it could fail but never go unverified. An https base URL gets
+    the CA bundle."""
+    import ssl
+
+    from optimizer.fluence.client import http_client
+
+    def context(url: str) -> ssl.SSLContext:
+        http = http_client(ApiConfig(base_url=url), {}, None)
+        ctx = http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        http.close()
+        assert isinstance(ctx, ssl.SSLContext)
+        return ctx
+
+    plain = context("http://127.0.0.1:9")
+    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.cert_store_stats()["x509_ca"] == 0
+    assert context("https://api.fluence.dev").cert_store_stats()["x509_ca"] > 0
