@@ -162,6 +162,7 @@ class _TickState:
     offers: list[Any] | None = None  # as models, parsed when planning needs them
     vms: list[Any] | None = None
     account: Any = None  # the account's facts (AccountFacts), read with the snapshot
+    orphans: list[Any] | None = None  # foreign disks/IPs billing (None: not listed)
     analysis: Any = None
     plans: dict[str, Any] = field(default_factory=dict)
     errors: list[OptimizerError] = field(default_factory=list)
@@ -470,8 +471,10 @@ class _Integration:
     def account(self, rt: Runtime, state: _TickState) -> str | None:
         """Read the account's facts (balance, what bills per hour, this month's charges)
         into the tick and the store, where the API reports any (nothing is stored on an
-        API that reports none). Return why they could not be read, or None. A failure
-        here leaves the snapshot standing: the tick is degraded, the runway rule skipped."""
+        API that reports none), and list the foreign orphans (disks and IPs billing that
+        the optimizer did not create; none where the API has no such resources). Return
+        why either could not be read, or None. A failure here leaves the snapshot
+        standing: the tick is degraded, the rule that needed it skipped."""
         from optimizer.budget import month_bounds
         from optimizer.store.account import save_account
 
@@ -483,6 +486,13 @@ class _Integration:
         state.account = facts
         if facts.known:
             save_account(rt.engine, facts, state.now)
+        from optimizer.executor.orphans import list_foreign_orphans
+
+        prices = {r.id: r.per_hour for r in facts.resources or ()}
+        try:
+            state.orphans = list_foreign_orphans(rt.client, rt.engine, state.vms or [], prices)
+        except ApiError as err:
+            return f"disks and IPs not listed: {err}"
         return None
 
     def failed_snapshot(self, rt: Runtime, now: datetime, seconds: float, error: str) -> None:
@@ -615,7 +625,12 @@ class _Integration:
         from optimizer.alerts.tick import run_alerts
 
         result = run_alerts(
-            rt.engine, rt.config, state.now, plans=state.plans if planned else None, errors=errors
+            rt.engine,
+            rt.config,
+            state.now,
+            plans=state.plans if planned else None,
+            errors=errors,
+            orphans=state.orphans,
         )
         m = rt.metrics
         budget = getattr(result, "budget", None)

@@ -78,6 +78,13 @@ ALERT_FAMILIES: dict[str, AlertFamily] = {
         "under what the API demands before creating anything (6 hours of everything, one "
         "more VM included), i.e. before migrations and replacements stop. Top up.",
     ),
+    "resources.orphaned": AlertFamily(
+        "warning",
+        "`account`",
+        "Detached disks or public IPs the optimizer did not create bill without a live VM "
+        "(cloud generation): the text lists each with its cost per month. Never touched by "
+        "the optimizer; notifies again when another appears, resolves when none is left.",
+    ),
     "test": AlertFamily(
         "info",
         "`alerts-test`",

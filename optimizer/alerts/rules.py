@@ -21,6 +21,7 @@ Families and keys (stable while the condition lasts):
 | `migration.failed:<action>` | a migration failed (one-shot event) |
 | `savings.available:<fleet>` | recommend mode: the plan would save money, nothing was done |
 | `balance.runway:account` | the balance lasts < `runway_hours`, or nears the creation floor |
+| `resources.orphaned:account` | detached disks or IPs we did not create bill (with $/month) |
 
 `<scope>` is a fleet name or `total`.
 """
@@ -31,12 +32,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from optimizer.alerts.model import Alert, Severity
 from optimizer.budget import FLOOR_HOURS, TOTAL, BudgetReport, Runway, ScopeBudget
 from optimizer.config import Config
 from optimizer.fluence.status import VmStatus
 from optimizer.money import fmt_usd
+
+if TYPE_CHECKING:
+    from optimizer.executor.reaper import Orphan
 
 DAYS_PER_MONTH = Decimal("30.4")
 
@@ -76,6 +81,8 @@ class RuleInputs:
     failed_actions: Sequence[FailedAction] | None = None
     #: the balance runway from fresh account facts (None: no balance known this tick)
     runway: Runway | None = None
+    #: foreign disks and IPs billing without a live VM (None: not listed this tick)
+    orphans: Sequence[Orphan] | None = None
     extra: list[Alert] = field(default_factory=list)
 
 
@@ -362,6 +369,47 @@ def runway_alerts(runway: Runway, warn_hours: float, lead_hours: Decimal) -> lis
     ]
 
 
+def orphan_alerts(orphans: Sequence[Orphan]) -> list[Alert]:
+    """`resources.orphaned:account` while detached disks or IPs the optimizer did not
+    create bill (reported, never touched): each with what it costs per month. Its level
+    is how many there are, so a new one notifies again and a deleted one does not."""
+    if not orphans:
+        return []
+    known = [o.monthly_usd for o in orphans if o.monthly_usd is not None]
+    total = sum(known, Decimal(0))
+    items = [
+        f"{'disk' if o.kind == 'disk' else 'IP'} {o.name or o.id} ({o.id}, "
+        + (f"{fmt_usd(o.monthly_usd)}/month)" if o.monthly_usd is not None else "price unknown)")
+        for o in orphans
+    ]
+    n = len(orphans)
+    return [
+        Alert(
+            key="resources.orphaned:account",
+            severity="warning",
+            title=f"{n} detached disk(s)/IP(s) not created by the optimizer bill "
+            f"{fmt_usd(total)}/month",
+            text="; ".join(items) + ". They bill until deleted; the optimizer never deletes "
+            "what it did not create: delete them if nobody needs them",
+            data={
+                "monthly_usd": total,
+                "resources": [
+                    {
+                        "kind": o.kind,
+                        "id": o.id,
+                        "name": o.name,
+                        "monthly_usd": o.monthly_usd,
+                        "price_per_hour_usd": o.price_per_hour,
+                        "created_at": o.created_at,
+                    }
+                    for o in orphans
+                ],
+            },
+            level=n,
+        )
+    ]
+
+
 def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set[str]]:
     """Return (alerts whose condition holds now, families evaluated this time)."""
     alerts: list[Alert] = []
@@ -390,6 +438,9 @@ def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set
         lead = Decimal(int(config.daemon.plan_interval.total_seconds())) / 3600
         alerts += runway_alerts(inputs.runway, config.alerts.runway_hours, lead)
         families.add("balance.runway")
+    if inputs.orphans is not None:
+        alerts += orphan_alerts(inputs.orphans)
+        families.add("resources.orphaned")
     alerts += inputs.extra
     families |= {a.family for a in inputs.extra}
     seen: dict[str, Alert] = {}

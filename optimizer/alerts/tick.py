@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from optimizer.store.account import load_account
 from optimizer.store.engine import store_errors
 from optimizer.store.tables import table_of
 from optimizer.store.tables.alerts import PlanCash
+
+if TYPE_CHECKING:
+    from optimizer.executor.reaper import Orphan
 
 log = structlog.get_logger("optimizer.alerts")
 
@@ -393,10 +396,12 @@ def run_alerts(
     plans: Mapping[str, Any] | None = None,
     errors: Iterable[OptimizerError] = (),
     sinks: Sequence[Sink] | None = None,
+    orphans: Sequence[Orphan] | None = None,
 ) -> AlertsResult:
     """One alerts stage. Given the store, the config, `now`, this tick's plans (fleet →
     planner Plan or PlanSummary; None when the planner did not run this tick) and the
-    expected errors of this tick: compute the budget, evaluate every rule, fire / resolve
+    expected errors of this tick (and the foreign orphans listed this tick, None when
+    not listed): compute the budget, evaluate every rule, fire / resolve
     through the stored state, log at once and deliver to the sinks (bounded by their
     timeouts; failures stay queued for the next tick). Raise StoreError on database
     failure.
@@ -424,6 +429,7 @@ def run_alerts(
         segment_medians=medians,
         failed_actions=list(failed.values()),
         runway=_fresh_runway(budget, config, now),
+        orphans=orphans,
         extra=unsat,
     )
     alerts, families = evaluate_rules(inputs, config)

@@ -307,7 +307,8 @@ def status_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Owned VMs, unfinished actions, actions failed in the last epoch and realized
-    savings per fleet."""
+    savings per fleet; then the detached disks and IPs the optimizer did not create that
+    bill (cloud generation; never touched), with their cost per month."""
     from optimizer.executor import journal as jr
 
     app = ctx.obj
@@ -364,6 +365,41 @@ def status_cmd(
             print_line(
                 f"  failed action #{r.id} ({r.kind}, {r.finished_at:%Y-%m-%d %H:%M}): {r.error}"
             )
+    _print_orphans(client, engine, list(vms.values()))
+
+
+def _print_orphans(client: Any, engine: Any, vms: list[Any]) -> None:
+    """The foreign orphans, as a table (nothing on an API without such resources); a
+    price the listing lacks (spec 0.8.210) comes from the stored account facts."""
+    from optimizer.executor.orphans import list_foreign_orphans
+    from optimizer.money import fmt_usd
+    from optimizer.store.account import load_account
+
+    stored = load_account(engine)
+    prices = {r.id: r.per_hour for r in (stored[0].resources or ())} if stored else {}
+    orphans = list_foreign_orphans(client, engine, vms, prices)
+    if not orphans:
+        return
+    total = sum((o.monthly_usd for o in orphans if o.monthly_usd is not None), Decimal(0))
+    print_line(
+        f"{len(orphans)} detached disk(s)/IP(s) not created by the optimizer bill "
+        f"{fmt_usd(total)}/month (never touched; delete them if nobody needs them):"
+    )
+    rows = [
+        [
+            o.kind,
+            o.id,
+            o.name,
+            "?" if o.monthly_usd is None else fmt_usd(o.monthly_usd),
+            f"{o.created_at:%Y-%m-%d %H:%M}" if o.created_at else "",
+        ]
+        for o in orphans
+    ]
+    print_table(
+        ["Kind", "Id", "Name", ("USD/month", "right"), "Created"],
+        rows,
+        optional=("Name", "Created"),
+    )
 
 
 def _status_dict(

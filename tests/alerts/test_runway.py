@@ -148,3 +148,23 @@ def test_without_account_facts_the_budget_is_what_it_was() -> None:
     assert plain == unknown and plain.runway is None
     assert "runway" not in report_json(plain)
     assert plain.total.spend_month > 0 and plain.total.run_rate == D("2")
+
+
+def test_orphans_are_listed_with_their_monthly_cost_and_a_new_one_escalates() -> None:
+    from optimizer.alerts.rules import orphan_alerts
+    from optimizer.executor.reaper import Orphan
+
+    disk = Orphan("disk", "d9", "old-data", D("0.0045"), None)
+    ip = Orphan("ip", "i9", "", None, None)
+    (one,) = orphan_alerts([disk])
+    assert (one.key, one.severity, one.level) == ("resources.orphaned:account", "warning", 1)
+    assert one.data["monthly_usd"] == D("0.0045") * 730
+    assert "disk old-data (d9, $3.28/month)" in one.text
+    (two,) = orphan_alerts([disk, ip])
+    assert two.level == 2 > one.level and "IP i9 (i9, price unknown)" in two.text
+    assert orphan_alerts([]) == []
+    cfg = config()
+    _, families = evaluate_rules(RuleInputs(orphans=[]), cfg)  # type: ignore[arg-type]
+    assert "resources.orphaned" in families  # listed and none: resolves
+    _, families = evaluate_rules(RuleInputs(), cfg)  # type: ignore[arg-type]
+    assert "resources.orphaned" not in families  # not listed: neither fires nor resolves

@@ -96,19 +96,31 @@ def test_ten_hours_of_balance_alerts_once_and_budget_shows_the_hours_left(
     db = f"sqlite:///{tmp_path / 'o.db'}"
     with Recorder() as rec:
         cycle_once(sim, server, make_config(db, rec.url), 1)
+        first = list(rec.received)
+        # a sink takes one notification per tick: the second alert goes with the next one
+        sim.advance(timedelta(minutes=15))
+        cycle_once(sim, server, make_config(db, rec.url), 2)
         received = list(rec.received)
-    assert [(b["key"], b["status"], b["severity"]) for b in received] == [
-        ("balance.runway:account", "firing", "warning")
-    ]
-    data = received[0]["data"]
+    assert [b["key"] for b in first] == ["balance.runway:account"]
+    by_key = {b["key"]: b for b in received}
+    assert len(received) == len(by_key) == 2  # the runway, and the foreign detached disk
+    runway_alert = by_key["balance.runway:account"]
+    assert (runway_alert["status"], runway_alert["severity"]) == ("firing", "warning")
+    data = runway_alert["data"]
     assert Decimal(data["hours_left"]) == Decimal("10.00")
     assert Decimal(data["burn_usd_per_hour"]) == rate
-    assert received[0]["text"].startswith("[FIRING] Balance lasts 10.0 hours")
+    assert runway_alert["text"].startswith("[FIRING] Balance lasts 10.0 hours")
+    orphaned = by_key["resources.orphaned:account"]
+    (disk,) = orphaned["data"]["resources"]
+    (old,) = [s for s in sim.cloud.storages.values() if s.name == "old-data"]
+    assert (disk["kind"], disk["id"], disk["name"]) == ("disk", old.id, "old-data")
+    assert Decimal(disk["monthly_usd"]) == sim.cloud.storage_hourly(old) * 730
+    assert "old-data" in orphaned["text"] and orphaned["severity"] == "warning"
 
     report = budget_json(db, sim.now())
-    runway = report["runway"]
-    assert Decimal(runway["hours_left"]) == Decimal("10.00")
-    assert Decimal(runway["balance_usd"]) == rate * 10
+    runway = report["runway"]  # 15 minutes later
+    assert Decimal(runway["hours_left"]) == Decimal("9.75")
+    assert Decimal(runway["balance_usd"]).quantize(CENT) == (rate * Decimal("9.75")).quantize(CENT)
     assert Decimal(runway["burn_usd_per_hour"]) == rate
     total = next(s for s in report["scopes"] if s["scope"] == "total")
     # spend from the charges endpoints: every VM, disk and IP, to the cent
@@ -122,7 +134,7 @@ def test_ten_hours_of_balance_alerts_once_and_budget_shows_the_hours_left(
 
     out = CliRunner().invoke(app, ["--database", db, "budget", "--at", sim.now().isoformat()])
     assert out.exit_code == 0, out.output
-    assert "lasts 10.0 hours" in " ".join(out.output.split())
+    assert "lasts 9.8 hours" in " ".join(out.output.split())
 
 
 def test_a_balance_near_the_creation_floor_escalates_to_critical(
@@ -137,9 +149,10 @@ def test_a_balance_near_the_creation_floor_escalates_to_critical(
         config = make_config(db, rec.url)
         cycle_once(sim, server, config, 1)
         sim.cloud.set_balance(rate * 7)  # 6 h of everything + one more VM is more than that
-        sim.advance(timedelta(minutes=15))
-        cycle_once(sim, server, config, 2)
-        received = list(rec.received)
+        for tick in (2, 3):  # one notification per sink and tick: the orphan's goes first
+            sim.advance(timedelta(minutes=15))
+            cycle_once(sim, server, config, tick)
+        received = [b for b in rec.received if b["key"] == "balance.runway:account"]
     assert [(b["severity"], b["status"]) for b in received] == [
         ("warning", "firing"),
         ("critical", "firing"),
@@ -180,3 +193,42 @@ def test_the_planner_gets_the_balance_and_will_not_create_below_the_floor(
 
     assert plan_detail(burn(sim) * 6, f"sqlite:///{tmp_path / 'a.db'}") == "no actions"
     assert plan_detail(Decimal(1000), f"sqlite:///{tmp_path / 'b.db'}") == "deploy=1"
+
+
+def test_orphans_resolve_when_deleted_and_fleets_status_lists_them(
+    sim: Simulator, server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fleets status` lists the foreign detached disk with its cost per month; once the
+    user deletes it, the next cycle resolves `resources.orphaned`. The optimizer deleted
+    nothing itself."""
+    db = f"sqlite:///{tmp_path / 'o.db'}"
+    sim.cloud.set_balance(Decimal(10_000))
+    (old,) = [s for s in sim.cloud.storages.values() if s.name == "old-data"]
+    monkeypatch.setenv("FLUENCE_API_KEY", sim.api_key)
+    monkeypatch.setenv("COLUMNS", "200")
+    cfg = tmp_path / "o.toml"
+    cfg.write_text(
+        f'[database]\nurl = "{db}"\n[api]\nbase_url = "{server.url}"\n'
+        '[[fleets]]\nname = "web"\ninstances = 1\nos_image = "https://x/u.img"\n'
+        'ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq9 t"]\n'
+    )
+    with Recorder() as rec:
+        config = make_config(db, rec.url)
+        cycle_once(sim, server, config, 1)
+        out = CliRunner().invoke(app, ["-c", str(cfg), "fleets", "status"])
+        assert out.exit_code == 0, out.output
+        text = " ".join(out.output.split())
+        assert "1 detached disk(s)/IP(s) not created by the optimizer bill" in text
+        assert old.id in text and "old-data" in text
+        monthly = sim.cloud.storage_hourly(old) * 730
+        assert f"${monthly.quantize(CENT)}" in text
+        r = sim.http_client(api="cloud").post("/v1/storages/delete", json={"ids": [old.id]})
+        assert r.status_code == 200, r.text
+        sim.advance(timedelta(minutes=15))
+        cycle_once(sim, server, config, 2)
+        received = [(b["key"], b["status"]) for b in rec.received]
+    assert received == [
+        ("resources.orphaned:account", "firing"),
+        ("resources.orphaned:account", "resolved"),
+    ]
+    assert sum(1 for s in sim.cloud.storages.values() if s.status != "removed") == 2
