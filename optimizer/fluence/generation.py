@@ -32,7 +32,6 @@ from optimizer.config import ApiConfig
 from optimizer.errors import ClientRequestError, ConfigError
 from optimizer.fluence.api import FluenceApi
 from optimizer.fluence.client import FluenceClient, auth_headers, http_client
-from optimizer.fluence.cloud.adapter import CloudApi
 from optimizer.fluence.cloud.client import CloudClient
 from optimizer.fluence.credentials import Secret, resolve_api_key
 from optimizer.fluence.http import ignore, validate_base_url
@@ -47,7 +46,11 @@ PROBE = "/marketplace/countries"
 def billing_of(generation: str) -> BillingModel | None:
     """How the generation `[api] generation` names charges, without connecting (None for
     "auto": unknown until the server is asked)."""
-    return {"marketplace-v3": FluenceClient.billing, "cloud": CloudApi.billing}.get(generation)
+    if generation == "cloud":
+        from optimizer.fluence.cloud.adapter import CloudApi
+
+        return CloudApi.billing
+    return FluenceClient.billing if generation == "marketplace-v3" else None
 
 
 def cloud_auth_headers(api: ApiConfig, secret: Secret) -> dict[str, str]:
@@ -98,6 +101,9 @@ def connect(
 def _choose(api: ApiConfig, cloud: CloudClient, found: Generation, how: str) -> FluenceApi:
     """The adapter for `found`, on the probing client's connection."""
     if found == "cloud":
+        # imported here: a marketplace-v3 client never needs the cloud adapter's modules
+        from optimizer.fluence.cloud.adapter import CloudApi
+
         api_cloud = CloudApi(cloud)
         api_cloud.generation_source = how
         return api_cloud
