@@ -553,16 +553,8 @@ class _Integration:
             now=state.now,
             trends=state.analysis,
             balance_usd=None if state.account is None else state.account.balance,
-            burn_per_epoch=self.burn_per_epoch(state.account),
+            burn_per_epoch=None if state.account is None else state.account.burn_per_epoch,
         )
-
-    def burn_per_epoch(self, account: Any) -> Any:
-        """What everything the account holds costs per epoch (the planner's unit), from
-        the account facts' hourly burn; None when unknown."""
-        from optimizer.clock import EPOCH_HOURS
-
-        burn = None if account is None else account.burn_per_hour
-        return None if burn is None else burn * EPOCH_HOURS
 
     def offers(self, rt: Runtime, state: _TickState) -> list[Any]:
         """The tick's offers as models for the planner: parsed from the snapshot's answer

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from optimizer.cli.context import AppContext
     from optimizer.config import Config, FleetConfig
     from optimizer.executor import FleetRunner
+    from optimizer.fluence.api import FluenceApi
     from optimizer.fluence.models import Vm
     from optimizer.planner import Plan
 
@@ -60,9 +61,25 @@ def _plans(ctx: typer.Context, fleet: str | None) -> tuple[list[Plan], list[Vm],
     offers = client.list_offers(None)  # one offers call
     vms = client.list_vms()  # one VM list
     now = clock.now()
+    balance, burn = _funds(client, now)
     runner = FleetRunner(client, engine, clock, cfg)
-    plans = [runner.plan(spec, offers=offers, vms=vms, now=now) for spec in specs]
+    plans = [
+        runner.plan(spec, offers=offers, vms=vms, now=now, balance_usd=balance, burn_per_epoch=burn)
+        for spec in specs
+    ]
     return plans, vms, runner
+
+
+def _funds(client: FluenceApi, now: datetime) -> tuple[Decimal | None, Decimal | None]:
+    """The account's balance and burn for the planner's funds rule, as the daemon's tick
+    reads them (nothing is asked on an API without account facts); unreadable: unknown,
+    and the plan says so."""
+    try:
+        facts = client.account(now.date().replace(day=1), now.date())
+    except ApiError as err:
+        typer.echo(f"note: balance not read ({err}); plans do not check it", err=True)
+        return None, None
+    return facts.balance, facts.burn_per_epoch
 
 
 def _usd(d: Decimal | None) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from optimizer.clock import EPOCH_HOURS
+
 ZERO = Decimal(0)
 
 #: kinds of billed resources
@@ -72,6 +74,12 @@ class AccountFacts:
         if self.resources is None or any(r.per_hour is None for r in self.resources):
             return None
         return sum((r.per_hour for r in self.resources if r.per_hour is not None), ZERO)
+
+    @property
+    def burn_per_epoch(self) -> Decimal | None:
+        """`burn_per_hour` in the planner's unit (USD per 24 h)."""
+        burn = self.burn_per_hour
+        return None if burn is None else burn * EPOCH_HOURS
 
     @property
     def spent_since(self) -> Decimal | None:
