@@ -118,7 +118,11 @@ class Offer(Wire):
     provider's listing; cloud: one configuration in one cluster) at one price.
 
     v3 offers carry no id on the wire; `offer_key` derives a stable one. Cloud price
-    points carry `cluster_id` and `configuration_id`, and their price is per hour.
+    points carry `cluster_id` and `configuration_id`, and their price is per hour. A
+    cloud VM also holds a boot disk and (usually) a public IP, billed on their own: the
+    cluster's prices for them, in the offer's unit, are `disk_price_per_gb` (per GB of
+    the boot disk's storage type) and `public_ip_price` (None on v3, where the price
+    covers the whole VM, and when the cluster does not list them).
     """
 
     configuration: BasicConfiguration
@@ -130,6 +134,8 @@ class Offer(Wire):
     configuration_id: str | None = None
     #: None means "epoch" (the v3 wire has no such field)
     price_unit: PriceUnit | None = None
+    disk_price_per_gb: Usd | None = None
+    public_ip_price: Usd | None = None
 
     @property
     def price(self) -> Decimal:

@@ -49,6 +49,9 @@ class Listing:
     source: bytes | Offer
     #: what `price` is per: "epoch" (marketplace-v3) or "hour" (cloud price points)
     price_unit: str = "epoch"
+    #: cloud: the cluster's price per GB of boot disk and per public IP, per `price_unit`
+    disk_price_per_gb: Decimal | None = None
+    public_ip_price: Decimal | None = None
 
     @property
     def label(self) -> str:
@@ -124,6 +127,8 @@ class _Offer(msgspec.Struct, rename="camel"):
     cluster_id: str | None = None
     configuration_id: str | None = None
     price_unit: str | None = None
+    disk_price_per_gb: Decimal | None = None
+    public_ip_price: Decimal | None = None
 
 
 _ITEM = msgspec.json.Decoder(_Offer)
@@ -165,7 +170,10 @@ def offer_items(body: bytes) -> list[msgspec.Raw]:
 def _listing(o: _Offer, source: bytes, resources: _Resources) -> Listing:
     """Raise msgspec.ValidationError for what the model would reject but the structs
     let through (a malformed resource list, a price that is not a finite number)."""
-    if not o.configuration.price.is_finite():
+    if not all(
+        p is None or p.is_finite()
+        for p in (o.configuration.price, o.disk_price_per_gb, o.public_ip_price)
+    ):
         raise msgspec.ValidationError("price is not a finite number")
     raw = bytes(o.resources)
     known = resources.get(raw)
@@ -192,6 +200,8 @@ def _listing(o: _Offer, source: bytes, resources: _Resources) -> Listing:
         resources=known[0],
         source=source,
         price_unit=o.price_unit or "epoch",
+        disk_price_per_gb=o.disk_price_per_gb,
+        public_ip_price=o.public_ip_price,
     )
 
 
@@ -227,6 +237,8 @@ def listing_of(offer: Offer) -> Listing:
         resources=resources,
         source=offer,
         price_unit=offer.unit,
+        disk_price_per_gb=offer.disk_price_per_gb,
+        public_ip_price=offer.public_ip_price,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Literal
 from optimizer.billing import CUTOVER_MARGIN as CUTOVER_MARGIN
 from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.config import Mode
-from optimizer.fluence.models import Constraints
+from optimizer.fluence.models import Constraints, PriceUnit
 
 DEFAULT_LEAD_TIME = timedelta(minutes=10)
 
@@ -41,12 +41,21 @@ class OwnedVm:
     ram_gb: int | None = None
     reserved_balance: Decimal = Decimal(0)
     last_migrated_at: datetime | None = None
-    offer_key: str | None = None  # the offer it runs on, when known (the API does not say)
+    offer_key: str | None = None  # the offer it runs on, when known (v3: the API does not say)
+    #: what `price` is per; "hour" (a cloud VM: the VM alone) is made a whole price per
+    #: epoch (`whole_price.priced_vms`) before the planner compares it with anything
+    price_unit: PriceUnit = "epoch"
+    cluster_id: str | None = None  # cloud: where it runs (its disk and IP are priced there)
+    has_public_ip: bool = False  # cloud: it holds a public IP (billed on its own)
 
 
 @dataclass(frozen=True)
 class MarketOffer:
-    """One offer as the planner sees it (see `market_view.offer_from_wire`)."""
+    """One offer as the planner sees it (see `market_view.offer_from_wire`).
+
+    `price` is per `price_unit`; a cloud offer ("hour") also carries its cluster's price
+    per GB of boot disk and per public IP in that unit. `whole_price.priced_market` turns
+    each into a whole VM's price per epoch for a fleet before anything is compared."""
 
     offer_key: str
     configuration: str
@@ -69,6 +78,9 @@ class MarketOffer:
     #: where a deploy must land to get this offer, on the cloud generation (else None)
     cluster_id: str | None = None
     configuration_id: str | None = None
+    price_unit: PriceUnit = "epoch"
+    disk_price_per_gb: Decimal | None = None
+    public_ip_price: Decimal | None = None
 
     @property
     def hardware_key(self) -> tuple[str | None, ...]:
@@ -82,8 +94,9 @@ class MarketOffer:
 
     @property
     def group(self) -> tuple[object, ...]:
-        """Offers in one group are indistinguishable to the deploy endpoint's filters."""
-        return (self.configuration, self.country, self.hardware_key)
+        """Offers in one group are indistinguishable to the deploy endpoint's filters (a
+        cloud deploy names its cluster: each cluster is a group of its own)."""
+        return (self.configuration, self.country, self.hardware_key, self.cluster_id)
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,11 @@ class MarketView:
 
     offers: tuple[MarketOffer, ...]
     taken_at: datetime
+
+    @cached_property
+    def hourly(self) -> bool:
+        """Whether any offer is priced per hour (the cloud generation)."""
+        return any(o.price_unit == "hour" for o in self.offers)
 
     @cached_property
     def by_group(self) -> Mapping[tuple[object, ...], tuple[MarketOffer, ...]]:

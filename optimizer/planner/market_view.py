@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from optimizer.fluence.models import Offer, Vm, parse_slug
+from optimizer.fluence.models import Offer, Vm, cloud_key
 from optimizer.planner.inputs import MarketOffer, MarketView, OwnedVm
 
 
@@ -40,15 +40,16 @@ def offer_from_wire(
     reliability: float | None = None,
     listed_since: datetime | None = None,
 ) -> MarketOffer:
-    """Map one wire `Offer` to a `MarketOffer` (vCPU/RAM from the slug, hardware from the
-    resources' metadata, capacity = available basic instances)."""
-    sizes = parse_slug(offer.configuration.slug) or (0, 0, 0)
+    """Map one wire `Offer` to a `MarketOffer` (vCPU/RAM from the slug or the resources,
+    hardware from the resources' metadata, capacity = available basic instances), its
+    price in its own unit (see `whole_price`)."""
+    vcpu, ram, _ = offer.sizes
     dc = offer.datacenter
     return MarketOffer(
         offer_key=offer.offer_key,
         configuration=offer.configuration.slug,
-        vcpu=sizes[0],
-        ram_gb=sizes[1],
+        vcpu=vcpu or 0,
+        ram_gb=ram or 0,
         country=dc.country_code or "??",
         datacenter=dc.label,
         price=offer.price,
@@ -65,6 +66,9 @@ def offer_from_wire(
         storage_gib_price=_storage_gib_price(offer),
         cluster_id=offer.cluster_id,
         configuration_id=offer.configuration_id,
+        price_unit=offer.unit,
+        disk_price_per_gb=offer.disk_price_per_gb,
+        public_ip_price=offer.public_ip_price,
     )
 
 
@@ -85,7 +89,9 @@ def market_view(
 
 
 def owned_vm(vm: Vm, *, last_migrated_at: datetime | None = None) -> OwnedVm:
-    """Map one wire `Vm` (from GET /vms/v3) to an `OwnedVm`."""
+    """Map one wire `Vm` to an `OwnedVm`: a v3 VM at its price per epoch; a cloud VM at
+    its hourly price (the VM alone, see `whole_price.priced_vms`), with the price point it
+    runs on, its cluster and whether it holds a public IP."""
     vcpu = ram = None
     for r in vm.resources:
         t = r.type.upper()
@@ -94,11 +100,19 @@ def owned_vm(vm: Vm, *, last_migrated_at: datetime | None = None) -> OwnedVm:
         elif t == "RAM":
             ram = r.supply if r.supply is not None else r.quantity
     dc = vm.datacenter
+    hourly = vm.price_per_epoch is None and vm.price_per_hour is not None
+    key = None
+    if vm.cluster_id is not None and (vm.configuration_id or vm.configuration_slug):
+        key = cloud_key(vm.cluster_id, vm.configuration_id or vm.configuration_slug or "")
     return OwnedVm(
         id=vm.id,
         name=vm.vm_name,
         status=vm.status,
-        price=vm.price_per_epoch,
+        price=vm.price_per_hour if hourly else vm.price_per_epoch,
+        price_unit="hour" if hourly else "epoch",
+        cluster_id=vm.cluster_id,
+        has_public_ip=vm.public_ip_id is not None,
+        offer_key=key,
         next_billing_at=vm.next_billing_at,
         created_at=vm.created_at,
         datacenter=dc.label if dc is not None and dc.country_code else None,

@@ -1,7 +1,8 @@
 """The phases of one fleet's plan, in the order `plan_fleet` runs them. Each takes the
 `PlanState` built so far and adds its decisions; each can be run and tested on its own.
 
-1. `start`: price the market for the fleet, pick the allowed offers, set the budget left.
+1. `start`: price the market and the VMs for the fleet (`whole_price`: every price a whole
+   VM's per epoch), pick the allowed offers, set the budget left.
 2. `count_members`: which owned VMs make up the fleet's size.
 3. `finalize_terminated`: provider-terminated VMs are deleted (DELETE releases the reserve).
 4. `replace_stuck`: VMs stuck in New/Launching past `launch_timeout` move elsewhere.
@@ -17,7 +18,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -41,6 +41,7 @@ from optimizer.planner.inputs import (
 from optimizer.planner.matching import market_candidates
 from optimizer.planner.migration import migration_for
 from optimizer.planner.state import PlanState
+from optimizer.planner.whole_price import priced_market, priced_trends, priced_vms
 from optimizer.planner.windows import in_window
 
 
@@ -63,37 +64,21 @@ def start(
     budget = budget or BudgetState()
     st = PlanState(
         fleet=fleet,
-        market=_priced(market, fleet),
-        trends=trends,
+        market=priced_market(market, fleet),
+        trends=priced_trends(trends, market, fleet),
         in_flight=in_flight or InFlight(),
         now=now,
         budget=budget,
         launch=launch or LaunchStats(),
         billing=billing,
-        vms=sorted(vms, key=lambda v: v.id),
+        vms=sorted(priced_vms(vms, market, fleet), key=lambda v: v.id),
     )
     st.used.update(taken or {})
     if budget.cap_per_epoch is not None:
         st.budget_left = budget.cap_per_epoch - budget.spend_per_epoch
-    st.cands = market_candidates(st.market, fleet, trends)
+    st.cands = market_candidates(st.market, fleet, st.trends)
     st.allowed = frozenset(o.offer_key for o in st.cands)
     return st
-
-
-def _priced(market: MarketView, fleet: FleetConfig) -> MarketView:
-    """The price of a VM with additional storage is the configuration's price plus the
-    storage; offers that do not say what storage costs cannot be priced: skip them."""
-    extra = fleet.constraints.additional_storage
-    if extra is None:
-        return market
-    return MarketView(
-        offers=tuple(
-            replace(o, price=o.price + o.storage_gib_price * extra.size_gib)
-            for o in market.offers
-            if o.storage_gib_price is not None
-        ),
-        taken_at=market.taken_at,
-    )
 
 
 def count_members(st: PlanState) -> None:

@@ -142,6 +142,8 @@ def offer_problem(o: Listing) -> str | None:
     None. Names the field and its length, not the (API-supplied) value."""
     if o.price < 0:
         return f"offer {o.key}: negative price"
+    if any(p is not None and p < 0 for p in (o.disk_price_per_gb, o.public_ip_price)):
+        return f"offer {o.key}: negative disk or public IP price"
     cpu = o.resource("VCPU") or {}
     storage = o.resource("STORAGE") or {}
     fields = {
@@ -196,6 +198,8 @@ def offer_rows(offers: Sequence[Listing]) -> tuple[list[dict[str, Any]], int]:
                 "capacity": cap,
                 "tier": o.tier,
                 "certifications": "; ".join(sorted(o.certifications)),
+                "disk_price_per_gb": o.disk_price_per_gb,
+                "public_ip_price": o.public_ip_price,
             })  # fmt: skip
     return rows, duplicates
 
@@ -227,6 +231,8 @@ def _attributes(o: Listing, key: str, price: int, capacity: int) -> dict[str, An
         "tier": o.tier,
         "certifications": "; ".join(sorted(o.certifications)),
         "price_unit": o.price_unit,
+        "disk_price_per_gb": o.disk_price_per_gb,
+        "public_ip_price": o.public_ip_price,
         "price_micros": price,
         "capacity": capacity,
     }
@@ -358,6 +364,16 @@ def record_failed_snapshot(
     return IngestSummary(snapshot_id=sid, outcome=OUTCOME_FAILED, error=error)
 
 
+#: offer attributes that may change while its key stays (a datacenter's tier and
+#: certifications; a cluster's disk and IP prices): updated when they do
+_KEPT_CURRENT = (
+    offer_t.c.tier,
+    offer_t.c.certifications,
+    offer_t.c.disk_price_per_gb,
+    offer_t.c.public_ip_price,
+)
+
+
 def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, offer upserts,
     # price/epoch rows, outcome; the steps share the open connection and the offer-id map
     conn: Connection,
@@ -375,11 +391,9 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
          "outcome": OUTCOME_OK, "error": None, "answer_digest": digest},
     ).scalar_one()  # fmt: skip
 
-    known: dict[str, tuple[int, int | None, str]] = {
-        r.key: (r.id, r.tier, r.certifications)
-        for r in conn.execute(
-            sa.select(offer_t.c.id, offer_t.c.key, offer_t.c.tier, offer_t.c.certifications)
-        )
+    known: dict[str, tuple[Any, ...]] = {
+        r.key: (r.id, *r[2:])
+        for r in conn.execute(sa.select(offer_t.c.id, offer_t.c.key, *_KEPT_CURRENT))
     }
     fresh = [r for r in rows if r["key"] not in known]
     ids: dict[str, int] = {k: v[0] for k, v in known.items()}
@@ -394,16 +408,17 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
             sa.insert(offer_t).returning(offer_t.c.id, offer_t.c.key), payload
         ):
             ids[key] = oid
+    kept = [c.name for c in _KEPT_CURRENT]
     moved = [
-        {"b_id": known[r["key"]][0], "tier": r["tier"], "certifications": r["certifications"]}
+        {"b_id": known[r["key"]][0], **{c: r[c] for c in kept}}
         for r in rows
-        if r["key"] in known and known[r["key"]][1:] != (r["tier"], r["certifications"])
+        if r["key"] in known and known[r["key"]][1:] != tuple(r[c] for c in kept)
     ]
     if moved:
         conn.execute(
             offer_t.update()
             .where(offer_t.c.id == sa.bindparam("b_id"))
-            .values(tier=sa.bindparam("tier"), certifications=sa.bindparam("certifications")),
+            .values({c: sa.bindparam(c) for c in kept}),
             moved,
         )
 

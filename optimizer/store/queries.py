@@ -313,9 +313,11 @@ def latest_market(
 ) -> pd.DataFrame:
     """The offers listed in the latest ok snapshot: the observation columns plus
     storage_gb, storage_type, cpu_manufacturer, cpu_architecture, tier, certifications,
-    first_seen. Empty when there is no ok snapshot."""
+    first_seen, and disk_price_per_gb, public_ip_price (Decimal per `price_unit`, None on
+    marketplace-v3). Empty when there is no ok snapshot."""
     extra = ("storage_gb", "storage_type", "cpu_manufacturer", "cpu_architecture", "tier",
-             "certifications", "first_seen")  # fmt: skip
+             "certifications", "first_seen", "disk_price_per_gb",
+             "public_ip_price")  # fmt: skip
     with store_errors(engine), engine.connect() as conn:
         latest = conn.execute(
             sa.select(snapshot_t.c.id, snapshot_t.c.taken_at)

@@ -1,12 +1,14 @@
 """Column types shared by every table module: aware-UTC timestamps that survive SQLite,
-and integer ids that stay SQLite rowid aliases while being 64-bit on PostgreSQL."""
+integer ids that stay SQLite rowid aliases while being 64-bit on PostgreSQL, and exact
+decimals for unit prices finer than a micro-dollar."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -43,3 +45,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+#: what `ExactDecimal` is on each backend (the migrations create the same)
+EXACT_DECIMAL = Numeric(24, 12).with_variant(String(40), "sqlite")
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A `Decimal` stored exactly: NUMERIC(24, 12) on PostgreSQL; text on SQLite, whose
+    numbers are floats. For prices per GB-hour, which can be finer than the micro-dollar
+    the other money columns count in."""
+
+    impl = EXACT_DECIMAL
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"expected a Decimal, got {type(value).__name__}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        d = Decimal(value)  # PostgreSQL pads to 12 places: drop the trailing zeros
+        return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()

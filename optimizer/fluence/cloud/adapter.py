@@ -5,6 +5,11 @@ with the provider-neutral model, built from `CloudClient` calls.
   configuration, its price the API's hourly price (`price_unit = "hour"`), its
   datacenter the cluster's, its capacity 1 while the cluster lists the configuration as
   available (the API reports availability, not counts) and 0 otherwise.
+- A VM there also holds a boot disk and a public IP, each billed per hour on its own: an
+  offer carries its cluster's price per GB-hour of the boot disk's storage (the disk the
+  executor creates: `CreateStorage`'s defaults, non-replicated NVMe) and per hour of a
+  public IPv4 (`CreatePublicIp`'s default), or None when the cluster lists no such price;
+  the planner adds them up into the VM's whole price.
 - A VM (`Vm`) carries its cluster, configuration, hourly price and the ids of what it
   holds (boot disk, public IP, data disks); its status is mapped onto the neutral
   vocabulary (`STATUS_MAP`). Any other status is kept as the API spelled it: a status
@@ -38,7 +43,9 @@ from optimizer.fluence.cloud.wire import (
     CreatePublicIp,
     CreateStorage,
     CreateVm,
+    PublicIpPrice,
     Storage,
+    StoragePrice,
     VmConfiguration,
 )
 from optimizer.fluence.cloud.wire import PublicIp as CloudPublicIp
@@ -95,6 +102,11 @@ STATUS_MAP: dict[str, str] = {
 }
 
 _STORAGE_TYPES = {"NVME": "NVMe", "SSD": "SSD", "HDD": "HDD"}
+#: the boot disk and the address every VM gets, as the executor creates them: what the
+#: offers' `disk_price_per_gb` and `public_ip_price` price
+BOOT_DISK_TYPE: str = CreateStorage.model_fields["storage_type"].default
+BOOT_DISK_REPLICATED: bool = CreateStorage.model_fields["replicated"].default
+PUBLIC_IP_TYPE: str = CreatePublicIp.model_fields["address_type"].default
 
 
 class CloudApi:
@@ -126,13 +138,16 @@ class CloudApi:
     def list_offers(self, constraints: Constraints | None = None) -> list[Offer]:
         """Every (configuration, cluster) price point that matches `constraints`
         (configuration slug, countries, CPU manufacturer, storage type, and a maximum
-        price per 24 h compared with 24 × the hourly price)."""
+        price per 24 h compared with 24 × the hourly price of the VM alone: a lower bound of
+        the whole VM's, so nothing the cap allows is left out)."""
         c = self.client
         configs = {x.id: x for x in c.vm_configurations()}
         clusters = {x.id: x for x in c.clusters()}
         dcs = {x.id: x for x in c.datacenters()}
         prices = c.vm_prices()
         resources = c.all_cluster_resources(sorted(clusters))
+        disks = _boot_disk_prices(c.storage_prices())
+        ips = _public_ip_prices(c.public_ip_prices())
         offers = []
         for p in prices:
             cfg = configs.get(p.vm_type_id.vm_configuration_id)
@@ -141,6 +156,8 @@ class CloudApi:
                 continue  # a price for a configuration or cluster no longer listed
             dc = dcs.get(cluster.dc_id or "")
             offer = _offer(cfg, cluster, dc, p.per_hour, resources.get(cluster.id))
+            offer.disk_price_per_gb = disks.get(cluster.id)
+            offer.public_ip_price = ips.get(cluster.id)
             if _matches(offer, constraints):
                 offers.append(offer)
         return offers
@@ -553,6 +570,29 @@ def _offer(
         configuration_id=cfg.id,
         price_unit="hour",
     )
+
+
+def _boot_disk_prices(prices: Iterable[StoragePrice]) -> dict[str, Decimal]:
+    """Cluster id → price per GB-hour of the storage a boot disk is made of (the lowest,
+    should a cluster list it twice)."""
+    out: dict[str, Decimal] = {}
+    for p in prices:
+        t = p.storage_type_id
+        if t.storage_type.upper() == BOOT_DISK_TYPE and t.replicated == BOOT_DISK_REPLICATED:
+            price = p.price_info.price_per_hour_per_qty
+            out[t.cluster_id] = min(price, out.get(t.cluster_id, price))
+    return out
+
+
+def _public_ip_prices(prices: Iterable[PublicIpPrice]) -> dict[str, Decimal]:
+    """Cluster id → price per hour of a public address of the type a VM gets."""
+    out: dict[str, Decimal] = {}
+    for p in prices:
+        t = p.public_ip_type_id
+        if t.address_type.upper() == PUBLIC_IP_TYPE:
+            price = p.price_info.price_per_hour_per_qty
+            out[t.cluster_id] = min(price, out.get(t.cluster_id, price))
+    return out
 
 
 def _matches(offer: Offer, constraints: Constraints | None) -> bool:

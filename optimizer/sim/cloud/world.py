@@ -1,9 +1,9 @@
 """`CloudWorld`: the cloud face's rules (rules.CloudRules) plus the hooks tests and demos
-script it with, as the v3 simulator has them: set or pin a price, stop selling a
-configuration, set capacity, add VMs, disks and IPs made by hand, fail or end a VM, set
-the balance, list what bills without a VM. Each hook takes the simulator's lock and
-brings the world up to the clock first; move the clock with `Simulator.advance`, script
-faults with `Simulator.faults.force_next("cloud.…", kind)`.
+script it with, as the v3 simulator has them: set or pin a price (a VM's, or a cluster's
+disk and IP prices), stop selling a configuration, set capacity, add VMs, disks and IPs
+made by hand, fail or end a VM, set the balance, list what bills without a VM. Each hook
+takes the simulator's lock and brings the world up to the clock first; move the clock
+with `Simulator.advance`, script faults with `Simulator.faults.force_next("cloud.…", kind)`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,24 @@ class CloudWorld(CloudRules):
             if conf is None:
                 raise KeyError(f"unknown configuration {configuration!r}")
             self.catalog.unprice(cluster_id, conf.id)
+
+    def set_resource_prices(
+        self,
+        cluster_id: str,
+        *,
+        storage_gb_hour: Decimal | str | None = None,
+        public_ip_hour: Decimal | str | None = None,
+    ) -> None:
+        """Set a cluster's hourly price per GB of (non-replicated) NVMe storage and per
+        public IPv4; None keeps the current one. Resources already held bill at the new
+        price from now on."""
+        with self.sim._lock:
+            self.sim.sync()
+            cl = self._cluster(cluster_id)
+            if storage_gb_hour is not None:
+                cl.storage_gb_hour = Decimal(str(storage_gb_hour))
+            if public_ip_hour is not None:
+                cl.public_ip_hour = Decimal(str(public_ip_hour))
 
     def set_capacity(self, cluster_id: str, configuration: str, free: int) -> None:
         with self.sim._lock:

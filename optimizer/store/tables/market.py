@@ -37,7 +37,7 @@ from sqlalchemy import (
     Text,
 )
 
-from optimizer.store.types import BigId, UtcDateTime
+from optimizer.store.types import BigId, ExactDecimal, UtcDateTime
 
 OUTCOME_OK = "ok"
 OUTCOME_FAILED = "failed"
@@ -78,6 +78,10 @@ offer_table = Table(
     Column("certifications", Text, nullable=False),  # "; "-joined
     # what the price is per: "epoch" (24 h, marketplace-v3) or "hour" (cloud); migration 0008
     Column("price_unit", String(8), nullable=False, server_default="epoch"),
+    # cloud price points: the cluster's price per GB of boot disk and per public IP, in
+    # `price_unit` (NULL on marketplace-v3); kept current like tier; migration 0011
+    Column("disk_price_per_gb", ExactDecimal, nullable=True),
+    Column("public_ip_price", ExactDecimal, nullable=True),
     Column("first_seen", UtcDateTime, nullable=False),
     # written when the offer is inserted and when it stops being listed; while it is
     # listed (an open `offer_price` interval) it was last seen in the latest ok snapshot,
