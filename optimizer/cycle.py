@@ -476,6 +476,7 @@ class _Integration:
         why either could not be read, or None. A failure here leaves the snapshot
         standing: the tick is degraded, the rule that needed it skipped."""
         from optimizer.budget import month_bounds
+        from optimizer.executor.orphans import list_foreign_orphans, orphan_json
         from optimizer.store.account import save_account
 
         month, _ = month_bounds(state.now)
@@ -484,16 +485,16 @@ class _Integration:
         except ApiError as err:
             return f"account not read: {err}"
         state.account = facts
-        if facts.known:
-            save_account(rt.engine, facts, state.now)
-        from optimizer.executor.orphans import list_foreign_orphans
-
         prices = {r.id: r.per_hour for r in facts.resources or ()}
+        problem = None
         try:
             state.orphans = list_foreign_orphans(rt.client, rt.engine, state.vms or [], prices)
         except ApiError as err:
-            return f"disks and IPs not listed: {err}"
-        return None
+            problem = f"disks and IPs not listed: {err}"
+        if facts.known:
+            orphans = None if state.orphans is None else [orphan_json(o) for o in state.orphans]
+            save_account(rt.engine, facts, state.now, orphans=orphans)
+        return problem
 
     def failed_snapshot(self, rt: Runtime, now: datetime, seconds: float, error: str) -> None:
         """Record a poll that got no answer, so alert rules can count outages."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from optimizer.budget import BudgetReport, Runway, ScopeBudget
+    from optimizer.executor.reaper import Orphan
 
 
 def _pct(x: Decimal | None) -> str:
@@ -163,6 +164,37 @@ def render(r: BudgetReport) -> None:
 STALE = timedelta(hours=1)
 
 
+def stored_orphans(engine: Engine, now: datetime) -> list[Orphan]:
+    """The foreign orphans the last snapshot listed (none stored, or listed after `now`:
+    none)."""
+    from optimizer.executor.orphans import orphan_from_json
+    from optimizer.store.account import load_orphans
+
+    stored = load_orphans(engine)
+    if stored is None or stored[1] > now:
+        return []
+    return [orphan_from_json(d) for d in stored[0]]
+
+
+def orphan_dict(o: Orphan) -> dict[str, Any]:
+    return {
+        "kind": o.kind,
+        "id": o.id,
+        "name": o.name,
+        "price_per_hour_usd": o.price_per_hour,
+        "monthly_usd": o.monthly_usd,
+    }
+
+
+def orphans_line(orphans: list[Orphan]) -> str:
+    total = sum((o.monthly_usd for o in orphans if o.monthly_usd is not None), Decimal(0))
+    names = ", ".join(o.name or o.id for o in orphans)
+    return (
+        f"{len(orphans)} detached disk(s)/IP(s) not created by the optimizer bill "
+        f"{_usd(total)}/month: {names} (`fleets status` lists them; never touched)."
+    )
+
+
 def _parse_at(value: str) -> datetime:
     try:
         return utc(datetime.fromisoformat(value))
@@ -215,10 +247,14 @@ def register(app: typer.Typer) -> None:
             account = (facts, now) if facts.known else None
         report, _ = load_budget(engine, config, now, extra_points=extra, account=account)
         last = None if live else last_poll(engine, now)
+        orphans = stored_orphans(engine, now)
         if as_json:
-            print_json({**report_json(report), "vms_observed_at": last})
+            more = {"orphans": [orphan_dict(o) for o in orphans]} if orphans else {}
+            print_json({**report_json(report), "vms_observed_at": last, **more})
             return
         render(report)
+        if orphans:
+            print_line(orphans_line(orphans))
         if not live and (last is None or now - last > STALE):
             print_line(
                 "VM data: none stored yet"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -39,3 +41,25 @@ def list_foreign_orphans(
         replace(o, price_per_hour=prices.get(o.id)) if o.price_per_hour is None else o
         for o in found
     ]
+
+
+def orphan_json(o: Orphan) -> dict[str, Any]:
+    """An orphan as stored with the account facts (`optimizer.store.account`)."""
+    return {
+        "kind": o.kind,
+        "id": o.id,
+        "name": o.name,
+        "price_per_hour": None if o.price_per_hour is None else str(o.price_per_hour),
+        "created_at": None if o.created_at is None else o.created_at.isoformat(),
+    }
+
+
+def orphan_from_json(d: dict[str, Any]) -> Orphan:
+    price, created = d.get("price_per_hour"), d.get("created_at")
+    return Orphan(
+        kind=d["kind"],
+        id=d["id"],
+        name=d.get("name") or "",
+        price_per_hour=None if price is None else Decimal(price),
+        created_at=None if created is None else datetime.fromisoformat(created),
+    )

@@ -20,10 +20,17 @@ from optimizer.store.engine import store_errors, writing
 from optimizer.store.tables.account import account_state_table as t
 
 
-def save_account(engine: Engine, facts: AccountFacts, observed_at: datetime) -> None:
-    """Replace the stored facts with `facts`, observed at `observed_at` (fenced write).
-    Raise StoreError on database failure."""
-    payload = json.dumps(asdict(facts), default=_plain, sort_keys=True)
+def save_account(
+    engine: Engine,
+    facts: AccountFacts,
+    observed_at: datetime,
+    *,
+    orphans: list[dict[str, Any]] | None = None,
+) -> None:
+    """Replace the stored facts with `facts`, observed at `observed_at` (fenced write),
+    with the foreign orphans listed at the same time (`executor.orphans.orphan_json`;
+    None: not listed). Raise StoreError on database failure."""
+    payload = json.dumps({**asdict(facts), "orphans": orphans}, default=_plain, sort_keys=True)
     with store_errors(engine), writing(engine).begin() as conn:
         fencing.check(engine, conn)
         conn.execute(t.delete())
@@ -37,6 +44,17 @@ def load_account(engine: Engine) -> tuple[AccountFacts, datetime] | None:
     if row is None:
         return None
     return facts_from_json(json.loads(row.payload)), utc(row.observed_at)
+
+
+def load_orphans(engine: Engine) -> tuple[list[dict[str, Any]], datetime] | None:
+    """The foreign orphans stored with the facts (as `orphan_json` wrote them) and when
+    they were listed, or None when none were listed."""
+    with store_errors(engine), engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.observed_at, t.c.payload).where(t.c.id == 1)).first()
+    if row is None:
+        return None
+    orphans = json.loads(row.payload).get("orphans")
+    return None if orphans is None else (list(orphans), utc(row.observed_at))
 
 
 def facts_from_json(d: dict[str, Any]) -> AccountFacts:

@@ -109,7 +109,9 @@ def test_rising_prices_fire_one_forecast_alert_then_resolve(engine: Engine, db_u
     with freeze_time(now):
         out = CliRunner().invoke(app, ["-c", str(cfg_file), "budget", "--json"])
     assert out.exit_code == 0, out.output
-    scopes = {s["scope"]: s for s in json.loads(out.output)["scopes"]}
+    report = json.loads(out.output)
+    assert "runway" not in report and "orphans" not in report  # no balance on this API
+    scopes = {s["scope"]: s for s in report["scopes"]}
     web = scopes["web"]
     cent = Decimal("0.01")
     assert Decimal(web["total_spent_usd"]).quantize(cent) == sim.total_spent().quantize(cent)

@@ -122,6 +122,11 @@ def test_ten_hours_of_balance_alerts_once_and_budget_shows_the_hours_left(
     assert Decimal(runway["hours_left"]) == Decimal("9.75")
     assert Decimal(runway["balance_usd"]).quantize(CENT) == (rate * Decimal("9.75")).quantize(CENT)
     assert Decimal(runway["burn_usd_per_hour"]) == rate
+    (orphan,) = report["orphans"]
+    assert (orphan["name"], Decimal(orphan["monthly_usd"])) == (
+        "old-data",
+        Decimal(disk["monthly_usd"]),
+    )
     total = next(s for s in report["scopes"] if s["scope"] == "total")
     # spend from the charges endpoints: every VM, disk and IP, to the cent
     assert Decimal(total["spend_month_usd"]).quantize(CENT) == sim.cloud.spent().quantize(CENT)
@@ -135,6 +140,7 @@ def test_ten_hours_of_balance_alerts_once_and_budget_shows_the_hours_left(
     out = CliRunner().invoke(app, ["--database", db, "budget", "--at", sim.now().isoformat()])
     assert out.exit_code == 0, out.output
     assert "lasts 9.8 hours" in " ".join(out.output.split())
+    assert "1 detached disk(s)/IP(s) not created by the optimizer bill" in out.output
 
 
 def test_a_balance_near_the_creation_floor_escalates_to_critical(
