@@ -70,10 +70,13 @@ def runway_json(w: Runway) -> dict[str, Any]:
     }
 
 
-def runway_line(w: Runway) -> str:
-    """One line: balance, burn rate, hours left and the creation floor."""
+def runway_line(w: Runway, now: datetime) -> str:
+    """One line: balance, burn rate, hours left and the creation floor (and when the
+    balance was read, when that is longer ago than STALE)."""
     hours, rate = w.hours_left, w.burn_per_hour
     head = f"Balance {_usd(w.balance)}"
+    if now - w.observed_at > STALE:
+        head += f" (read {w.observed_at:%Y-%m-%d %H:%M} UTC; run the daemon or use --live)"
     if rate is None:
         return f"{head}; burn rate unknown (a billed resource has no known price)"
     if hours is None:
@@ -158,7 +161,7 @@ def render(r: BudgetReport) -> None:
     if any(s.estimated for s in r.scopes):
         print_line("* includes VMs first observed after the month began (reconstructed).")
     if r.runway is not None:
-        print_line(runway_line(r.runway))
+        print_line(runway_line(r.runway, r.now))
 
 
 STALE = timedelta(hours=1)

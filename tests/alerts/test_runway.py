@@ -168,3 +168,17 @@ def test_orphans_are_listed_with_their_monthly_cost_and_a_new_one_escalates() ->
     assert "resources.orphaned" in families  # listed and none: resolves
     _, families = evaluate_rules(RuleInputs(), cfg)  # type: ignore[arg-type]
     assert "resources.orphaned" not in families  # not listed: neither fires nor resolves
+
+
+def test_the_budget_line_says_hours_left_and_when_the_balance_is_old() -> None:
+    from optimizer.cli.budget_cmd import runway_line
+
+    w = Runway(D("25"), D("1"), D("0.5"), NOW)
+    line = runway_line(w, NOW + timedelta(minutes=10))
+    assert line.startswith("Balance $25.00, burning $1.0000/hour") and "lasts 25.0 hours" in line
+    assert "Under $9.00 the API creates nothing" in line and "read" not in line
+    assert "(read 2026-03-17 12:00 UTC; run the daemon or use --live)" in runway_line(
+        w, NOW + timedelta(hours=3)
+    )
+    unknown = runway_line(Runway(D("5"), None, D(0), NOW), NOW)
+    assert unknown.endswith("burn rate unknown (a billed resource has no known price)")
