@@ -409,8 +409,6 @@ class Cycle:
     def _reap(self, state: _TickState, _fleet: FleetConfig | None) -> str | Degraded:
         """Delete our disks and IPs left without their VM (past `daemon.reaper_grace`)."""
         _skip_if_api_down(state)
-        if state.vms is None:
-            state.vms = self.rt.client.list_vms()
         done = _integration.reap(self.rt, state)
         if done.errors:
             return Degraded(f"{len(done.errors)} delete(s) refused: {'; '.join(done.errors)}")

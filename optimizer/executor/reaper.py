@@ -67,55 +67,72 @@ def reap(
     client: ExecutorClient,
     engine: Engine,
     now: datetime,
-    vms: Sequence[Vm],
+    vms: Sequence[Vm] | None,
     grace: timedelta,
 ) -> Reaped:
     """Delete our detached disks and IPs whose VM is gone, `grace` after it went.
 
-    `vms` is the tick's VM list. Lists disks and IPs only when the journal holds some not
-    yet deleted; deletes one at a time so one refusal (e.g. attached again, 406) does not
-    hold back the others."""
+    `vms` is the tick's VM list (None: listed here, when needed). Makes no call at all
+    unless the journal holds disks or IPs not yet deleted (never on marketplace-v3);
+    deletes one at a time so one refusal (e.g. attached again, 406) does not hold back
+    the others."""
     out = Reaped()
     live = jr.live_resources(engine)
     if not live:
         return out
+    if vms is None:
+        vms = client.list_vms()
     listed: dict[str, Detachable] = {r.id: r for r in client.list_disks()}
     listed.update({r.id: r for r in client.list_public_ips()})
     by_id = {v.id: v for v in vms}
     gone_now: list[str] = []  # VM gone: the grace starts now
     for row in live:
-        res = listed.get(row.resource_id)
-        if res is None or res.removed:
-            if res is not None or now - row.created_at >= grace:
-                out.gone.append(row.resource_id)  # deleted already (not by us, or earlier)
-            continue
         vm = by_id.get(row.vm_id) if row.vm_id is not None else None
-        if res.attached or (vm is not None and not is_ended(vm.status)):
-            continue  # still in use
-        if row.vm_gone_at is None:
+        verdict = _verdict(row, listed.get(row.resource_id), vm, now, grace)
+        if verdict == "start":
             gone_now.append(row.resource_id)
-            if grace > timedelta(0):
-                out.waiting.append(row.resource_id)
-                continue
-        elif now - row.vm_gone_at < grace:
+            verdict = "delete" if grace <= timedelta(0) else "wait"
+        if verdict == "gone":
+            out.gone.append(row.resource_id)
+        elif verdict == "wait":
             out.waiting.append(row.resource_id)
-            continue
-        try:
-            if row.kind == "disk":
-                client.delete_disks([row.resource_id])
-            else:
-                client.delete_public_ips([row.resource_id])
-        except ApiError as err:
-            if err.status == 404:
-                out.gone.append(row.resource_id)
-                continue
-            out.errors.append(f"{row.kind} {row.resource_id}: {err}")
-            log.warning("delete failed", kind=row.kind, id=row.resource_id, error=str(err))
-            continue
-        out.deleted.append(row.resource_id)
-        log.info("deleted", kind=row.kind, id=row.resource_id, fleet=row.fleet, vm_id=row.vm_id)
+        elif verdict == "delete":
+            _delete(client, row, out)
     _mark(engine, now, gone_now, [*out.deleted, *out.gone])
     return out
+
+
+def _verdict(
+    row: FleetResource, res: Detachable | None, vm: Vm | None, now: datetime, grace: timedelta
+) -> str:
+    """What to do with one journaled disk or IP: "gone" (deleted already, by us earlier or
+    by the API), "busy" (attached, or its VM still listed as not ended), "start" (its VM
+    is seen gone now: the grace starts), "wait" (within the grace) or "delete"."""
+    if res is None or res.removed:
+        # not listed: deleted already — unless it is too new to be listed yet
+        return "gone" if res is not None or now - row.created_at >= grace else "busy"
+    if res.attached or (vm is not None and not is_ended(vm.status)):
+        return "busy"
+    if row.vm_gone_at is None:
+        return "start"
+    return "wait" if now - row.vm_gone_at < grace else "delete"
+
+
+def _delete(client: ExecutorClient, row: FleetResource, out: Reaped) -> None:
+    try:
+        if row.kind == "disk":
+            client.delete_disks([row.resource_id])
+        else:
+            client.delete_public_ips([row.resource_id])
+    except ApiError as err:
+        if err.status == 404:
+            out.gone.append(row.resource_id)
+            return
+        out.errors.append(f"{row.kind} {row.resource_id}: {err}")
+        log.warning("delete failed", kind=row.kind, id=row.resource_id, error=str(err))
+        return
+    out.deleted.append(row.resource_id)
+    log.info("deleted", kind=row.kind, id=row.resource_id, fleet=row.fleet, vm_id=row.vm_id)
 
 
 def _mark(engine: Engine, now: datetime, vm_gone: Iterable[str], deleted: Iterable[str]) -> None:

@@ -113,3 +113,32 @@ def test_cloud_vm_extras_default_to_a_25_gb_disk_and_a_public_ip() -> None:
     assert (fleet.disk_gb, fleet.public_ip) == (25, True)
     own = parse_config({"fleets": [{**FLEET, "disk_gb": 40, "public_ip": False}]}).fleets[0]
     assert (own.disk_gb, own.public_ip) == (40, False)
+
+
+def test_cloud_rejects_a_fleet_name_its_vm_names_cannot_hold(tmp_path: Path) -> None:
+    """Cloud names have at most 25 characters: `<fleet>-<10-char token>` leaves 14."""
+    ok = {**FLEET, "name": "a" * 14}
+    parse_config({"api": {"generation": "cloud"}, "fleets": [ok]})
+    long = {**FLEET, "name": "frontend-eu-west"}
+    parse_config({"fleets": [long]})  # marketplace-v3 / auto: no such limit here
+    (line,) = _errors({"api": {"generation": "cloud"}, "fleets": [ok, long]})
+    assert line == (
+        "t.toml: (top level): fleets[1].name: 'frontend-eu-west' is too long for the cloud API "
+        "generation: its VMs are named <name>-<token> in at most 25 characters, so a fleet "
+        "name has at most 14"
+    )
+    path = tmp_path / "o.toml"
+    path.write_text(
+        '[api]\ngeneration = "cloud"\n[[fleets]]\nname = "frontend-eu-west"\ninstances = 1\n'
+        'os_image = "https://images.example/u.img"\nssh_keys = ["ops"]\n'
+    )
+    from optimizer.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(path), "check-config"])
+    assert exc.value.code == 2
+
+
+def test_reaper_grace_defaults_to_five_minutes() -> None:
+    assert parse_config({}).daemon.reaper_grace == timedelta(minutes=5)
+    assert parse_config({"daemon": {"reaper_grace": "0s"}}).daemon.reaper_grace == timedelta(0)

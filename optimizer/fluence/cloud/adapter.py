@@ -75,7 +75,7 @@ from optimizer.fluence.models import (
 )
 
 HOURS_PER_EPOCH = Decimal(24)
-SECONDS_PER_HOUR = 3600
+SECONDS_PER_EPOCH = 24 * 3600
 MICRO = Decimal("0.000001")
 #: the boot disk's size when neither the request nor the constraints give one
 DEFAULT_DISK_GB = 25
@@ -238,8 +238,8 @@ class CloudApi:
         c = constraints or Constraints()
         point = self._price_point(c)
         disk_gb = c.disk_gb if c.disk_gb is not None else DEFAULT_DISK_GB
-        hourly = self._whole_hourly(point, disk_gb, c.public_ip is not False)
-        per_epoch = (hourly * HOURS_PER_EPOCH * instances).quantize(MICRO)
+        one = self._whole_per_epoch(point, disk_gb, c.public_ip is not False)
+        per_epoch = (one * instances).quantize(MICRO)
         return Estimate(
             deposit_amount_usdc=Decimal(0),
             deposit_epochs=0,
@@ -370,7 +370,11 @@ class CloudApi:
 
     def _price_point(self, c: Constraints) -> Offer:
         """The price point `c` lands on: its pinned cluster + configuration when given,
-        else the cheapest match that has capacity. NoMatchingOffers when there is none."""
+        else the cheapest match that has capacity. NoMatchingOffers when there is none.
+        A pinned point is not filtered by the price cap: the caller compares the whole
+        VM's estimate with it and says by how much it is above."""
+        if c.cluster_id is not None:
+            c = c.model_copy(update={"max_total_price_per_epoch_usd": None})
         offers = [o for o in self.list_offers(c) if o.capacity > 0]
         if c.cluster_id is not None:
             offers = [o for o in offers if o.cluster_id == c.cluster_id]
@@ -385,9 +389,10 @@ class CloudApi:
             )
         return min(offers, key=lambda o: (o.price, o.offer_key))
 
-    def _whole_hourly(self, point: Offer, disk_gb: int, public_ip: bool) -> Decimal:
-        """The hourly price of a VM on `point` with its boot disk and (maybe) public IP,
-        from `POST /v1/prices/cost` over one hour."""
+    def _whole_per_epoch(self, point: Offer, disk_gb: int, public_ip: bool) -> Decimal:
+        """What a VM on `point` with its boot disk and (maybe) public IP costs over 24 h,
+        from `POST /v1/prices/cost` asked for those 24 h at once (so the API's rounding
+        is the only one, as fine as a micro-USD)."""
         cluster = point.cluster_id or ""
         resources: list[dict[str, Any]] = [
             {
@@ -413,7 +418,7 @@ class CloudApi:
             resources.append(
                 {"publicIp": {"resource_id": {"addressType": "V4", "clusterId": cluster}}}
             )
-        return self.client.cost(resources, secs=SECONDS_PER_HOUR).total_cost
+        return self.client.cost(resources, secs=SECONDS_PER_EPOCH).total_cost
 
     def _ssh_key_ids(self, keys: Sequence[str]) -> list[str]:
         """Key ids for the fleet's `ssh_keys` entries: a public key is registered once per
