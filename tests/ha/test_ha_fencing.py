@@ -173,8 +173,9 @@ def test_sqlite_uses_the_same_term_row(tmp_path) -> None:
 def test_stale_leader_cannot_change_the_account_through_the_client(
     engines: tuple[Engine, Engine],
 ) -> None:
-    """The executor deletes and patches before journaling them: the daemon's client checks
-    the term before every call that changes the account."""
+    """The executor deletes and patches (and the reaper deletes disks and IPs) before
+    journaling them: the daemon's client checks the term before every call that changes
+    the account."""
     from optimizer.config import ApiConfig
     from optimizer.daemon.leader import FencedClient
     from optimizer.fluence.client import build_client
@@ -200,6 +201,10 @@ def test_stale_leader_cannot_change_the_account_through_the_client(
             client.delete_vms([vm_id])
         with pytest.raises(LeadershipLost):
             client.patch_vms([])
+        with pytest.raises(LeadershipLost):  # the reaper's deletes, too
+            client.delete_disks(["disk-1"])
+        with pytest.raises(LeadershipLost):
+            client.delete_public_ips(["ip-1"])
         assert dict(sim.requests) == calls_before  # nothing reached the API
         assert any(v.id == vm_id and v.status == "Active" for v in client.list_vms())
     finally:
