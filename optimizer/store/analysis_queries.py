@@ -31,7 +31,15 @@ from optimizer.analysis.epochs import epoch_grid
 from optimizer.analysis.stats import OFFER_EPOCH_COLUMNS, MarketHistory, history_from_offer_epochs
 from optimizer.clock import EPOCH_SECONDS, utc
 from optimizer.store.engine import store_errors
-from optimizer.store.queries import epoch_t, offer_t, price_t, snapshot_t, vm_t, vmobs_t
+from optimizer.store.queries import (
+    epoch_t,
+    offer_t,
+    price_t,
+    snapshot_t,
+    utc_ns,
+    vm_t,
+    vmobs_t,
+)
 from optimizer.store.tables import table_of
 from optimizer.store.tables.journal import FleetVm, SavingsEntry
 from optimizer.store.tables.market import OUTCOME_OK
@@ -62,14 +70,6 @@ def _frame(conn: Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
     cols = list(result.keys())
     rows = result.fetchall()  # one C-level fetch; iterating would fetch row by row
     return pd.DataFrame.from_records([tuple(r) for r in rows], columns=cols)
-
-
-def _ns(values: pd.Series) -> np.ndarray:
-    """Aware datetimes (as the store returns them) → int64 ns since 1970 UTC."""
-    if values.empty:
-        return np.empty(0, dtype="int64")
-    ts = pd.to_datetime(values, utc=True)
-    return ts.dt.as_unit("ns").astype("int64").to_numpy()
 
 
 def _rolled(
@@ -132,7 +132,7 @@ def _raw(
     if snaps.empty:
         return pd.DataFrame()
     snap_ids = snaps["id"].to_numpy(dtype="int64")
-    snap_ns = _ns(snaps["taken_at"])
+    snap_ns = utc_ns(snaps["taken_at"])
     snap_k = snap_ns // (EPOCH_SECONDS * _NS)
     lo, hi = int(snap_ids[0]), int(snap_ids[-1])
     iv = _frame(
@@ -376,8 +376,7 @@ def fleet_frames(
     savings = empty[1]
     if not led.empty:
         ended = pd.to_datetime(led["ended_at"], utc=True).fillna(pd.Timestamp(utc(now)))
-        end_ns = ended.dt.as_unit("ns").astype("int64").to_numpy()
-        frac = _overlap(_ns(led["completed_at"]), end_ns, grid)
+        frac = _overlap(utc_ns(led["completed_at"]), utc_ns(ended), grid)
         usd = (led["old_price_micros"].to_numpy(dtype="float64")
                - led["new_price_micros"].to_numpy(dtype="float64")) / 1e6  # fmt: skip
         savings = per_epoch(led["fleet"], usd, frac, "savings_usd")

@@ -85,6 +85,21 @@ def _ts(values: object) -> pd.Series:
     return pd.to_datetime(pd.Series(values), utc=True).astype("datetime64[ns, UTC]")
 
 
+def utc_ns(values: object) -> np.ndarray:
+    """Timestamps → int64 nanoseconds since 1970-01-01 UTC, whatever form they arrive in:
+    datetime64 of any unit (pandas 3 infers µs from Python datetimes), aware or naive
+    (naive is taken as UTC, as the store writes it), or an object column of datetimes,
+    Timestamps or ISO text (what a driver, a concat with an empty frame or a None hands
+    over). The one conversion the store's frames use: reading the int64 out of the
+    values' own buffer (`.to_numpy().view("int64")`, `.astype("int64")`) gives the wrong
+    unit for non-ns data and, for an object column (which is what `to_numpy()` of any
+    tz-aware column is), raises numpy's "Cannot change data-type for array of
+    references" (issue 16). Values must not be null."""
+    ts = pd.to_datetime(values if isinstance(values, pd.Series) else pd.Series(values), utc=True)
+    ns: np.ndarray = pd.DatetimeIndex(ts).as_unit("ns").asi8.copy()
+    return ns
+
+
 def expand_intervals(
     snap_ids: np.ndarray, intervals: pd.DataFrame, open_to: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +155,7 @@ def _observations(
     if not snaps:
         return pd.DataFrame()
     snap_ids = np.fromiter((s[0] for s in snaps), dtype="int64", count=len(snaps))
-    snap_ns = _ts([s[1] for s in snaps]).dt.tz_convert(None).astype("int64").to_numpy()
+    snap_ns = utc_ns([s[1] for s in snaps])
     lo, hi = int(snap_ids[0]), int(snap_ids[-1])
     iv_stmt = (
         sa.select(
@@ -218,7 +233,7 @@ def price_observations(
     if obs.empty:
         return _empty(OBSERVATION_COLUMNS)
     obs["price_usd"] = obs["price_micros"].to_numpy(dtype="float64") / 1e6
-    ts_ns = obs["ts"].dt.tz_convert(None).astype("int64").to_numpy()
+    ts_ns = utc_ns(obs["ts"])
     order = np.lexsort((obs["_key_rank"].to_numpy(), ts_ns))
     out = obs[list(OBSERVATION_COLUMNS)].take(order)
     return out.reset_index(drop=True)
@@ -228,7 +243,7 @@ def aggregate_epochs(obs: pd.DataFrame) -> pd.DataFrame:
     """Per-snapshot observations (ts, offer_id, price_micros, capacity) → one row per
     (epoch, offer_id): price_min/median/max (micro-USD; the median rounded half to even),
     capacity_min/max, first_seen_s/last_seen_s (seconds into the epoch), samples."""
-    seconds = obs["ts"].astype("int64").to_numpy() // 1_000_000_000
+    seconds = utc_ns(obs["ts"]) // 1_000_000_000
     g = obs.assign(epoch=seconds // EPOCH_SECONDS, sec=seconds % EPOCH_SECONDS).groupby(
         ["epoch", "offer_id"], sort=True
     )
