@@ -434,7 +434,8 @@ def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set
     if inputs.failed_actions is not None:
         alerts += migration_alerts(inputs.failed_actions)
         families.add("migration.failed")
-    if inputs.runway is not None:
+    if inputs.runway is not None and inputs.runway.burn_per_hour is not None:
+        # a burn rate unknown (a resource without a price) neither fires nor resolves
         lead = Decimal(int(config.daemon.plan_interval.total_seconds())) / 3600
         alerts += runway_alerts(inputs.runway, config.alerts.runway_hours, lead)
         families.add("balance.runway")

@@ -112,6 +112,12 @@ def test_the_rule_uses_runway_hours_and_the_plan_interval() -> None:
     assert [a.severity for a in alerts] == ["warning"]
     alerts, families = evaluate_rules(RuleInputs(), cfg)  # type: ignore[arg-type]
     assert alerts == [] and "balance.runway" not in families  # unknown: neither fires nor resolves
+    no_rate = Runway(D("1"), None, D("0.5"), NOW)
+    alerts, families = evaluate_rules(RuleInputs(runway=no_rate), cfg)  # type: ignore[arg-type]
+    assert alerts == [] and "balance.runway" not in families
+    nothing_bills = Runway(D("1"), D("0"), D("0"), NOW)
+    alerts, families = evaluate_rules(RuleInputs(runway=nothing_bills), cfg)  # type: ignore[arg-type]
+    assert alerts == [] and "balance.runway" in families  # resolves: nothing runs the balance down
 
 
 def test_spend_from_charges_per_fleet_and_for_the_account() -> None:
