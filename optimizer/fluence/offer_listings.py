@@ -137,17 +137,34 @@ _RESOURCES = msgspec.json.Decoder(list[_Resource])
 _Resources = dict[bytes, tuple[tuple[tuple[str, dict[str, Any]], ...], list[str]]]
 
 
+#: The last scanned answer's items (their JSON) → their listings. Between two polls of
+#: a market only a few offers change, and an item repeated byte for byte has the same
+#: listing: it is not decoded again (most of a daemon tick's snapshot when prices move).
+#: Holds one answer's items, about the size of the answer.
+_previous_items: dict[bytes, Listing] = {}
+
+
 def scan_offers(body: bytes) -> OfferScan:
     """Given the raw answer, return its listings; skip (and say why) each item that is
     not an offer. Raise NotAnOfferList when the answer itself is unusable."""
+    global _previous_items
+    previous = _previous_items
+    items: dict[bytes, Listing] = {}
     resources: _Resources = {}
     listings: list[Listing] = []
     skipped: list[str] = []
     for i, raw in enumerate(offer_items(body)):
-        try:
-            listings.append(_listing(_ITEM.decode(raw), bytes(raw), resources))
-        except msgspec.ValidationError:
-            listings.extend(_fallback(i, raw, skipped))
+        item = bytes(raw)
+        listing = previous.get(item)
+        if listing is None:
+            try:
+                listing = _listing(_ITEM.decode(item), item, resources)
+            except msgspec.ValidationError:
+                listings.extend(_fallback(i, raw, skipped))
+                continue
+        items[item] = listing
+        listings.append(listing)
+    _previous_items = items
     return OfferScan(listings, skipped)
 
 

@@ -162,15 +162,27 @@ def offer_problem(o: Listing) -> str | None:
     return None
 
 
+#: The last answer's verdicts by item JSON (`Listing.source`): an item repeated byte for
+#: byte (see `offer_listings.scan_offers`) has the same verdict and is not checked again.
+_verdicts: dict[bytes, str | None] = {}
+
+
 def valid_offers(offers: Sequence[Listing], skipped: list[str]) -> list[Listing]:
     """`offers` without the ones that cannot be stored (reasons appended to `skipped`)."""
+    global _verdicts
+    previous, verdicts = _verdicts, {}
     out = []
     for o in offers:
-        problem = offer_problem(o)
+        if isinstance(o.source, bytes):
+            problem = previous[o.source] if o.source in previous else offer_problem(o)
+            verdicts[o.source] = problem
+        else:
+            problem = offer_problem(o)
         if problem is None:
             out.append(o)
         else:
             skipped.append(problem)
+    _verdicts = verdicts
     return out
 
 
@@ -391,9 +403,11 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
          "outcome": OUTCOME_OK, "error": None, "answer_digest": digest},
     ).scalar_one()  # fmt: skip
 
+    # every offer and open interval is read (`.all()`: one fetch, not one per row); an
+    # unchanged offer then costs a dictionary lookup
     known: dict[str, tuple[Any, ...]] = {
         r.key: (r.id, *r[2:])
-        for r in conn.execute(sa.select(offer_t.c.id, offer_t.c.key, *_KEPT_CURRENT))
+        for r in conn.execute(sa.select(offer_t.c.id, offer_t.c.key, *_KEPT_CURRENT)).all()
     }
     fresh = [r for r in rows if r["key"] not in known]
     ids: dict[str, int] = {k: v[0] for k, v in known.items()}
@@ -423,12 +437,12 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
         )
 
     open_rows = {
-        r.offer_id: (r.id, r.price_micros, r.capacity)
-        for r in conn.execute(
+        offer_id: (iid, price, capacity)
+        for iid, offer_id, price, capacity in conn.execute(
             sa.select(
                 price_t.c.id, price_t.c.offer_id, price_t.c.price_micros, price_t.c.capacity
             ).where(price_t.c.to_snapshot_id.is_(None))
-        )
+        ).all()
     }
     close: list[int] = []
     opened: list[tuple[int, int, int, int]] = []
