@@ -285,8 +285,8 @@ def _parse_row(row: list[str], idx: dict[str, int], cols: dict[str, list[Any]]) 
 def from_frame(df: pd.DataFrame, source: str = "<frame>") -> PriceHistory:
     """Normalize a `price_observations`-shaped DataFrame (ts, offer_key, configuration,
     country, price_usd; optionally datacenter, vcpu, ram_gb, capacity, tier, price_unit
-    ("epoch" or "hour", default epoch), and the cloud's hourly disk_price_per_gb_usd and
-    public_ip_price_usd, missing where unknown).
+    ("epoch" or "hour", default epoch), and the cloud's hourly disk_price_per_gb and
+    public_ip_price, missing where unknown).
 
     Raise `ConfigError` naming the column when a required one is missing or holds
     missing/negative values, or when the prices are per epoch in some rows and per hour in
@@ -318,9 +318,7 @@ def from_frame(df: pd.DataFrame, source: str = "<frame>") -> PriceHistory:
         raise ConfigError(f"{source}: price_usd has missing or negative values")
     out["price_micros"] = np.rint(price * 1_000_000).astype("int64")
     columns = list(FRAME_COLUMNS)
-    for col, src in zip(
-        WHOLE_VM_COLUMNS, ("disk_price_per_gb_usd", "public_ip_price_usd"), strict=True
-    ):
+    for col, src in zip(WHOLE_VM_COLUMNS, ("disk_price_per_gb", "public_ip_price"), strict=True):
         if src in df.columns:
             v = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype="float64")
             out[col] = np.where(np.isnan(v) | (v < 0), -1, np.rint(v * 1_000_000)).astype("int64")
@@ -351,12 +349,17 @@ def _unit(df: pd.DataFrame, source: str) -> str:
 def from_store(
     engine: Engine, since: datetime | None, until: datetime | None = None
 ) -> PriceHistory:
-    """Load the price observations recorded in the store (see `price_observations`)."""
-    from optimizer.store.queries import price_observations
+    """Load the price observations recorded in the store (see `price_observations`), with
+    each offer's boot-disk and public-IP prices where the store has them (their current
+    values: the store keeps no history of them)."""
+    from optimizer.store.queries import offer_extras, price_observations
 
     df = price_observations(engine, since, until)
     if df.empty:
         raise ConfigError("the store holds no price observations in that window")
+    extras = offer_extras(engine)
+    if len(extras):  # cloud: the current disk and IP prices, applied to the whole window
+        df = df.merge(extras, on="offer_key", how="left")
     return from_frame(df, "store")
 
 

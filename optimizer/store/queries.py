@@ -394,6 +394,20 @@ def price_units(engine: Engine, since: datetime, until: datetime) -> frozenset[s
         return frozenset(str(u) for (u,) in conn.execute(stmt))
 
 
+def offer_extras(engine: Engine) -> pd.DataFrame:
+    """Every offer's current boot-disk price per GB and public-IP price (Decimal per its
+    `price_unit`; None where unknown, as on marketplace-v3): offer_key, disk_price_per_gb,
+    public_ip_price. The store keeps only the latest values, not their history."""
+    stmt = sa.select(
+        offer_t.c.key.label("offer_key"), offer_t.c.disk_price_per_gb, offer_t.c.public_ip_price
+    ).where(
+        sa.or_(offer_t.c.disk_price_per_gb.is_not(None), offer_t.c.public_ip_price.is_not(None))
+    )
+    with store_errors(engine), engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return _frame(rows, ["offer_key", "disk_price_per_gb", "public_ip_price"])
+
+
 def snapshots(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
     """Snapshot rows: id, ts, duration_ms, offer_count, outcome, error; oldest first."""
     stmt = sa.select(snapshot_t).order_by(snapshot_t.c.id)

@@ -17,7 +17,7 @@ from optimizer.sim import SimClock, Simulator, start_server
 from optimizer.sim.cloud import CloudConfig
 from optimizer.store.engine import open_store
 from optimizer.store.ingest import take_snapshot
-from optimizer.store.queries import price_observations
+from optimizer.store.queries import offer_extras, price_observations
 
 pytestmark = pytest.mark.http
 
@@ -27,9 +27,9 @@ def test_cloud_history_is_replayed_per_second(
 ) -> None:
     """Two days of 6-hourly snapshots (the simulator's clock moves the prices; after the
     first day the cheapest point of a configuration also drops 20 %). Per second, static
-    pays its point's recorded hourly price for each of the 48 hours (VM-hours, not
-    VM-epochs); the optimum is between the bound and that; per epoch, two epochs at 24 ×
-    the deploy-time hourly price."""
+    pays its point's recorded hourly price, plus its cluster's boot disk and public IP,
+    for each of the 48 hours (VM-hours, not VM-epochs); the optimum is between the bound
+    and that; per epoch, two epochs at 24 × the deploy-time whole price."""
     start = datetime.now(UTC) - timedelta(days=3)
     sim = Simulator(seed=11, clock=SimClock.stepped(start), cloud=CloudConfig(spec="0.10.0"))
     monkeypatch.setenv("FLUENCE_API_KEY", sim.api_key)
@@ -70,16 +70,20 @@ def test_cloud_history_is_replayed_per_second(
     by = {p["policy"]: p for p in doc["policies"]}
     (key,) = by["static"]["vm_hours_per_offer"]
     assert by["static"]["vm_hours_per_offer"][key] == 48
-    # independently: the recorded hourly prices of static's point, 6 h each
+    # independently: the recorded hourly prices of static's point, 6 h each, plus its
+    # cluster's 25 GB boot disk and public IP (the store's current prices)
     engine = open_store(db)
     obs = price_observations(engine, None)
+    extras = offer_extras(engine).set_index("offer_key").loc[key]
     engine.dispose()
     assert set(obs["price_unit"]) == {"hour"}
+    assert "prices are whole VMs: the VM plus a 25 GB boot disk and a public IP" in doc["notes"]
+    add = Decimal(extras["disk_price_per_gb"]) * 25 + Decimal(extras["public_ip_price"])
     mine = obs[obs["offer_key"] == key].sort_values("ts")["price_usd"].tolist()[:8]
-    expected = sum(Decimal(str(p)) * 6 for p in mine)
+    expected = sum((Decimal(str(p)) + add) * 6 for p in mine)
     assert Decimal(by["static"]["total_usd"]) == expected.quantize(Decimal("0.000000001"))
     assert Decimal(doc["lower_bound_usd"]) <= Decimal(by["optimum"]["total_usd"]) <= expected
     per_epoch = backtest("--price-model", "deal")
     by_epoch = {p["policy"]: p for p in per_epoch["policies"]}
-    # per epoch the VM keeps its deploy price: two epochs at 24 × the first hourly price
-    assert Decimal(by_epoch["static"]["total_usd"]) == Decimal(str(mine[0])) * 24 * 2
+    # per epoch the VM keeps its deploy price: two epochs at 24 × the first whole price
+    assert Decimal(by_epoch["static"]["total_usd"]) == (Decimal(str(mine[0])) + add) * 24 * 2

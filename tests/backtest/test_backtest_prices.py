@@ -191,8 +191,8 @@ def test_whole_vm_prices_add_the_boot_disk_and_the_public_ip_where_known() -> No
     unknown only the IP is added; without the IP, only the disk."""
     from optimizer.backtest.prices import from_frame
 
-    f = _frame(["hour"] * 3, disk_price_per_gb_usd=[0.0001, None, 0.0001],
-               public_ip_price_usd=[0.005, 0.005, 0.005])  # fmt: skip
+    f = _frame(["hour"] * 3, disk_price_per_gb=[0.0001, None, 0.0001],
+               public_ip_price=[0.005, 0.005, 0.005])  # fmt: skip
     m = Market.build(from_frame(f, "store"))
     whole, note = m.whole_vm(25, public_ip=True)
     assert whole.price[:, 0].tolist() == [57_500, 55_000, 57_500]
