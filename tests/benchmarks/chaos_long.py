@@ -67,8 +67,9 @@ def main() -> int:
     also = " (VMs, disks and IPs)" if a.api == "cloud" else ""
     print(f"foreign VMs intact:  {r.foreign_ok}{also}")
     if a.api == "cloud":
-        print(f"late disks/IPs:      {len(r.late_resources)} (grace {p.resource_grace}) "
-              f"{r.late_resources[:5]}")  # fmt: skip
+        print(f"late disks/IPs:      {len(r.late_resources)} (grace {p.resource_grace} after "
+              f"their VM or the last kill) {r.late_resources[:5]}; longest after its VM, "
+              f"kills included: {r.longest_after_vm}")  # fmt: skip
     print(f"warm-up:             fleet {'deployed' if r.warmed_up else 'NOT deployed'} in "
           f"{r.warmup_seconds:.1f} s before the first kill")  # fmt: skip
     print(f"converged:           {r.converged} ({r.converge_seconds:.1f} s after the last kill)")

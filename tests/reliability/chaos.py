@@ -21,6 +21,7 @@ Nothing here asserts: the test and the script decide what to check and print.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -31,6 +32,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -79,9 +81,9 @@ class ChaosParams:
     offers: int = 60
     api: str = "marketplace-v3"  # which face of the simulator (chaos_faces.FACES)
     mode: str = "act"  # "recommend": the daemon plans, changes nothing
-    #: how long a disk or IP created with a fleet VM may bill after the VM ended: the
-    #: reaper's grace plus the time for a tick to notice (cloud only)
-    resource_grace: timedelta = timedelta(hours=1)
+    #: the reaper's grace (daemon.reaper_grace, its default): how long a disk or IP created
+    #: with a fleet VM may bill after the VM ended before a tick deletes it (cloud only)
+    resource_grace: timedelta = timedelta(minutes=5)
 
     @property
     def face(self) -> V3Face | CloudFace:
@@ -108,6 +110,9 @@ class ChaosResult:
     warmed_up: bool = False  # the first daemon deployed the fleet before the first kill
     warmup_seconds: float = 0.0  # real seconds it took
     spend: Decimal = Decimal(0)  # billed by the simulator (whole epochs)
+    #: billed by the simulator until DEFAULT_START + duration (the sampler reads it then):
+    #: on cloud, billed per second, this is what compares with the baseline
+    spend_in_span: Decimal = Decimal(0)
     accrued: Decimal = Decimal(0)  # pro rata (see accrued())
     end: datetime = DEFAULT_START
     integrity: str = ""
@@ -117,9 +122,14 @@ class ChaosResult:
     wall_seconds: float = 0.0
     exits: int = 0  # lives that ended without a kill (unexpected errors exit non-zero)
     crashes: list[str] = field(default_factory=list)  # their last log lines
-    #: cloud: disks and IPs created with a fleet VM that billed longer than the grace after
-    #: it ended (`ChaosParams.resource_grace`)
+    #: cloud: disks and IPs created with a fleet VM still billing at the third tick that
+    #: began once the reaper's grace had run out (see _reap_due), counted from their VM's
+    #: end or from the last daemon's start, whichever is later (a killed daemon deletes
+    #: nothing)
     late_resources: list[str] = field(default_factory=list)
+    #: cloud: the longest any of them billed after its VM ended, kills and faults included
+    longest_after_vm: timedelta = timedelta(0)
+    calm_at: datetime = DEFAULT_START  # when the last daemon started (no kills, no faults)
     created: int = 0  # fleet VMs created in all (recommend mode: must be 0)
     snapshots: int = 0  # snapshots the daemons recorded
 
@@ -324,8 +334,12 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
     stop = threading.Event()
     script = Script(p)
 
+    span_end = DEFAULT_START + p.duration
+
     def sampler() -> None:
         while not stop.is_set():
+            if not res.spend_in_span and clock.now() >= span_end:
+                res.spend_in_span = face.spend(sim)
             n = len(running_fleet(sim, face))
             res.footprint_samples += 1
             res.max_footprint = max(res.max_footprint, n)
@@ -392,14 +406,18 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
         with lock:
             state.update(pid=None, point=None)
         pid = zygote.spawn()
+        res.calm_at = clock.now()
         t_conv = time.monotonic()
         while time.monotonic() - t_conv < p.converge_timeout:
-            if _warm(sim, db, p):
+            if _converged(sim, db, p) if p.mode == "act" else _warm(sim, db, p):
                 res.converged = True
                 break
             time.sleep(0.1)
         res.converge_seconds = time.monotonic() - t_conv
-        while clock.now() < DEFAULT_START + p.duration:  # spend is compared over `duration`
+        # spend is compared over `duration`; on cloud the last daemon also gets the reaper's
+        # grace and a few ticks after the kills to delete what they left behind
+        settle = p.resource_grace + timedelta(minutes=40) if face.has_resources else timedelta()
+        while clock.now() < max(DEFAULT_START + p.duration, res.calm_at + settle):
             time.sleep(0.1)
         os.kill(pid, signal.SIGTERM)
         while _alive(pid):
@@ -428,7 +446,10 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
     res.final_vms = sorted((v.id, v.status, v.price) for v in running)
     res.avoided = sorted(avoided(db))
     res.cheapest_slots = face.cheapest_slots(sim, p.instances, frozenset(res.avoided))
-    res.late_resources = face.late_resources(sim, p.resource_grace)
+    res.late_resources = face.late_resources(sim, _reap_due(log, res.calm_at, p.resource_grace))
+    res.longest_after_vm = max(
+        (late for _, late in face.lateness(sim, DEFAULT_START)), default=timedelta(0)
+    )
     res.created = res.deploys
     res.snapshots = len(_journal(db, "SELECT id FROM snapshot"))
     res.actions_by_state = Counter(
@@ -449,6 +470,34 @@ def run_chaos(workdir: Path, p: ChaosParams) -> ChaosResult:  # noqa: C901
         ]
     res.wall_seconds = time.monotonic() - wall0
     return res
+
+
+def _reap_due(log: Path, calm: datetime, grace: timedelta) -> Callable[[datetime], datetime]:
+    """When a disk or IP whose VM ended at `ended` must be gone: by the start of the third
+    tick of the last daemon that began after max(ended, calm) + grace. The reaper counts the
+    grace from when a snapshot first saw the VM gone (a tick that may itself start after
+    the grace) and deletes in the next tick once it has passed: that one is the second; one
+    more is allowed for a tick whose calls failed. Fewer ticks than that: never late."""
+    ticks = sorted(
+        t for t in (_tick_at(line) for line in log.read_text(errors="replace").splitlines())
+        if t is not None and t >= calm
+    )  # fmt: skip
+
+    def due(ended: datetime) -> datetime:
+        after = [t for t in ticks if t >= max(ended, calm) + grace]
+        return after[2] if len(after) > 2 else datetime.max.replace(tzinfo=calm.tzinfo)
+
+    return due
+
+
+def _tick_at(line: str) -> datetime | None:
+    """The simulated start of the tick a JSON `tick` log line reports, else None."""
+    if '"event": "tick"' not in line:
+        return None
+    try:
+        return datetime.fromisoformat(json.loads(line)["at"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _planned_since(log: Path, offset: int) -> bool:
@@ -486,9 +535,15 @@ def _aim(rng: random.Random, step: str, face: V3Face | CloudFace) -> tuple[str, 
 
 
 def _warm(sim: Simulator, db: Path, p: ChaosParams) -> bool:
-    """In service: converged in act mode; in recommend mode, a plan recorded."""
+    """In service: in act mode, the fleet up and nothing in flight (on the cheapest
+    offers too on v3, where the first deploys land there; on cloud the planner places one
+    VM per cluster a plan, so the cheapest may take a move); in recommend mode, a plan."""
     if p.mode != "act":
         return bool(_journal(db, "SELECT id FROM snapshot LIMIT 1")) and _planned_once(db)
+    if p.face.has_resources:
+        running = running_fleet(sim, p.face)
+        up = len(running) == p.instances and all(v.active for v in running)
+        return up and journal_step(db) == "idle"
     return _converged(sim, db, p)
 
 

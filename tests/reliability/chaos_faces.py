@@ -15,6 +15,7 @@ Kill points are named the same on both ("estimate", "deploy", "delete_vms",
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -140,8 +141,11 @@ class V3Face:
             slots += [o.price] * min(o.capacity, n)
         return sorted(slots)[:n]
 
-    def late_resources(self, sim: Simulator, grace: timedelta) -> list[str]:
+    def late_resources(self, sim: Simulator, due: Callable[[datetime], datetime]) -> list[str]:
         return []  # no disk or IP outlives a VM here
+
+    def lateness(self, sim: Simulator, calm: datetime) -> list[tuple[str, timedelta]]:
+        return []
 
     def _eligible(self, sim: Simulator) -> list[dict[str, Any]]:
         return sim.offers(Constraints(basic_configuration=self.configuration))
@@ -297,9 +301,9 @@ class CloudFace:
                 slots += [price] * min(cl.capacity.get(conf.id, 0), n)
         return sorted(slots)[:n]
 
-    def late_resources(self, sim: Simulator, grace: timedelta) -> list[str]:
-        """Disks and IPs created with a fleet VM that billed on more than `grace` after
-        their VM ended (until deleted, or until now if they still bill)."""
+    def late_resources(self, sim: Simulator, due: Callable[[datetime], datetime]) -> list[str]:
+        """Disks and IPs created with a fleet VM that still billed (or were deleted) after
+        `due(when their VM ended)`."""
         w = sim.cloud
         now = sim.now()
         out = []
@@ -311,8 +315,25 @@ class CloudFace:
                     continue
                 for r in self._held(sim, v):
                     gone = now if r.billable else (r.removed_at or now) - w.config.removing_after
-                    if gone - ended > grace:
-                        out.append(f"{r.name}: {gone - ended} after VM {v.name} ended")
+                    if gone > due(ended):
+                        out.append(f"{r.name} of {v.name}: {gone - due(ended)} late")
+        return sorted(out)
+
+    def lateness(self, sim: Simulator, calm: datetime) -> list[tuple[str, timedelta]]:
+        """(name, how long it billed after max(its VM's end, `calm`)) for each disk and IP
+        created with an ended fleet VM; `calm` = the run's start measures from the VM's end."""
+        w = sim.cloud
+        now = sim.now()
+        out = []
+        with sim._lock:
+            sim.sync()
+            for v in w.vms.values():
+                ended = self._ended(v)
+                if v.foreign or ended is None:
+                    continue
+                for r in self._held(sim, v):
+                    gone = now if r.billable else (r.removed_at or now) - w.config.removing_after
+                    out.append((f"{r.name} of {v.name}", gone - max(ended, calm)))
         return sorted(out)
 
     @staticmethod

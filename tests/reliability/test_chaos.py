@@ -74,45 +74,66 @@ def test_daemon_survives_sigkill_at_every_executor_step(tmp_path: Path) -> None:
     assert abs(diff) <= Decimal("0.05"), f"accrued {r.accrued} vs {accrued}; {summary}"
 
 
-#: the cloud face, shorter (~40 s): until the cloud executor lands the daemon runs in
-#: recommend mode there, so the kills hit snapshots and plans and nothing may be created
+#: the cloud face, shorter (~60 s): 2 VMs, surge 1, a cluster that turns much cheaper after
+#: one simulated hour, a provider termination after two, 12 kills. A cloud tick makes more
+#: requests than a v3 one (clusters, prices, resources, disks, IPs), so time runs slower,
+#: a daemon lives a little longer between kills and each request fails less often (a tick
+#: still meets a fault about every other time).
 CLOUD = ChaosParams(
     api="cloud",
-    mode="recommend",
+    fault_rate=0.06,
     seed=5,
-    kills=15,
+    kills=12,
     instances=2,
-    factor=1200.0,
-    duration=timedelta(hours=8),
-    cheap_offer_after=timedelta(hours=2),
-    terminations=(timedelta(hours=3),),
-    warmup_timeout=15.0,
-    converge_timeout=20.0,
+    factor=400.0,
+    life=(0.4, 2.5),
+    duration=timedelta(hours=5),
+    cheap_offer_after=timedelta(hours=1),
+    terminations=(timedelta(hours=2),),
+    warmup_timeout=20.0,
+    converge_timeout=25.0,
 )
 
 
 def test_cloud_daemon_survives_sigkill_and_leaves_nothing_billing(tmp_path: Path) -> None:
-    """15 kills on the cloud face: the daemon always restarts cleanly, foreign VMs, disks
-    and IPs are untouched, nothing of ours bills past the reaper's grace, the SQLite file
-    is intact; in recommend mode nothing at all is created."""
+    """12 kills on the cloud face: no orphan, no duplicate, never more than 3 VMs, foreign
+    VMs, disks and IPs untouched, no disk or IP of ours billing past the reaper's grace
+    after its VM once the daemon runs undisturbed, convergence onto the cheap cluster,
+    spend no more than 10 % over a fault-free run."""
     p = CLOUD
-    r = run_chaos(tmp_path, p)
+    baseline = start_baseline(p)
+    try:
+        r = run_chaos(tmp_path, p)
+    finally:
+        billed, _ = finish_baseline(baseline)
     summary = (
         f"kills={r.kills} by step={dict(r.kills_by_step)} faults={dict(r.faults_by_kind)} "
-        f"actions={dict(r.actions_by_state)} final={r.final_vms} late={r.late_resources} "
-        f"snapshots={r.snapshots} wall={r.wall_seconds:.0f}s"
+        f"actions={dict(r.actions_by_state)} final={r.final_vms} cheapest={r.cheapest_slots} "
+        f"late={r.late_resources} longest after its VM={r.longest_after_vm} "
+        f"footprint={r.max_footprint} wall={r.wall_seconds:.0f}s"
     )
     if r.crashes:
         print("daemon exits without a kill:", r.exits, *r.crashes, sep="\n")
     assert r.exits == 0 and r.crashes == [], summary
-    assert r.warmed_up, summary
-    assert r.kills >= p.kills, summary
+    assert r.warmed_up, f"the fleet was not in service before the kills: {summary}"
+    assert r.kills >= p.kills, summary  # where they land depends on the machine's pace
     assert sum(r.faults_by_kind.values()) >= 3, summary
-    assert r.snapshots >= 10, summary  # the daemons kept recording between kills
-    assert r.foreign_ok, summary
-    assert r.late_resources == [], summary
-    assert r.orphans == [] and r.unwanted == [] and r.duplicates == {}, summary
+
+    assert r.orphans == [] and r.unwanted == [], summary
+    assert r.duplicates == {} and r.untracked_names == [], summary
     assert r.max_footprint <= p.instances + p.max_surge, summary
+    assert r.foreign_ok, summary  # foreign VMs, their disks and IPs, a spare disk and IP
+    # nothing of ours billed past the reaper's grace (and a tick or two) after its VM ended,
+    # counted from when the daemon runs undisturbed again: a killed daemon deletes nothing
+    assert r.late_resources == [], summary
+    assert r.converged, f"not converged after {r.converge_seconds:.1f}s: {summary}"
+    assert len(r.final_vms) == p.instances and all(s == "launched" for _, s, _ in r.final_vms)
+    assert r.migrations_done >= 1, summary
     assert r.integrity == "ok"
-    assert r.created == 0 and r.actions_by_state == {}, summary  # recommend: nothing changed
-    print(summary)
+    # per-second billing is pro rata already: what the fleet's VMs, disks and IPs were
+    # billed over the same span as the same scenario without faults or kills
+    diff = (r.spend_in_span - billed) / billed
+    print(f"{summary}\nspend {r.spend_in_span} vs {billed} without faults ({diff:+.1%})")
+    # a leaked or duplicated VM, disk or IP shows as more; a fleet left short as less - and
+    # over 5 h a replacement that came an hour late (the daemon was being killed) is -10 %
+    assert Decimal("-0.25") <= diff <= Decimal("0.10"), summary
