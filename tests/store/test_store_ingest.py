@@ -241,3 +241,23 @@ def test_money_is_stored_exactly(store: Engine) -> None:
         micros = conn.execute(sa.text("SELECT price_micros FROM offer_price")).scalar_one()
     assert micros == 123457
     assert Decimal(micros) / 1_000_000 == Decimal("0.123457")
+
+
+def test_ingest_pauses_the_garbage_collector_and_leaves_it_as_it_was(store: Engine) -> None:
+    """The snapshot runs with the cyclic collector paused (its allocations would set off
+    collections of the whole heap) and gives it back enabled, also when it fails; a
+    collector the caller had disabled stays disabled."""
+    import gc
+
+    assert gc.isenabled()
+    ingest_snapshot(store, json.dumps([wire_offer(index=1)]), T0)
+    assert gc.isenabled()
+    with pytest.raises(StoreError, match="older than the latest"):
+        ingest_snapshot(store, json.dumps([wire_offer(index=2)]), T0 - STEP)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ingest_snapshot(store, json.dumps([wire_offer(index=3)]), T0 + STEP)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
