@@ -4,8 +4,9 @@ exponential backoff (30 s, 1 min, 2 min … capped at 1 h; given up after 20 att
 about 14 h) and nothing is lost on restart.
 
 A tick never waits on a slow sink beyond its timeout: each sink's due rows are sent in
-its own worker thread, all sinks in parallel; a thread only starts a send that can
-finish (by the sink's own timeout) within one timeout of the start, and the tick joins
+its own worker thread, all sinks in parallel, one after another while at least half the
+sink's timeout of its budget is left (the budget is one timeout from the start: fast
+receivers get every due row in one tick, a slow one gets fewer), and the tick joins
 each thread until its timeout plus a short grace (0.5 s) — so delivery adds at most the
 largest sink timeout + 0.5 s to a tick. A send still
 running then counts as a failure ("timed out") and is retried later; if it did get
@@ -110,8 +111,8 @@ class _Job:
 
 def _work(job: _Job, deadline: float) -> None:
     for i, row in enumerate(job.rows):
-        if i > 0 and time.monotonic() + job.sink.timeout > deadline:
-            return
+        if i > 0 and deadline - time.monotonic() < job.sink.timeout / 2:
+            return  # too little of the tick's budget left for another send to finish
         with job.lock:
             if job.abandoned:
                 return

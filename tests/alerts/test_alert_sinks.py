@@ -155,6 +155,29 @@ def test_hung_sink_does_not_hold_the_tick_and_is_retried_with_backoff(engine: En
     assert deliver(engine, [slow, fast], T0 + timedelta(hours=2)).pending == 0
 
 
+def test_a_fast_receiver_gets_every_due_notification_in_one_tick(engine: Engine) -> None:
+    """Regression: a sink used to get one notification per tick, because a second send was
+    only started if it could finish within one timeout of the start, which after any first
+    send it never could."""
+    alerts = [
+        Alert(
+            key=f"fleet.degraded:f{i}",
+            severity="warning",
+            title=f"fleet f{i}",
+            text="x",
+            fleet=f"f{i}",
+            fired_at=T0,
+        )
+        for i in range(5)
+    ]
+    with Recorder() as rec:
+        sink = WebhookSink("0:webhook", rec.url, 2)
+        enqueue(engine, [sink], alerts, T0)
+        report = deliver(engine, [sink], T0)
+    assert (report.sent, report.pending) == (5, 0)
+    assert sorted(b["key"] for b in rec.received) == sorted(a.key for a in alerts)
+
+
 def test_failing_webhook_is_retried_until_it_works(engine: Engine) -> None:
     with Recorder(status=503) as rec:
         sink = WebhookSink("0:webhook", rec.url, 2)

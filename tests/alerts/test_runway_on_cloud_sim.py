@@ -96,12 +96,11 @@ def test_ten_hours_of_balance_alerts_once_and_budget_shows_the_hours_left(
     db = f"sqlite:///{tmp_path / 'o.db'}"
     with Recorder() as rec:
         cycle_once(sim, server, make_config(db, rec.url), 1)
-        first = list(rec.received)
-        # a sink takes one notification per tick: the second alert goes with the next one
+        received = list(rec.received)
+        # 15 minutes later nothing new is sent: each alert went out once
         sim.advance(timedelta(minutes=15))
         cycle_once(sim, server, make_config(db, rec.url), 2)
-        received = list(rec.received)
-    assert [b["key"] for b in first] == ["balance.runway:account"]
+        assert len(rec.received) == len(received)
     by_key = {b["key"]: b for b in received}
     assert len(received) == len(by_key) == 2  # the runway, and the foreign detached disk
     runway_alert = by_key["balance.runway:account"]
