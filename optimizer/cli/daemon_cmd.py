@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,13 @@ def _logging(obj: AppContext, level: str | None, fmt: str | None) -> tuple[str, 
     level = check_log_level(level) if level else (obj.log_level or "info")
     fmt = check_log_format(fmt) if fmt else (obj.log_format or "auto")
     return level, None if fmt == "auto" else fmt == "json"
+
+
+class DemoApi(StrEnum):
+    """The simulator faces `demo --api` offers (optimizer.daemon.demo.APIS)."""
+
+    marketplace_v3 = "marketplace-v3"
+    cloud = "cloud"
 
 
 _LEVEL_HELP = "Same as the global --log-level (kept here for existing scripts)."
@@ -112,7 +120,13 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         seed: int = typer.Option(7, "--seed", help="Simulator seed: same seed, same run."),
-        days: float = typer.Option(30, "--days", min=0.1, max=365, help="Simulated days."),
+        days: float | None = typer.Option(
+            None,
+            "--days",
+            min=0.1,
+            max=365,
+            help="Simulated days (default 30; 7 with --api cloud, whose daemon ticks hourly).",
+        ),
         out: Path | None = typer.Option(
             None, "--out", help="HTML report path (default: ./fluence-demo/report.html)."
         ),
@@ -122,13 +136,23 @@ def register(app: typer.Typer) -> None:
             help="Where the demo database, log and report go (default: ./fluence-demo/).",
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+        api: DemoApi = typer.Option(
+            "marketplace-v3",
+            "--api",
+            help="Which API generation the simulator speaks: marketplace-v3 (the seeds' "
+            "API, config/demo.toml) or cloud (clusters, hourly prices billed per second, "
+            "disks and IPs that outlive their VM; config/demo-cloud.toml).",
+        ),
     ) -> None:
         """Run the real daemon against a simulated marketplace: no account, no key, no setup.
 
-        Uses config/demo.toml (act mode, small fleets), a stepped simulated clock and an
-        in-process simulator, then writes the HTML report and prints what the fleets cost,
-        what they would have cost without migrations, and the saving.
+        Uses config/demo.toml (act mode, small fleets; config/demo-cloud.toml with `--api
+        cloud`), a stepped simulated clock and an in-process simulator, then writes the
+        HTML report and prints what the fleets cost, what they would have cost without
+        migrations, and the saving; on the cloud generation also the disks and IPs left
+        behind.
         """
         from optimizer.daemon.demo import run_demo
 
-        run_demo(seed=seed, days=days, out=out, workdir=workdir, progress=progress)
+        run_demo(seed=seed, days=days, out=out, workdir=workdir, progress=progress,
+                 api=api.value)  # fmt: skip

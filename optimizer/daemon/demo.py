@@ -13,6 +13,12 @@ measured, not estimated: the same seed is run a second time with the same daemon
 the same and the fleets are deployed and kept whole the same way; only the moves to
 cheaper offers are missing. (Provider terminations are drawn per VM, so a fleet that
 moved can meet more or fewer of them than its counterfactual.)
+
+`--api cloud` runs the same on the simulator's cloud face (optimizer.daemon.demo_cloud):
+config/demo-cloud.toml, clusters with hourly prices billed per second, promotions and
+capacity that comes and goes; the cost is the simulator's per-second billing of the
+fleets' VMs, boot disks and public IPs, and the summary counts the disks and IPs the
+daemon created that are left billing without their VM (it must be 0).
 """
 
 from __future__ import annotations
@@ -45,12 +51,20 @@ from optimizer.store.tables import table_of
 
 DEFAULT_DIR = Path("fluence-demo")
 T = TypeVar("T")
+#: the simulator faces the demo runs on (`--api`), and the packaged configuration of each
+APIS = ("marketplace-v3", "cloud")
+CONFIG_FILES = {"marketplace-v3": "demo.toml", "cloud": "demo-cloud.toml"}
+#: simulated days when none are asked: the cloud demo ticks hourly (a move bills both VMs
+#: per second until the next tick), so a day costs it 8 times the ticks of a v3 day
+DEFAULT_DAYS = {"marketplace-v3": 30.0, "cloud": 7.0}
 
 
-def demo_config(database_url: str) -> Config:
-    """The packaged demo configuration (config/demo.toml), pointed at `database_url`."""
-    text = resources.files("optimizer").joinpath("data/demo.toml").read_text("utf-8")
-    cfg = parse_config(parse_toml(text, "demo.toml"), "demo.toml")
+def demo_config(database_url: str, api: str = "marketplace-v3") -> Config:
+    """The packaged demo configuration of `api` (config/demo.toml, config/demo-cloud.toml),
+    pointed at `database_url`."""
+    name = CONFIG_FILES[api]
+    text = resources.files("optimizer").joinpath(f"data/{name}").read_text("utf-8")
+    cfg = parse_config(parse_toml(text, name), name)
     cfg.database.url = database_url
     return cfg
 
@@ -86,6 +100,11 @@ class DemoSummary:
     database: Path | None = None
     log: Path | None = None
     baseline_database: Path | None = None  # the run without migrations
+    api: str = "marketplace-v3"
+    #: cloud: disks and public IPs the daemon created, still billing without their VM
+    #: once the reaper's grace has passed after the run (None: the face has none)
+    left_behind: list[str] | None = None
+    drained: timedelta = timedelta(0)  # how long the daemon ran on before they were counted
 
     @property
     def actual(self) -> Decimal:
@@ -103,19 +122,25 @@ class DemoSummary:
 def run_demo(
     *,
     seed: int = 7,
-    days: float = 30,
+    days: float | None = None,
     out: Path | None = None,
     workdir: Path | None = None,
     progress: bool = True,
     console: Console | None = None,
+    api: str = "marketplace-v3",
 ) -> DemoSummary:
-    """Run the demo and print its summary; return the summary (tests read it).
+    """Run the demo on the simulator's `api` face and print its summary; return the
+    summary (tests read it).
 
     `workdir` (default ./fluence-demo/) receives demo.db, daemon.log and report.html;
     it is emptied of a previous demo's files first, so a seed always gives the same run.
     The directory is created 0700, the files 0600, and none is written through a
     symbolic link planted in its place. Raise OptimizerError when they can't be written.
     """
+    if api not in APIS:
+        raise OptimizerError(f"--api: {api!r} is not one of {', '.join(APIS)}")
+    face = _face(api)
+    days = DEFAULT_DAYS[api] if days is None else days
     console = console or Console()
     work = (workdir or DEFAULT_DIR).resolve()
     try:
@@ -128,8 +153,9 @@ def run_demo(
             Path(f"{name}{suffix}").unlink(missing_ok=True)
     log_path = work / "daemon.log"
     report_path = (out or work / "report.html").absolute()  # not resolve(): no link followed
-    config = demo_config(f"sqlite:///{db}")
-    console.print(f"[bold]fluence-optimizer demo[/]: {days:g} simulated days, seed {seed}")
+    config = demo_config(f"sqlite:///{db}", api)
+    on = "" if api == APIS[0] else f", API {api}"
+    console.print(f"[bold]fluence-optimizer demo[/]: {days:g} simulated days, seed {seed}{on}")
     console.print(
         f"  fleets: {', '.join(f.name for f in config.fleets)} (mode {config.mode}, default policy)"
     )
@@ -155,28 +181,30 @@ def run_demo(
             acts += sum(n for k, n in result.actions.items() if k.endswith(":done"))
             bar.update(task, completed=min(elapsed_days, days), acts=acts)
 
-        def finish(daemon: Any, start: datetime, end: datetime) -> Any:
+        def finish(daemon: Any, sim: Any, start: datetime, end: datetime) -> Any:
             engine = daemon.rt.engine
-            fleets = fleet_costs(engine, config)
+            fleets = face.costs(sim, engine, config)
             _add_ledger(engine, fleets, end)
             report = _write_report(engine, config, report_path, start, end)
             return daemon.ticks, start, end, fleets, journal_actions(engine), report
 
-        ticks, start, end, fleets, actions, (report, note) = _simulate(
-            config, seed, days, log_path, on_tick, finish
+        (ticks, start, end, fleets, actions, (report, note)), left = _simulate(
+            config, seed, days, log_path, on_tick, finish, face
         )
         bar.update(task, completed=days)
         ticks_wall = time.monotonic() - t0
 
         base_task = bar.add_task("without migrations", total=days, acts="-")
         baseline = without_migrations(config, f"sqlite:///{base_db}")
-        base_costs = _simulate(
+        base_costs, _ = _simulate(
             baseline,
             seed,
             days,
             work / "baseline.log",
             lambda _r, d: bar.update(base_task, completed=min(d, days)),
-            lambda daemon, _s, _e: fleet_costs(daemon.rt.engine, baseline),
+            lambda daemon, sim, _s, _e: face.costs(sim, daemon.rt.engine, baseline),
+            face,
+            drain=False,
         )
         bar.update(base_task, completed=days)
     by_fleet = {c.fleet: c.actual for c in base_costs}
@@ -197,12 +225,15 @@ def run_demo(
         database=db,
         log=log_path,
         baseline_database=base_db,
+        api=api,
+        left_behind=left,
+        drained=face.drain,
     )
     print_summary(summary, console)
     return summary
 
 
-def without_migrations(config: Config, database_url: str) -> Config:
+def without_migrations(config: Config, database_url: str | None) -> Config:
     """`config` with migrations switched off for every fleet (and its own database): the
     counterfactual run the demo's saving is measured against."""
     cfg = config.model_copy(deep=True)
@@ -212,38 +243,84 @@ def without_migrations(config: Config, database_url: str) -> Config:
     return cfg
 
 
+@dataclass(frozen=True)
+class Face:
+    """What differs between the simulator's two faces, for the demo (not the daemon)."""
+
+    api: str
+    #: keyword arguments of the Simulator (the cloud face's market moves)
+    sim_options: Callable[[], dict[str, Any]]
+    #: per fleet, what it cost over the run (`without_migrations` left at 0)
+    costs: Callable[[Any, sa.Engine, Config], list[FleetCost]]
+    #: cloud: the daemon's disks and IPs still billing without their VM (after the drain)
+    left_behind: Callable[[Any], list[str]] | None = None
+    #: how long the daemon runs on after the run (migrations off) so that the reaper's
+    #: grace passes for the last migration's disk and IP
+    drain: timedelta = timedelta(0)
+
+
+def _face(api: str) -> Face:
+    if api == "cloud":  # the simulator's face, chosen by the demo; the daemon is not told
+        from optimizer.daemon import demo_cloud
+
+        return Face(
+            api,
+            demo_cloud.sim_options,
+            lambda sim, _engine, config: demo_cloud.fleet_costs(sim, config),
+            demo_cloud.left_behind,
+            demo_cloud.DRAIN,
+        )
+    return Face(api, dict, lambda _sim, engine, config: fleet_costs(engine, config))
+
+
 def _simulate(
     config: Config,
     seed: int,
     days: float,
     log_path: Path,
     on_tick: Callable[[TickResult, float], None],
-    finish: Callable[[Any, datetime, datetime], T],
-) -> T:
-    """Run the real daemon on `config` against a fresh simulator of `seed` for `days`
-    simulated days (stepped clock); `on_tick(result, elapsed days)` after every tick;
-    returns `finish(daemon, start, end)`, called before the daemon closes its store."""
+    finish: Callable[[Any, Any, datetime, datetime], T],
+    face: Face,
+    *,
+    drain: bool = True,
+) -> tuple[T, list[str] | None]:
+    """Run the real daemon on `config` against a fresh simulator of `seed` (its `face`) for
+    `days` simulated days (stepped clock); `on_tick(result, elapsed days)` after every
+    tick; `finish(daemon, sim, start, end)` is called before the daemon closes its store.
+
+    With `drain` and a face that has disks and IPs, the daemon then runs on for
+    `face.drain` with migrations off (the fleets stay as they are; the reaper deletes what
+    the last moves left) and the second value is what is still left behind after that."""
     from optimizer.sim import SimClock, Simulator
 
     clock = SimClock.stepped()
-    sim = Simulator(seed=seed, clock=clock)
+    sim = Simulator(seed=seed, clock=clock, **face.sim_options())
     start = clock.now()
 
     def tick(result: TickResult) -> None:
         on_tick(result, (clock.now() - start).total_seconds() / EPOCH_SECONDS)
 
-    try:
-        log_file = open_private(log_path)
-    except OSError as err:
-        raise OptimizerError(f"{log_path}: cannot write the log: {err.strerror}") from None
-    with (
-        log_file as log_stream,
-        open_daemon(config, clock=clock, transport=sim.transport(), api_key=sim.api_key,
-                    log_stream=log_stream, log_json=True, seed=seed, metrics=False) as daemon,
-    ):  # fmt: skip
-        until = start + timedelta(days=days)
+    def run(cfg: Config, *, append: bool) -> Any:
+        try:
+            log_file = open_private(log_path, append=append)
+        except OSError as err:
+            raise OptimizerError(f"{log_path}: cannot write the log: {err.strerror}") from None
+        return log_file, open_daemon(
+            cfg, clock=clock, transport=sim.transport(api=face.api), api_key=sim.api_key,
+            log_stream=log_file, log_json=True, seed=seed, metrics=False,
+        )  # fmt: skip
+
+    until = start + timedelta(days=days)
+    log_file, opened = run(config, append=False)
+    with log_file, opened as daemon:
         daemon.run(LoopOptions(sleep_chunk=None, until=until, on_tick=tick))
-        return finish(daemon, start, clock.now())
+        result = finish(daemon, sim, start, clock.now())
+    if not drain or face.left_behind is None:
+        return result, None
+    log_file, opened = run(without_migrations(config, config.database.url), append=True)
+    with log_file, opened as daemon:
+        daemon.run(LoopOptions(sleep_chunk=None, until=clock.now() + face.drain))
+    return result, face.left_behind(sim)
 
 
 def fleet_costs(engine: sa.Engine, config: Config) -> list[FleetCost]:
@@ -320,6 +397,7 @@ def _write_report(
         from optimizer.report import render_html
         from optimizer.store.analysis_queries import fleet_frames, market_history
         from optimizer.store.outlook import fleet_outlook
+        from optimizer.store.queries import price_units
     except ImportError as e:
         return None, f"the report modules are not part of this build ({e})"
     history = market_history(engine, start, end)
@@ -336,6 +414,7 @@ def _write_report(
         fleet_spend=spend,
         savings=saved,
         outlook=fleet_outlook(engine),
+        price_units=price_units(engine, start, end),
     )
     try:
         make_private_dir(path.parent)
@@ -361,8 +440,14 @@ def print_summary(s: DemoSummary, console: Console) -> None:
               fmt_usd(realized), str(sum(f.terminations for f in s.fleets)),
               style="bold")  # fmt: skip
     console.print(t)
+    cost_is = (
+        "what the simulator billed per second for the fleets' VMs and their boot disks and "
+        "public IPs"
+        if s.left_behind is not None
+        else "what the fleets' VMs were charged (totalSpent)"
+    )
     console.print(
-        "[dim]cost: what the fleets' VMs were charged (totalSpent). w/o migr.: the same "
+        f"[dim]cost: {cost_is}. w/o migr.: the same "
         "seed run again with max_migrations_per_epoch = 0 (same market; provider "
         "terminations are drawn per VM, so they can differ). saved = w/o migr. − cost: "
         "the measured saving, the demo's answer. migr.: migrations completed. ledger: "
@@ -371,6 +456,14 @@ def print_summary(s: DemoSummary, console: Console) -> None:
         "so it differs from the measured saving. term.: VMs the provider terminated "
         "(replaced in both runs; replacements are part of the cost).[/]"
     )
+    if s.left_behind is not None:
+        console.print(
+            f"disks and IPs left behind: {len(s.left_behind)}"
+            + (f" ({', '.join(s.left_behind)})" if s.left_behind else "")
+            + " [dim](created with the daemon's VMs and still billing without one after the "
+            f"daemon ran on for {s.drained.total_seconds() / 3600:g} simulated hours with "
+            "migrations off, past the reaper's grace)[/]"
+        )
     acts = ", ".join(f"{k}: {v}" for k, v in sorted(s.actions.items())) or "none"
     console.print(f"actions taken: {acts}")
     console.print(

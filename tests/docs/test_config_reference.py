@@ -54,7 +54,7 @@ def test_every_config_key_is_in_the_configuration_reference() -> None:
         assert f"`{key.path}`" in page, f"{key.path} is not in the configuration reference"
 
 
-@pytest.mark.parametrize("name", ["optimizer.example.toml", "demo.toml"])
+@pytest.mark.parametrize("name", ["optimizer.example.toml", "demo.toml", "demo-cloud.toml"])
 def test_every_key_in_the_example_configs_is_a_config_key(name: str) -> None:
     """Commented-out keys included: a `# max_surg = 5` would teach a key that fails."""
     known = {k.path for k in gen.config_keys()}
