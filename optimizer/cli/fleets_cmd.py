@@ -228,6 +228,8 @@ def check_config_cmd(ctx: typer.Context) -> None:
     problems = _check_ssh_keys(app, cfg, str(path))
     for name, lines in _cap_unit_notes(cfg).items():
         problems.setdefault(name, []).extend(lines)
+    for name, lines in _check_fleet_names(app, cfg, str(path)).items():
+        problems.setdefault(name, []).extend(lines)
     verdict = "ok" if "" not in problems else "invalid"
     print_line(f"{verdict}: {path}: mode {cfg.mode}, {len(cfg.fleets)} fleet(s)")
     for f in cfg.fleets:
@@ -276,6 +278,39 @@ def _cap_unit_notes(cfg: Config) -> dict[str, list[str]]:
         else:
             continue
         out.setdefault(f.name, []).append(f"note: {note}")
+    return out
+
+
+def _check_fleet_names(app: AppContext, cfg: Config, source: str) -> dict[str, list[str]]:
+    """With `api.generation = "auto"`, fleet names too long for a generation that limits
+    names (cloud: 14) are checked against the generation the server speaks, when an API
+    key is available (a configured generation is checked when the file is loaded).
+    Returns error lines under "" and per-fleet notes, like `_check_ssh_keys`."""
+    from optimizer.fluence.models import NAME_LIMITS, max_fleet_name
+
+    if cfg.api.generation != "auto":
+        return {}
+    shortest = min((n for g in NAME_LIMITS if (n := max_fleet_name(g)) is not None), default=None)
+    long = [(i, f) for i, f in enumerate(cfg.fleets) if shortest and len(f.name) > shortest]
+    if not long:
+        return {}
+    try:
+        generation = app.client().generation
+    except ApiError as err:
+        why = "no API key" if isinstance(err, AuthError) else str(err)
+        return {
+            f.name: [f"name longer than {shortest} characters: cannot deploy on the cloud API "
+                     f"generation (not checked against the server: {why})"]
+            for _, f in long
+        }  # fmt: skip
+    limit = max_fleet_name(generation)
+    out: dict[str, list[str]] = {}
+    for i, f in long:
+        if limit is not None and len(f.name) > limit:
+            out.setdefault("", []).append(
+                f"{source}: fleets[{i}].name: {f.name!r} is too long for the {generation} API "
+                f"generation the server speaks: a fleet name has at most {limit} characters"
+            )
     return out
 
 

@@ -151,3 +151,24 @@ def _vm_body(sim: Simulator) -> dict[str, object]:
                      "osImage": "https://cloud-images.ubuntu.com/x.img"},
         "publicIp": {"name": "manual-1-ip", "clusterId": cluster, "addressType": "V4"},
     }  # fmt: skip
+
+
+def test_check_config_with_auto_rejects_a_fleet_name_the_cloud_server_cannot_take(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Cloud names have at most 25 characters (`<fleet>-<10-char token>`): with the
+    generation detected, check-config names the fleet whose VMs could not be named."""
+    cfg = tmp_path / "o.toml"
+    cfg.write_text(
+        f'[api]\nbase_url = "{server.url}"\n'
+        '[[fleets]]\nname = "frontend-eu-west"\ninstances = 1\n'
+        'os_image = "https://images.example/u.img"\n'
+        'ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok op"]\n'
+    )
+    code, out, err = run(capsys, "--config", str(cfg), "check-config")
+    assert code == 2, out + err
+    assert err.strip().splitlines()[-1] == (
+        f"error: {cfg}: fleets[0].name: 'frontend-eu-west' is too long for the cloud API "
+        "generation the server speaks: a fleet name has at most 14 characters"
+    )
+    assert "Traceback" not in err
