@@ -518,7 +518,7 @@ def points_from_vms(vms: Iterable[Vm], at: datetime) -> list[VmPoint]:
             status=vm.status,
             from_at=utc(at),
             to_at=utc(at),
-            price_per_epoch=vm.price_per_epoch,
+            price_per_epoch=vm.cost_per_epoch,
             reserved=vm.reserved_balance,
             total_spent=vm.total_spent,
             next_billing_at=vm.next_billing_at,

@@ -3,8 +3,9 @@ executor's last check before a deploy share.
 
 Two caps can bind a fleet: `[budget] max_usd_per_epoch` over every running VM of the
 account (foreign VMs included), and the fleet's own `budget.max_usd_per_epoch` over the
-fleet's running VMs. Spend is the `pricePerEpoch` the API reports for each running VM now
-(see `optimizer.fluence.status.is_running`). Pure: no I/O.
+fleet's running VMs. Spend is what each running VM costs per epoch now (`Vm.cost_per_epoch`:
+the API's price per epoch, or 24 × its hourly price; see
+`optimizer.fluence.status.is_running`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ class EpochCap:
 
 def epoch_spend(vms: Iterable[Vm]) -> Decimal:
     """What the running VMs among `vms` cost per epoch now."""
-    return sum(
-        (v.price_per_epoch for v in vms if v.running and v.price_per_epoch is not None),
-        Decimal(0),
-    )
+    costs = (v.cost_per_epoch for v in vms if v.running)
+    return sum((c for c in costs if c is not None), Decimal(0))
 
 
 def epoch_caps(

@@ -70,3 +70,16 @@ def test_the_planner_gets_the_tighter_cap() -> None:
     state = budget_state(cfg, cfg.fleets[0], VMS, mine)
     # account: 4 − 3.50 = 0.50 left; fleet: 3 − 1.50 = 1.50 left → the account binds
     assert (state.cap_per_epoch, state.spend_per_epoch) == (Decimal(4), Decimal("3.50"))
+
+
+def test_a_vm_priced_per_hour_counts_24_hours_of_it() -> None:
+    """A cloud VM has no price per epoch, only an hourly one: it costs 24 × that per epoch,
+    in the account's spend and its fleet's (one definition: `Vm.cost_per_epoch`)."""
+    hourly = Vm.model_validate(
+        {"id": "h", "vmName": "web-h", "status": "Active", "pricePerHour": "0.05"}
+    )
+    assert hourly.cost_per_epoch == Decimal("1.20")
+    assert epoch_spend([*VMS, hourly]) == Decimal("4.70")
+    cfg = parse_config({"budget": {"max_usd_per_epoch": "5"}, "fleets": [FLEET]})
+    (cap,) = epoch_caps(cfg, cfg.fleets[0], [*VMS, hourly], {"h"})
+    assert cap.spend == Decimal("4.70")

@@ -201,7 +201,9 @@ class Executor:
             return
         price = est.max_price_per_epoch
         if cap is not None and price > cap:
-            self._finish(row, "aborted", f"estimate ${price}/epoch is above the cap ${cap}")
+            b = self.client.billing
+            above = f"estimate {b.rate(price)} is above the cap {b.price(cap)}"
+            self._finish(row, "aborted", above)
             return
         problem = self._over_budget(row, fleet, price, vms)
         if problem:
@@ -492,15 +494,17 @@ class Executor:
         self, row: JournalAction, fleet: FleetConfig, price: Decimal, vms: Sequence[Vm]
     ) -> str | None:
         old = from_micros(row.old_price_micros or 0) if row.kind != "deploy" else Decimal(0)
+        b = self.client.billing  # amounts in the unit the API bills in
         for cap in epoch_caps(self.config, fleet, vms, jr.owned_ids(self.engine, fleet.name)):
             if not cap.exceeded_by(price, old):
                 continue
             if cap.scope == "account":
+                after = b.price(cap.spend_after(price, old))
                 return (
-                    f"estimate ${price}/epoch would take spend to ${cap.spend_after(price, old)}, "
-                    f"above the budget cap ${cap.cap}"
+                    f"estimate {b.rate(price)} would take spend to {after}, "
+                    f"above the budget cap {b.price(cap.cap)}"
                 )
-            return f"estimate ${price}/epoch would exceed the fleet budget ${cap.cap}"
+            return f"estimate {b.rate(price)} would exceed the fleet budget {b.price(cap.cap)}"
         return None
 
     def _image(self, fleet: FleetConfig) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from optimizer.clock import EPOCH_HOURS
 from optimizer.fluence.status import is_running
 from optimizer.money import Usd
 
@@ -389,6 +390,18 @@ class Vm(Wire):
     @property
     def running(self) -> bool:
         return is_running(self.status)
+
+    @property
+    def cost_per_epoch(self) -> Usd | None:
+        """What this VM costs per epoch (24 h) now, in the optimizer's one money unit: the
+        API's price per epoch, else 24 × its hourly price; None when neither is known. The
+        VM alone: a boot disk or public IP billed apart is not in it (this row does not
+        carry their prices; the account's facts count them in the burn rate)."""
+        if self.price_per_epoch is not None:
+            return self.price_per_epoch
+        if self.price_per_hour is not None:
+            return self.price_per_hour * EPOCH_HOURS
+        return None
 
 
 #: statuses of a disk or IP that is being or has been deleted (it bills no more)

@@ -534,7 +534,7 @@ def _ingest(  # noqa: C901 — one transaction, in order: guard, snapshot row, o
 def _vm_state(vm: Vm) -> dict[str, Any]:
     return {
         "status": vm.status,
-        "price_micros": None if vm.price_per_epoch is None else to_micros(vm.price_per_epoch),
+        "price_micros": None if vm.cost_per_epoch is None else to_micros(vm.cost_per_epoch),
         "reserved_micros": None if vm.reserved_balance is None else to_micros(vm.reserved_balance),
         "spent_micros": None if vm.total_spent is None else to_micros(vm.total_spent),
         "next_billing_at": None if vm.next_billing_at is None else utc(vm.next_billing_at),

@@ -247,3 +247,32 @@ def test_a_failed_launch_is_terminated_and_its_disk_and_ip_deleted(world: CloudW
         if r.state == "failed"
     ]
     assert failed and failed[0].failure_cause == "launch"
+
+
+def test_account_cap_counts_cloud_vms_and_speaks_hours(world: CloudWorld) -> None:
+    """A foreign VM at $1.00/h costs $24 per 24 h: with an account cap of $25 per 24 h a
+    deploy of ours (whole price about $3 per 24 h) would go over it, so it is aborted
+    before any create, in the API's unit ("$…/h"). The budget's run rate and the store
+    count the same VM at 24 × its hourly price."""
+    from optimizer.alerts.tick import load_budget
+    from optimizer.store.ingest import ingest_vms
+
+    sim = world.sim
+    first, _, third = _clusters(world)[:3]
+    sim.cloud.add_foreign_vm("own-box", cluster_id=third, configuration=SLUG)
+    budget = world.config.budget.model_copy(update={"max_usd_per_epoch": Decimal(25)})
+    capped = world.config.model_copy(update={"budget": budget})
+    world.runner.config = world.runner.executor.config = capped
+    world.submit(_deploy(world, first))
+    _run(world, 10)
+    assert world.ours() == []
+    (row,) = jr.recent_actions(world.engine, "web", sim.now() - timedelta(days=1))
+    assert row.state == "aborted"
+    # the foreign VM's $1.00/h + our whole VM's $0.107375/h, above $25 / 24 h
+    assert row.error == (
+        "estimate $0.107375/h would take spend to $1.107375, above the budget cap $1.041667"
+    )
+
+    ingest_vms(world.engine, world.api.list_vms(), sim.now())
+    report, _ = load_budget(world.engine, capped, sim.now(), with_trend=False)
+    assert report.total.run_rate == Decimal("24.00")
