@@ -64,7 +64,14 @@ from optimizer.store.tables.market import vm_table as vm_t
 
 log = structlog.get_logger("optimizer.store.ingest")
 
-_OFFERS = TypeAdapter(list[Offer])
+
+@functools.cache
+def _offers_adapter() -> TypeAdapter[list[Offer]]:
+    """The validator of a decoded offers list, built on first use (~50 ms): a raw answer
+    goes through the fast scan and never needs it."""
+    return TypeAdapter(list[Offer])
+
+
 _LIMITS = {"key": 40, "configuration": 80, "storage_type": 16, "cpu_manufacturer": 40,
            "cpu_architecture": 40, "country": 8, "city": 16, "datacenter": 40}  # fmt: skip
 
@@ -120,7 +127,7 @@ def parse_offers(raw: bytes | str | Sequence[Any], skipped: list[str] | None = N
     if all(isinstance(o, Offer) for o in data):
         return list(data)
     try:
-        return _OFFERS.validate_python(list(data))
+        return _offers_adapter().validate_python(list(data))
     except ValidationError as err:
         if skipped is None:
             raise MalformedSnapshot(_first_error(err)) from None
