@@ -1,7 +1,7 @@
 """Long chaos run: the real daemon killed with SIGKILL N times against a faulty simulator.
 
     python tests/benchmarks/chaos_long.py --kills 200 --seed 3 [--fault-rate 0.15]
-    python tests/benchmarks/chaos_long.py --api cloud --mode recommend --kills 50
+    python tests/benchmarks/chaos_long.py --api cloud --kills 50 [--mode recommend]
 
 Prints: kills survived (and where they landed), faults injected by kind, VMs leaked,
 duplicate deploys, footprint, convergence, spend against the same run without faults,
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,26 +29,27 @@ from tests.reliability.chaos import (  # noqa: E402
     run_chaos,
     start_baseline,
 )
+from tests.reliability.test_chaos import CLOUD  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--fault-rate", type=float, default=0.15)
-    ap.add_argument("--hours", type=float, default=24, help="simulated span compared for spend")
+    ap.add_argument("--fault-rate", type=float, default=None, help="default: the test's")
+    ap.add_argument("--hours", type=float, default=None, help="simulated span compared for "
+                    "spend (default: the test's, 24 on marketplace-v3, 5 on cloud)")  # fmt: skip
     ap.add_argument("--dir", type=Path, default=None, help="keep the database and log here")
     ap.add_argument("--api", choices=("marketplace-v3", "cloud"), default="marketplace-v3")
     ap.add_argument("--mode", choices=("act", "recommend"), default="act")
     a = ap.parse_args()
-    p = ChaosParams(
-        seed=a.seed,
-        kills=a.kills,
-        fault_rate=a.fault_rate,
-        duration=timedelta(hours=a.hours),
-        api=a.api,
-        mode=a.mode,
-    )
+    # the test's scenario for that API generation, with these overrides
+    p = replace(CLOUD if a.api == "cloud" else ChaosParams(), seed=a.seed, kills=a.kills,
+                mode=a.mode)  # fmt: skip
+    if a.fault_rate is not None:
+        p = replace(p, fault_rate=a.fault_rate)
+    if a.hours is not None:
+        p = replace(p, duration=timedelta(hours=a.hours))
     work = a.dir or Path(tempfile.mkdtemp(prefix="chaos-"))
     baseline = start_baseline(p)
     r = run_chaos(work, p)
@@ -74,9 +76,15 @@ def main() -> int:
           f"{r.warmup_seconds:.1f} s before the first kill")  # fmt: skip
     print(f"converged:           {r.converged} ({r.converge_seconds:.1f} s after the last kill)")
     print(f"journal actions:     {dict(r.actions_by_state)}")
-    diff = f"{(r.accrued - accrued) / accrued:+.1%}" if accrued else "n/a"
-    print(f"spend ({a.hours:g} h):       accrued {r.accrued} vs {accrued} without faults "
-          f"({diff}); billed {r.spend} vs {billed}")  # fmt: skip
+    hours = p.duration.total_seconds() / 3600
+    if a.api == "cloud":  # billed per second: the span's bill is pro rata already
+        diff = f"{(r.spend_in_span - billed) / billed:+.1%}" if billed else "n/a"
+        print(f"spend ({hours:g} h):       billed {r.spend_in_span} vs {billed} without "
+              f"faults ({diff})")  # fmt: skip
+    else:
+        diff = f"{(r.accrued - accrued) / accrued:+.1%}" if accrued else "n/a"
+        print(f"spend ({hours:g} h):       accrued {r.accrued} vs {accrued} without faults "
+              f"({diff}); billed {r.spend} vs {billed}")  # fmt: skip
     print(f"integrity_check:     {r.integrity}")
     print(f"wall time:           {r.wall_seconds:.0f} s; files in {work}")
     for c in r.crashes[:3]:
