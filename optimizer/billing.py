@@ -141,6 +141,11 @@ class BillingModel(Protocol):
         """`price` with its unit: "$1.20/epoch", "$0.05/h"."""
         ...
 
+    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+        """`rate` for humans, rounded and grouped as `fmt_usd` writes it: "$1,234.50/epoch",
+        "$0.0500/h" (the hourly unit shows two more decimals)."""
+        ...
+
     def span(self, epochs: Decimal) -> str:
         """A duration given in epochs, in this generation's words: "1.50 epochs", "36.0 h"."""
         ...
@@ -218,6 +223,11 @@ class EpochDeal:
     def rate(self, per_epoch: Decimal, places: int | None = None) -> str:
         return f"{self.price(per_epoch, places)}/epoch"
 
+    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+        from optimizer.money import fmt_usd  # money imports pydantic: not at module load
+
+        return f"{fmt_usd(per_epoch, places)}/epoch"
+
     def span(self, epochs: Decimal) -> str:
         return f"{epochs} epochs"
 
@@ -280,6 +290,11 @@ class PerSecond:
 
     def rate(self, per_epoch: Decimal, places: int | None = None) -> str:
         return f"{self.price(per_epoch, places)}/h"
+
+    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+        from optimizer.money import fmt_usd  # money imports pydantic: not at module load
+
+        return f"{fmt_usd(per_epoch / _HOURS, places + 2)}/h"
 
     def span(self, epochs: Decimal) -> str:
         return f"{epochs * _HOURS:.1f} h"

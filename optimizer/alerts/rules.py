@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from optimizer.alerts.model import Alert, Severity
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.budget import FLOOR_HOURS, TOTAL, BudgetReport, Runway, ScopeBudget
 from optimizer.config import Config
 from optimizer.fluence.status import VmStatus
@@ -55,6 +56,8 @@ class PlanSummary:
     deposit_needed: Decimal = Decimal(0)
     unsatisfiable: str | None = None  # why the fleet cannot be satisfied, or None
     actions: int = 0
+    #: how the API charges (the plan's): savings are worded in its unit
+    billing: BillingModel = EPOCH_DEAL
 
 
 @dataclass(frozen=True)
@@ -224,13 +227,14 @@ def plan_alerts(plans: Mapping[str, PlanSummary], mode: str) -> list[Alert]:
             )
         if mode == "recommend" and p.savings_per_epoch > 0:
             month = p.savings_per_epoch * DAYS_PER_MONTH
+            rate = p.billing.rate_shown(p.savings_per_epoch)
             out.append(
                 Alert(
                     key=f"savings.available:{name}",
                     severity="info",
-                    title=f"Fleet {name} could save {fmt_usd(p.savings_per_epoch)}/epoch",
+                    title=f"Fleet {name} could save {rate}",
                     text=(
-                        f"the plan would save {fmt_usd(p.savings_per_epoch)}/epoch "
+                        f"the plan would save {rate} "
                         f"(about {fmt_usd(month)}/month) but mode is recommend, so nothing "
                         "was changed; run `fluence-optimizer plan` to see it"
                     ),

@@ -24,6 +24,7 @@ from optimizer.alerts.model import Alert
 from optimizer.alerts.rules import FailedAction, PlanSummary, RuleInputs, evaluate_rules
 from optimizer.alerts.sinks import Sink, build_sinks
 from optimizer.alerts.state import reconcile
+from optimizer.billing import EPOCH_DEAL
 from optimizer.budget import BudgetReport, Runway, VmPoint, compute_budget, month_bounds
 from optimizer.clock import EPOCH, utc
 from optimizer.config import Config, FleetConfig
@@ -147,8 +148,49 @@ def _fleet_filter(df: pd.DataFrame, fleet: FleetConfig, price_col: str) -> pd.Da
     if c.countries:
         df = df[df["country"].isin(c.countries)]
     if c.price_cap_per_epoch is not None:
-        df = df[df[price_col] <= float(c.price_cap_per_epoch)]
+        df = df[_whole_per_epoch(df, fleet, price_col) <= float(c.price_cap_per_epoch)]
     return df
+
+
+def _whole_per_epoch(df: pd.DataFrame, fleet: FleetConfig, price_col: str) -> pd.Series:
+    """Each row's price as the planner holds it against the fleet's cap (per epoch, the
+    whole VM): rows priced per hour go through `hourly_whole_price` with the offer's
+    disk and IP prices (NaN where it cannot be priced, so never within a cap); the
+    others are already per epoch."""
+    from optimizer.planner.whole_price import hourly_whole_price
+
+    price = df[price_col].astype("float64")
+    hourly = df["price_unit"] == "hour" if "price_unit" in df else None
+    if hourly is None or not hourly.any():
+        return price
+    price = price.copy()
+    for i, p, disk, ip in zip(
+        df.index[hourly],
+        price[hourly],
+        df.loc[hourly, "disk_price_per_gb"] if "disk_price_per_gb" in df else [None] * len(df),
+        df.loc[hourly, "public_ip_price"] if "public_ip_price" in df else [None] * len(df),
+        strict=False,
+    ):
+        whole = hourly_whole_price(Decimal(repr(p)), _dec(disk), _dec(ip), fleet)
+        price[i] = np.nan if whole is None else float(whole)
+    return price
+
+
+def _dec(v: Any) -> Decimal | None:
+    """A stored price cell (Decimal, float or missing) as a Decimal, None when missing."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v if isinstance(v, Decimal) else Decimal(repr(float(v)))
+
+
+def _with_extras(engine: Engine, df: pd.DataFrame) -> pd.DataFrame:
+    """`df` (per-epoch offer stats) with each hourly offer's current disk and IP prices
+    (the store keeps only the latest ones), so its cap filter prices whole VMs."""
+    from optimizer.store.queries import offer_extras
+
+    if df.empty or "disk_price_per_gb" in df or not (df["price_unit"] == "hour").any():
+        return df
+    return df.merge(offer_extras(engine), on="offer_key", how="left")
 
 
 def _store_filter(fleet: FleetConfig) -> tuple[str | None, str | None]:
@@ -185,7 +227,7 @@ def segment_medians(
                 engine, first, until=today - timedelta(microseconds=1),
                 configuration=flt[0], country=flt[1],
             )  # fmt: skip
-        df = _fleet_filter(stats[flt], f, "price_median_usd")
+        df = _fleet_filter(_with_extras(engine, stats[flt]), f, "price_median_usd")
         med = df.groupby("epoch_start")["price_median_usd"].median() if not df.empty else None
         for d in days:  # every missing day lies in the range just queried
             if (db, fkey[f.name], d) not in _PAST_MEDIANS:
@@ -274,6 +316,7 @@ def summarize_plan(plan: Any) -> PlanSummary:
         deposit_needed=getattr(plan, "deposits_needed", Decimal(0)),
         unsatisfiable="; ".join(notes) or None,
         actions=len(getattr(plan, "actions", ())),
+        billing=getattr(plan, "billing", EPOCH_DEAL),
     )
 
 

@@ -380,7 +380,8 @@ def status_cmd(
         print_line(
             f"fleet {spec.name}: {len(owned)} owned VM(s); "
             + (
-                f"{s.migrations} migration(s), saving {_usd(s.saving_per_epoch)}/epoch, "
+                f"{s.migrations} migration(s), "
+                f"saving {client.billing.rate_shown(s.saving_per_epoch, 4)}, "
                 f"realized {_usd(s.realized)}"
                 if s
                 else "no completed migrations"

@@ -34,9 +34,20 @@ def whole_price_per_epoch(offer: MarketOffer, fleet: FleetConfig) -> Decimal | N
         if offer.storage_gib_price is None:
             return None
         return offer.price + offer.storage_gib_price * extra.size_gib
-    if offer.disk_price_per_gb is None or (fleet.public_ip and offer.public_ip_price is None):
+    return hourly_whole_price(offer.price, offer.disk_price_per_gb, offer.public_ip_price, fleet)
+
+
+def hourly_whole_price(
+    vm_per_hour: Decimal,
+    disk_per_gb: Decimal | None,
+    ip_per_hour: Decimal | None,
+    fleet: FleetConfig,
+) -> Decimal | None:
+    """What one VM of `fleet` priced per hour costs per epoch, boot disk and public IP
+    included; None when a part the fleet needs has no price (the offer cannot be priced)."""
+    if disk_per_gb is None or (fleet.public_ip and ip_per_hour is None):
         return None
-    return _hourly_whole(offer.price, offer.disk_price_per_gb, offer.public_ip_price, fleet)
+    return _hourly_whole(vm_per_hour, disk_per_gb, ip_per_hour, fleet)
 
 
 def _hourly_whole(

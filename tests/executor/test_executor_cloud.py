@@ -276,3 +276,61 @@ def test_account_cap_counts_cloud_vms_and_speaks_hours(world: CloudWorld) -> Non
     ingest_vms(world.engine, world.api.list_vms(), sim.now())
     report, _ = load_budget(world.engine, capped, sim.now(), with_trend=False)
     assert report.total.run_rate == Decimal("24.00")
+
+
+def test_savings_alert_on_cloud_speaks_hours(world: CloudWorld) -> None:
+    """The planner's saving on the cloud generation reaches the `savings.available` alert
+    in the API's unit ("$…/h"), from the plan's billing model; marketplace-v3 wording is
+    the epoch's."""
+    from optimizer.alerts.rules import PlanSummary, plan_alerts
+    from optimizer.alerts.tick import summarize_plan
+
+    sim = world.sim
+    first, second = _clusters(world)[:2]
+    world.submit(_deploy(world, first), _deploy(world, first))
+    _run(world, 30)
+    sim.cloud.set_price(first, SLUG, "1.00")
+    sim.cloud.set_price(second, SLUG, "0.10")
+    sim.sync()
+    plan = world.runner.plan(
+        world.config.fleets[0],
+        offers=world.api.list_offers(),
+        vms=world.api.list_vms(),
+        now=sim.now(),
+    )
+    summary = summarize_plan(plan)
+    assert summary.billing is world.api.billing and summary.savings_per_epoch > 0
+    (alert,) = plan_alerts({"web": summary}, "recommend")
+    hourly = summary.savings_per_epoch / 24
+    assert alert.title == f"Fleet web could save ${hourly:.4f}/h"
+    assert alert.text.startswith(f"the plan would save ${hourly:.4f}/h (about $")
+    v3 = PlanSummary(fleet="web", savings_per_epoch=Decimal("1234.5"))
+    (alert,) = plan_alerts({"web": v3}, "recommend")
+    assert alert.title == "Fleet web could save $1,234.50/epoch"
+
+
+def test_price_spike_filter_holds_whole_vm_prices_against_the_hourly_cap(
+    world: CloudWorld,
+) -> None:
+    """The price-spike alert's segment median over a fleet's allowed offers: on the cloud
+    generation the cap (`max_price_per_hour_usd`, per VM, disk and IP included) is held
+    against each offer's whole price per 24 h, as the planner holds it, not against the
+    VM's hourly price (which every offer would pass). Past epochs and the market now alike."""
+    from optimizer.alerts.tick import _PAST_MEDIANS, segment_medians
+    from optimizer.store.ingest import ingest_snapshot
+
+    sim = world.sim
+    fleet = world.config.fleets[0]
+    constraints = fleet.constraints.model_copy(update={"max_price_per_hour_usd": Decimal("0.5")})
+    capped = world.config.model_copy(
+        update={"fleets": [fleet.model_copy(update={"constraints": constraints})]}
+    )
+    for _ in range(3):  # yesterday and today, the same market: 0.10 on one cluster, 1.00 else
+        sim.sync()
+        ingest_snapshot(world.engine, world.api.offers_answer(), sim.now())
+        sim.advance(timedelta(hours=12))
+    _PAST_MEDIANS.clear()
+    (series,) = segment_medians(world.engine, capped, sim.now(), 2).values()
+    assert [v for _, v in series] == [pytest.approx(0.10), pytest.approx(0.10)]
+    uncapped = segment_medians(world.engine, world.config, sim.now(), 2)["web"]
+    assert [v for _, v in uncapped] == [pytest.approx(1.00), pytest.approx(1.00)]
