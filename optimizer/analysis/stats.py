@@ -220,7 +220,7 @@ def segment_stats(
         per_vcpu=oe["price_median"] / oe["vcpu"].where(oe["vcpu"] > 0),
         per_gb=oe["price_median"] / oe["ram_gb"].where(oe["ram_gb"] > 0),
     )
-    g = oe.groupby(by, sort=True, observed=True)
+    g = oe.groupby(by, sort=True, observed=True, dropna=False)  # a missing key is a segment
     out = g.agg(
         min=("price_min", "min"),
         max=("price_max", "max"),
@@ -230,7 +230,8 @@ def segment_stats(
         median_per_gb=("per_gb", "median"),
     )
     q = g["price_median"].quantile(np.array([0.1, 0.5, 0.9])).unstack()
-    out["p10"], out["median"], out["p90"] = q[0.1], q[0.5], q[0.9]
+    # same grouper, same group order: by position (a NaN key does not align by label)
+    out["p10"], out["median"], out["p90"] = (q[p].to_numpy() for p in (0.1, 0.5, 0.9))
     out = out.reset_index()
     n_snap = history.snapshots.reindex(out["epoch"]).to_numpy(dtype="float64")
     out["capacity"] = out.pop("capacity_sum").to_numpy() / np.where(n_snap > 0, n_snap, np.nan)

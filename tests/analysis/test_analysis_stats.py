@@ -14,6 +14,7 @@ from optimizer.analysis import (
     biggest_movers,
     cheapest,
     history_from_observations,
+    price_signals,
     segment_stats,
     wide,
 )
@@ -176,3 +177,20 @@ def test_empty_history_gives_empty_stats() -> None:
     assert h.empty and h.observed_epochs == 0 and len(h.grid) == 4
     assert segment_stats(h, "country").empty
     assert np.all(h.snapshots.to_numpy() == 0)
+
+
+def test_a_missing_country_is_a_segment_of_its_own() -> None:
+    """Offers whose country is unknown (None) make their own segment instead of a
+    KeyError (the store cannot produce one today; the function stays total)."""
+    OFFERS["N"] = (CFG2, None, None, None, 2, 4)  # type: ignore[assignment]
+    try:
+        rows = [("2026-03-01T06:00Z", "N", 1.0, 2), ("2026-03-02T06:00Z", "N", 1.5, 2)]
+        h = history_from_observations(obs_frame(rows), since=SINCE, until=UNTIL)
+        stats = segment_stats(h, "country")
+        signals = price_signals(obs_frame(rows), now=UNTIL, since=SINCE)
+    finally:
+        del OFFERS["N"]
+    assert stats["country"].isna().all()
+    assert list(stats["median"]) == [1.0, 1.5]
+    assert stats["change_1"].iloc[1] == pytest.approx(0.5)
+    assert signals == ({}, {})  # the planner's signals skip a segment without a country
