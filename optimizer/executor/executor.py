@@ -342,11 +342,17 @@ class Executor:
         return out
 
     def _journal_resources(
-        self, row: JournalAction, held: Sequence[tuple[str, str, str | None]]
+        self,
+        row: JournalAction,
+        held: Sequence[tuple[str, str, str | None]],
+        name: str | None = None,
     ) -> None:
+        """Journal disks and IPs ((kind, id, VM id) each) as the fleet's, named `name`
+        (default: the action's VM name)."""
         if not held:
             return
-        now, name = self.clock.now(), jr.vm_name(row.fleet, row.token)
+        now = self.clock.now()
+        name = name if name is not None else jr.vm_name(row.fleet, row.token)
         with store_errors(self.engine), jr.session(self.engine) as s:
             for kind, rid, vm_id in held:
                 jr.record_resource(
@@ -481,7 +487,8 @@ class Executor:
         now = self.clock.now()
         if vm is not None:
             # an owned VM's disk and IP are ours to delete once it is gone (adopted ones too)
-            self._journal_resources(row, [(k, rid, vm_id) for k, rid in jr.vm_resources(vm)])
+            held = [(k, rid, vm_id) for k, rid in jr.vm_resources(vm)]
+            self._journal_resources(row, held, vm.vm_name)
         if vm is not None and vm.status != VmStatus.STOPPED:
             self.client.delete_vms([vm_id])
             log.info("deleted", fleet=row.fleet, vm_id=vm_id, status=vm.status)
