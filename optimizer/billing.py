@@ -141,9 +141,13 @@ class BillingModel(Protocol):
         """`price` with its unit: "$1.20/epoch", "$0.05/h"."""
         ...
 
+    def price_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+        """`price` for humans, rounded and grouped as `fmt_usd` writes it: "$1,234.50",
+        "$0.0500" (the hourly unit shows two more decimals)."""
+        ...
+
     def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
-        """`rate` for humans, rounded and grouped as `fmt_usd` writes it: "$1,234.50/epoch",
-        "$0.0500/h" (the hourly unit shows two more decimals)."""
+        """`price_shown` with its unit: "$1,234.50/epoch", "$0.0500/h"."""
         ...
 
     def span(self, epochs: Decimal) -> str:
@@ -223,10 +227,13 @@ class EpochDeal:
     def rate(self, per_epoch: Decimal, places: int | None = None) -> str:
         return f"{self.price(per_epoch, places)}/epoch"
 
-    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+    def price_shown(self, per_epoch: Decimal, places: int = 2) -> str:
         from optimizer.money import fmt_usd  # money imports pydantic: not at module load
 
-        return f"{fmt_usd(per_epoch, places)}/epoch"
+        return fmt_usd(per_epoch, places)
+
+    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+        return f"{self.price_shown(per_epoch, places)}/epoch"
 
     def span(self, epochs: Decimal) -> str:
         return f"{epochs} epochs"
@@ -291,10 +298,13 @@ class PerSecond:
     def rate(self, per_epoch: Decimal, places: int | None = None) -> str:
         return f"{self.price(per_epoch, places)}/h"
 
-    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+    def price_shown(self, per_epoch: Decimal, places: int = 2) -> str:
         from optimizer.money import fmt_usd  # money imports pydantic: not at module load
 
-        return f"{fmt_usd(per_epoch / _HOURS, places + 2)}/h"
+        return fmt_usd(per_epoch / _HOURS, places + 2)
+
+    def rate_shown(self, per_epoch: Decimal, places: int = 2) -> str:
+        return f"{self.price_shown(per_epoch, places)}/h"
 
     def span(self, epochs: Decimal) -> str:
         return f"{epochs * _HOURS:.1f} h"

@@ -23,6 +23,7 @@ from optimizer.errors import (
 )
 
 if TYPE_CHECKING:
+    from optimizer.billing import BillingModel
     from optimizer.cli.context import AppContext
     from optimizer.config import Config, FleetConfig
     from optimizer.executor import FleetRunner
@@ -86,6 +87,10 @@ def _usd(d: Decimal | None) -> str:
     from optimizer.money import fmt_usd  # money imports pydantic: not at module load
 
     return "" if d is None else fmt_usd(d, 4)
+
+
+def _price(billing: BillingModel, per_epoch: Decimal | None) -> str:
+    return "" if per_epoch is None else billing.price_shown(per_epoch, 4)
 
 
 def _render(plan: Plan) -> None:
@@ -387,21 +392,22 @@ def status_cmd(
                 else "no completed migrations"
             )
         )
+        price_col = f"USD/{client.billing.unit}"  # a VM's price in the unit the API bills
         print_table(
-            ["VM", "Name", "Status", ("USD/epoch", "right"), "Datacenter", "Owned as"],
+            ["VM", "Name", "Status", (price_col, "right"), "Datacenter", "Owned as"],
             (
                 [
                     vm_id,
                     row.vm_name,
                     vms[vm_id].status if vm_id in vms else "(gone)",
-                    _usd(vms[vm_id].price_per_epoch) if vm_id in vms else "",
+                    _price(client.billing, vms[vm_id].cost_per_epoch if vm_id in vms else None),
                     vms[vm_id].datacenter.label if vm_id in vms and vms[vm_id].datacenter else "",
                     row.source,
                 ]
                 for vm_id, row in sorted(owned.items())
             ),
             empty="no owned VMs",
-            optional=("Name", "Datacenter", "USD/epoch"),
+            optional=("Name", "Datacenter", price_col),
         )
         open_rows = jr.open_actions(engine, spec.name)
         if open_rows:
@@ -480,7 +486,7 @@ def _status_dict(
                 "id": vm_id,
                 "name": row.vm_name,
                 "status": vms[vm_id].status if vm_id in vms else None,
-                "price_per_epoch_usd": vms[vm_id].price_per_epoch if vm_id in vms else None,
+                "price_per_epoch_usd": vms[vm_id].cost_per_epoch if vm_id in vms else None,
                 "datacenter": (
                     vms[vm_id].datacenter.label if vm_id in vms and vms[vm_id].datacenter else None
                 ),

@@ -11,8 +11,9 @@ planner's side of the cloud generation (whole-VM prices per 24 h) is tested with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -46,6 +47,8 @@ class CloudWorld:
     engine: Any
     config: Config
     runner: FleetRunner
+    url: str = ""  # the simulator's cloud face
+    db: str = ""  # the store's URL
 
     def submit(self, *actions: Action) -> None:
         """Journal `actions` as one plan of fleet "web" (what the planner would do)."""
@@ -119,7 +122,7 @@ def world(tmp_path: Any) -> Iterator[CloudWorld]:
             sleep=lambda s: None,
         )
         runner = FleetRunner(api, engine, sim.clock, cfg)
-        yield CloudWorld(sim, api, engine, cfg, runner)
+        yield CloudWorld(sim, api, engine, cfg, runner, srv.url, f"sqlite:///{tmp_path / 'opt.db'}")
         api.close()
 
 
@@ -334,3 +337,50 @@ def test_price_spike_filter_holds_whole_vm_prices_against_the_hourly_cap(
     assert [v for _, v in series] == [pytest.approx(0.10), pytest.approx(0.10)]
     uncapped = segment_medians(world.engine, world.config, sim.now(), 2)["web"]
     assert [v for _, v in uncapped] == [pytest.approx(1.00), pytest.approx(1.00)]
+
+
+def test_fleets_status_on_cloud_speaks_hours(
+    world: CloudWorld, tmp_path: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    """`fleets status` on the cloud generation: owned VMs priced per hour (they have no
+    price per epoch there), the saving of completed migrations per hour; `--json` keeps
+    its per-epoch keys, filled from the hourly price."""
+    from optimizer.cli.main import main
+
+    sim = world.sim
+    first, second = _clusters(world)[:2]
+    world.submit(_deploy(world, second))  # $1.00/h
+    _run(world, 30)
+    (old,) = world.ours()
+    # to the $0.10/h cluster; the planner would say what the old VM cost as a whole
+    world.submit(replace(_migrate(world, old.id, first), old_price=Decimal("25.77")))
+    _run(world, 30)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f"""
+mode = "act"
+[api]
+base_url = "{world.url}"
+generation = "cloud"
+[database]
+url = "{world.db}"
+[[fleets]]
+name = "web"
+instances = 1
+os_image = "{IMAGE}"
+ssh_keys = ["{KEY}"]
+"""
+    )
+    monkeypatch.setenv("FLUENCE_API_KEY", sim.api_key)
+    for args in (["fleets", "status"], ["fleets", "status", "--json"]):
+        try:
+            main(["-c", str(cfg), *args])
+        except SystemExit as e:
+            assert not e.code
+    text, js = capsys.readouterr().out.split("\n[", 1)
+    assert "1 migration(s), saving $" in text and "/h, realized" in text
+    assert "USD/h" in text and "$0.100000" in text  # the first cluster's $0.10/h VM
+    assert "/epoch" not in text
+    (fleet,) = json.loads("[" + js)
+    (vm,) = [v for v in fleet["vms"] if v.get("status")]
+    assert Decimal(vm["price_per_epoch_usd"]) == Decimal("2.40")
