@@ -413,7 +413,8 @@ class FleetConfig(Section):
     least one."""
     open_ports: list[PortSpec] = Field(default_factory=list)
     """Ports opened on each VM, e.g. `[{ port = 443, protocol = "tcp" }]`; set at deploy and
-    corrected with PATCH."""
+    corrected with PATCH on marketplace-v3. The cloud generation has no per-VM port setting:
+    there they are not applied (`check-config` notes it), open them in the VM itself."""
     keep_ssh_open: bool = True
     """Keep 22/tcp open besides `open_ports` (the API replaces the whole port set)."""
     hostname: str | None = None

@@ -233,6 +233,8 @@ def check_config_cmd(ctx: typer.Context) -> None:
     problems = _check_ssh_keys(app, cfg, str(path))
     for name, lines in _cap_unit_notes(cfg).items():
         problems.setdefault(name, []).extend(lines)
+    for name, lines in _port_notes(cfg).items():
+        problems.setdefault(name, []).extend(lines)
     for name, lines in _check_fleet_names(app, cfg, str(path)).items():
         problems.setdefault(name, []).extend(lines)
     verdict = "ok" if "" not in problems else "invalid"
@@ -284,6 +286,25 @@ def _cap_unit_notes(cfg: Config) -> dict[str, list[str]]:
             continue
         out.setdefault(f.name, []).append(f"note: {note}")
     return out
+
+
+def _port_notes(cfg: Config) -> dict[str, list[str]]:
+    """Per fleet, a note when `open_ports` is set but the named API generation has no
+    per-VM port setting (cloud): the ports are then neither opened nor corrected, and
+    saying so beats a silent no-op."""
+    from optimizer.fluence.generation import sets_ports
+
+    if sets_ports(cfg.api.generation) is not False:
+        return {}
+    return {
+        f.name: [
+            f"note: fleets[{i}].open_ports is not applied: {cfg.api.generation} has no "
+            "per-VM port setting, so open the ports in the VM itself (its firewall or "
+            "cloud-init)"
+        ]
+        for i, f in enumerate(cfg.fleets)
+        if f.open_ports
+    }
 
 
 def _check_fleet_names(app: AppContext, cfg: Config, source: str) -> dict[str, list[str]]:

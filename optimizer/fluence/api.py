@@ -48,6 +48,8 @@ class FluenceApi(Protocol):
     #: how this generation charges (`optimizer.billing`): what the planner, budget and
     #: executor ask instead of the generation
     billing: BillingModel
+    #: whether the API opens a VM's ports (`open_ports` is applied and corrected)
+    sets_ports: bool
 
     @property
     def secret(self) -> Secret | None: ...

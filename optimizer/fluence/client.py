@@ -94,6 +94,8 @@ class FluenceClient(HttpApi):
     generation = GENERATION
     #: a 24 h epoch charged up front, deal prices, deposits (`optimizer.billing`)
     billing: BillingModel = EPOCH_DEAL
+    #: a VM's open ports are set at deploy and corrected with PATCH
+    sets_ports = True
     #: appended to a 404/405's message when the generation was guessed (see generation.py)
     not_found_hint: str | None = None
     #: "configured" or "detected" (set by optimizer.fluence.generation.connect)

@@ -53,6 +53,16 @@ def billing_of(generation: str) -> BillingModel | None:
     return FluenceClient.billing if generation == "marketplace-v3" else None
 
 
+def sets_ports(generation: str) -> bool | None:
+    """Whether the generation `[api] generation` names applies a fleet's `open_ports`
+    (None for "auto": unknown until the server is asked)."""
+    if generation == "cloud":
+        from optimizer.fluence.cloud.adapter import CloudApi
+
+        return CloudApi.sets_ports
+    return FluenceClient.sets_ports if generation == "marketplace-v3" else None
+
+
 def cloud_auth_headers(api: ApiConfig, secret: Secret) -> dict[str, str]:
     """The spec's API-key scheme: `X-API-KEY: <key>`, and `Authorization: X-API-KEY <key>`
     as the spec's intro and Fluence's own Terraform provider send it. `auth_header =

@@ -115,6 +115,8 @@ class CloudApi:
     generation = "cloud"
     #: every resource per second at its hourly price, a 6 h balance floor
     billing: BillingModel = PER_SECOND
+    #: the API has no per-VM port set (a VM's firewall is its own business)
+    sets_ports = False
     #: "configured" or "detected" (set by optimizer.fluence.generation.connect)
     generation_source = "configured"
 
