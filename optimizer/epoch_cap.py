@@ -10,7 +10,7 @@ the API's price per epoch, or 24 × its hourly price; see
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -41,22 +41,31 @@ class EpochCap:
         return self.spend_after(price, replaced) > self.cap
 
 
-def epoch_spend(vms: Iterable[Vm]) -> Decimal:
-    """What the running VMs among `vms` cost per epoch now."""
-    costs = (v.cost_per_epoch for v in vms if v.running)
+def epoch_spend(vms: Iterable[Vm], whole: Mapping[str, Decimal] | None = None) -> Decimal:
+    """What the running VMs among `vms` cost per epoch now: `whole[id]` where given (a
+    fleet VM's whole price, boot disk and IP included: `whole_price.priced_vms`), else
+    `Vm.cost_per_epoch`."""
+    whole = whole or {}
+    costs = (whole.get(v.id, v.cost_per_epoch) for v in vms if v.running)
     return sum((c for c in costs if c is not None), Decimal(0))
 
 
 def epoch_caps(
-    config: Config, fleet: FleetConfig, vms: Sequence[Vm], owned: Container[str]
+    config: Config,
+    fleet: FleetConfig,
+    vms: Sequence[Vm],
+    owned: Container[str],
+    whole: Mapping[str, Decimal] | None = None,
 ) -> list[EpochCap]:
     """The caps that bind `fleet` (account first, then the fleet's own), each with the
     spend it covers: all `vms` for the account, those whose id is in `owned` for the
-    fleet. Empty when neither cap is configured."""
+    fleet; `whole`: VM id → its whole price per epoch where known (see `epoch_spend`).
+    Empty when neither cap is configured."""
     caps: list[EpochCap] = []
     if config.budget.max_usd_per_epoch is not None:
-        caps.append(EpochCap("account", config.budget.max_usd_per_epoch, epoch_spend(vms)))
+        spend = epoch_spend(vms, whole)
+        caps.append(EpochCap("account", config.budget.max_usd_per_epoch, spend))
     if fleet.budget.max_usd_per_epoch is not None:
-        own = epoch_spend(v for v in vms if v.id in owned)
+        own = epoch_spend((v for v in vms if v.id in owned), whole)
         caps.append(EpochCap(fleet.name, fleet.budget.max_usd_per_epoch, own))
     return caps

@@ -27,6 +27,7 @@ from optimizer.fluence.models import Offer, Vm
 from optimizer.planner import BudgetState, LaunchStats, MarketView, OwnedVm, Plan, Trends
 from optimizer.planner import plan_fleet as _plan_fleet
 from optimizer.planner.market_view import market_view, owned_vm
+from optimizer.planner.whole_price import priced_vms
 
 
 def owned_vms(engine: Engine, fleet: str, vms: Sequence[Vm]) -> list[OwnedVm]:
@@ -48,15 +49,23 @@ def budget_state(
     *,
     balance_usd: Decimal | None = None,
     burn_per_epoch: Decimal | None = None,
+    market: MarketView | None = None,
 ) -> BudgetState:
     """The tighter of the account cap (all running VMs) and the fleet's own cap, with the
     account's balance and burn (everything it holds, disks and IPs included) when known:
-    the planner creates nothing the balance could not carry (see `BudgetState`)."""
+    the planner creates nothing the balance could not carry (see `BudgetState`). With
+    `market`, the fleet's VMs count at their whole price (`whole_price.priced_vms`: boot
+    disk and public IP included where billed apart), as the VMs the plan adds do."""
     reserves = sum((v.reserved_balance for v in mine), Decimal(0))
     if balance_usd is not None and burn_per_epoch is None:
         burn_per_epoch = epoch_spend(vms)  # the whole account, whichever cap binds
     funds = {"balance_usd": balance_usd, "burn_per_epoch": burn_per_epoch}
-    caps = epoch_caps(config, fleet, vms, {v.id for v in mine})
+    # the fleet's VMs at the price the planner compares (per VM, disk and IP included)
+    whole = None
+    if market is not None:
+        priced = priced_vms(mine, market, fleet)
+        whole = {v.id: v.price for v in priced if v.price is not None}
+    caps = epoch_caps(config, fleet, vms, {v.id for v in mine}, whole)
     if not caps:
         return BudgetState(spend_per_epoch=epoch_spend(vms), reserves_held=reserves, **funds)
     tightest = min(caps, key=lambda c: c.headroom)
@@ -131,6 +140,7 @@ class FleetRunner:
                 mine,
                 balance_usd=balance_usd,
                 burn_per_epoch=burn_per_epoch,
+                market=market,
             ),
             self._lead(launch, now),
             now=now,

@@ -384,3 +384,31 @@ ssh_keys = ["{KEY}"]
     (fleet,) = json.loads("[" + js)
     (vm,) = [v for v in fleet["vms"] if v.get("status")]
     assert Decimal(vm["price_per_epoch_usd"]) == Decimal("2.40")
+
+
+def test_fleet_budget_counts_its_cloud_vms_whole(world: CloudWorld) -> None:
+    """A fleet's budget cap on the cloud generation counts each of its VMs per VM, boot
+    disk and IP included (the planner's `priced_vms`), like the VM a deploy would add:
+    one VM at $0.107375/h whole ($2.577 per 24 h) leaves no room under $5 per 24 h for a
+    second one, though the VMs alone ($2.40 + $2.577) would fit."""
+    sim = world.sim
+    first = _clusters(world)[0]
+    world.submit(_deploy(world, first))
+    _run(world, 30)
+    assert len(world.ours()) == 1
+    fleet = world.config.fleets[0]
+    budget = fleet.budget.model_copy(update={"max_usd_per_epoch": Decimal(5)})
+    capped = fleet.model_copy(update={"budget": budget})
+    world.runner.config = world.config.model_copy(update={"fleets": [capped]})
+
+    def plan_at(now: datetime) -> Plan:
+        return world.runner.plan(
+            capped, offers=world.api.list_offers(), vms=world.api.list_vms(), now=now
+        )
+
+    plan = plan_at(sim.now())
+    assert [a.kind for a in plan.actions] == []
+    budget = fleet.budget.model_copy(update={"max_usd_per_epoch": Decimal("5.16")})
+    capped = fleet.model_copy(update={"budget": budget})
+    world.runner.config = world.config.model_copy(update={"fleets": [capped]})
+    assert [a.kind for a in plan_at(sim.now() + timedelta(seconds=1)).actions] == ["deploy"]
