@@ -87,6 +87,8 @@ class RuleInputs:
     #: foreign disks and IPs billing without a live VM (None: not listed this tick)
     orphans: Sequence[Orphan] | None = None
     extra: list[Alert] = field(default_factory=list)
+    #: how the API charges: rates are worded in its unit ("/epoch" or "/h")
+    billing: BillingModel = EPOCH_DEAL
 
 
 def _pct(x: Decimal | float) -> str:
@@ -98,8 +100,8 @@ def _threshold_severity(t: float) -> Severity:
     return "critical" if t >= 1 else "warning" if t >= 0.8 else "info"
 
 
-def budget_alerts(report: BudgetReport) -> list[Alert]:
-    """Threshold and cap alerts for every fleet and the total."""
+def budget_alerts(report: BudgetReport, billing: BillingModel = EPOCH_DEAL) -> list[Alert]:
+    """Threshold and cap alerts for every fleet and the total (rates in `billing`'s unit)."""
     out: list[Alert] = []
     scopes: list[ScopeBudget] = [*report.fleets, report.total]
     for s in scopes:
@@ -141,7 +143,7 @@ def budget_alerts(report: BudgetReport) -> list[Alert]:
                         f"{who} is on course to spend {fmt_usd(s.forecast_month)} this month "
                         f"against a budget of {fmt_usd(s.monthly_usd)} "
                         f"({_pct(s.forecast_fraction or 0)}); spent so far "
-                        f"{fmt_usd(s.spend_month)}, now {fmt_usd(s.run_rate)}/epoch"
+                        f"{fmt_usd(s.spend_month)}, now {billing.rate_shown(s.run_rate)}"
                     ),
                     fleet=fleet,
                     data={**base, "threshold": t},
@@ -154,10 +156,10 @@ def budget_alerts(report: BudgetReport) -> list[Alert]:
                 Alert(
                     key=f"budget.epoch:{s.scope}",
                     severity="warning",
-                    title=f"Per-epoch cost above the cap ({who})",
+                    title=f"Per-{billing.day} cost above the cap ({who})",
                     text=(
-                        f"running VMs cost {fmt_usd(s.run_rate)}/epoch, above the cap "
-                        f"{fmt_usd(s.max_usd_per_epoch)}/epoch"
+                        f"running VMs cost {billing.rate_shown(s.run_rate)}, above the cap "
+                        f"{billing.rate_shown(s.max_usd_per_epoch)}"
                     ),
                     fleet=fleet,
                     data={**base, "max_usd_per_epoch": s.max_usd_per_epoch},
@@ -250,12 +252,16 @@ def plan_alerts(plans: Mapping[str, PlanSummary], mode: str) -> list[Alert]:
 
 
 def spike_alerts(
-    medians: Mapping[str, Sequence[tuple[datetime, float]]], pct: float, epochs: int
+    medians: Mapping[str, Sequence[tuple[datetime, float]]],
+    pct: float,
+    epochs: int,
+    unit: str = "epoch",
 ) -> list[Alert]:
     """A fleet's segment median up more than `pct` % compared with `epochs` epochs earlier.
 
     The latest point is compared with the point `epochs` positions before it (or the
-    oldest one within that window when some epochs have no data)."""
+    oldest one within that window when some epochs have no data). `unit`: what the
+    medians are per, the offers' own price unit ("epoch" or "h")."""
     out: list[Alert] = []
     for fleet, series in sorted(medians.items()):
         pts = [(t, v) for t, v in series if v == v and v > 0]  # drop NaN / zero
@@ -275,7 +281,7 @@ def spike_alerts(
                     title=f"Prices up {rise:.0f} % for fleet {fleet}",
                     text=(
                         f"the median price of the fleet's offers rose from ${base:.4f} to "
-                        f"${last:.4f}/epoch since {base_t:%Y-%m-%d} (limit {pct:g} % over "
+                        f"${last:.4f}/{unit} since {base_t:%Y-%m-%d} (limit {pct:g} % over "
                         f"{epochs} epochs)"
                     ),
                     fleet=fleet,
@@ -419,7 +425,7 @@ def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set
     alerts: list[Alert] = []
     families: set[str] = set()
     if inputs.budget is not None:
-        alerts += budget_alerts(inputs.budget)
+        alerts += budget_alerts(inputs.budget, inputs.billing)
         alerts += vm_alerts(inputs.budget)
         families |= {"budget.actual", "budget.forecast", "budget.epoch"}
         families |= {"vm.balance", "vm.terminated"}
@@ -428,7 +434,9 @@ def evaluate_rules(inputs: RuleInputs, config: Config) -> tuple[list[Alert], set
         families |= {"fleet.unsatisfiable", "savings.available"}
     if inputs.segment_medians is not None:
         a = config.alerts
-        alerts += spike_alerts(inputs.segment_medians, a.price_spike_pct, a.price_spike_epochs)
+        alerts += spike_alerts(
+            inputs.segment_medians, a.price_spike_pct, a.price_spike_epochs, inputs.billing.unit
+        )
         families.add("price.spike")
     if inputs.snapshot_failures is not None:
         alerts += snapshot_alerts(

@@ -24,7 +24,7 @@ from optimizer.alerts.model import Alert
 from optimizer.alerts.rules import FailedAction, PlanSummary, RuleInputs, evaluate_rules
 from optimizer.alerts.sinks import Sink, build_sinks
 from optimizer.alerts.state import reconcile
-from optimizer.billing import EPOCH_DEAL
+from optimizer.billing import EPOCH_DEAL, BillingModel
 from optimizer.budget import BudgetReport, Runway, VmPoint, compute_budget, month_bounds
 from optimizer.clock import EPOCH, utc
 from optimizer.config import Config, FleetConfig
@@ -320,6 +320,16 @@ def summarize_plan(plan: Any) -> PlanSummary:
     )
 
 
+def _billing(config: Config, plans: Mapping[str, PlanSummary] | None) -> BillingModel:
+    """How the API charges: this tick's plans know (the API edge's model), else the
+    configured generation; marketplace-v3's epoch deals when neither says."""
+    from optimizer.fluence.generation import billing_of
+
+    for p in (plans or {}).values():
+        return p.billing
+    return billing_of(config.api.generation) or EPOCH_DEAL
+
+
 # --- the stage ---------------------------------------------------------------------------
 def load_budget(
     engine: Engine,
@@ -474,6 +484,7 @@ def run_alerts(
         runway=_fresh_runway(budget, config, now),
         orphans=orphans,
         extra=unsat,
+        billing=_billing(config, summaries),
     )
     alerts, families = evaluate_rules(inputs, config)
     queued = [s.name for s in sinks if s.name != "log"]

@@ -412,3 +412,31 @@ def test_fleet_budget_counts_its_cloud_vms_whole(world: CloudWorld) -> None:
     capped = fleet.model_copy(update={"budget": budget})
     world.runner.config = world.config.model_copy(update={"fleets": [capped]})
     assert [a.kind for a in plan_at(sim.now() + timedelta(seconds=1)).actions] == ["deploy"]
+
+
+def test_budget_and_spike_alerts_on_cloud_speak_hours(world: CloudWorld) -> None:
+    """On the cloud generation the per-24 h cap alert and the price-spike alert word rates
+    per hour (the configured generation's billing model when no plan ran this tick)."""
+    from optimizer.alerts.rules import RuleInputs, evaluate_rules
+    from optimizer.alerts.tick import _billing, load_budget
+    from optimizer.store.ingest import ingest_vms
+
+    sim = world.sim
+    world.submit(_deploy(world, _clusters(world)[0]), _deploy(world, _clusters(world)[0]))
+    _run(world, 30)
+    ingest_vms(world.engine, world.api.list_vms(), sim.now())
+    budget = world.config.budget.model_copy(update={"max_usd_per_epoch": Decimal(4)})
+    capped = world.config.model_copy(update={"budget": budget})
+    report, _ = load_budget(world.engine, capped, sim.now(), with_trend=False)
+    billing = _billing(capped, None)
+    assert billing is world.api.billing
+    day = sim.now() - timedelta(days=2)
+    medians = {"web": [(day, 0.10), (sim.now(), 0.20)]}
+    inputs = RuleInputs(budget=report, segment_medians=medians, billing=billing)
+    alerts = {a.key: a for a in evaluate_rules(inputs, capped)[0]}
+    (cap,) = [a for k, a in alerts.items() if k.startswith("budget.epoch:")]  # the account's
+    # two VMs at $0.10/h (the VMs alone: the store's price of a VM) above $4 / 24 h
+    assert cap.title.startswith("Per-24 h cost above the cap")
+    assert cap.text == "running VMs cost $0.2000/h, above the cap $0.1667/h"
+    spike = alerts["price.spike:web"]
+    assert "rose from $0.1000 to $0.2000/h since" in spike.text
