@@ -23,8 +23,10 @@ def list_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """List every VM of the account, with status, price per epoch, datacenter and IP."""
-    items = ctx.obj.client().list_vms()
+    """List every VM of the account, with status, price (per epoch, or per hour on the
+    cloud generation), datacenter and IP."""
+    client = ctx.obj.client()
+    items = client.list_vms()
     if status:
         wanted = {s.lower() for s in status}
         items = [v for v in items if v.status.lower() in wanted]
@@ -36,7 +38,7 @@ def list_cmd(
         [
             "Name",
             "Status",
-            ("USD/epoch", "right"),
+            (f"USD/{client.billing.unit}", "right"),
             "Datacenter",
             "Public IP",
             "Created",
@@ -47,7 +49,7 @@ def list_cmd(
             [
                 v.vm_name,
                 v.status,
-                v.price_per_epoch,
+                v.price_per_epoch if v.price_per_hour is None else v.price_per_hour,
                 v.datacenter.label if v.datacenter else "",
                 v.public_ip,
                 v.created_at,

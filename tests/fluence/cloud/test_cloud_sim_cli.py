@@ -172,3 +172,21 @@ def test_check_config_with_auto_rejects_a_fleet_name_the_cloud_server_cannot_tak
         "generation the server speaks: a fleet name has at most 14 characters"
     )
     assert "Traceback" not in err
+
+
+def test_vms_list_shows_the_hourly_price_in_the_apis_unit(
+    sim: Simulator, server: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vm = sim.cloud.create_vm(_vm_body(sim), foreign=True)
+    code, out, err = run(capsys, "--api-url", server.url, "vms", "list")
+    assert code == 0, err
+    assert "USD/h" in out and "USD/epoch" not in out
+    code, listed, err = run(capsys, "--api-url", server.url, "vms", "list", "--json")
+    assert code == 0, err
+    (item,) = [v for v in json.loads(listed) if v["id"] == vm.id]
+    hourly = item.get("pricePerHour", item.get("price_per_hour"))
+    (row,) = [line for line in out.splitlines() if "manual-1" in line]
+    if sim.cloud.config.spec == "0.8.210":  # that spec's VM carries no price: blank, not 0
+        assert hourly is None
+    else:
+        assert hourly and str(hourly) in row
