@@ -7,6 +7,9 @@ random walks with jumps, 5 % of offers listed part-time, recorded capacity 0-29 
 snapshot, so capacity binds), built into the dense layout once per run.
 
     python tests/benchmarks/bench_backtest.py [--repeat 3] [--offers 2000] [--days 90]
+        [--price-model deal|market|per-second]
+
+(per-second: the same history read as hourly points, each price / 24.)
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ import argparse
 import statistics
 import time
 
-from optimizer.backtest.billing import BillingModel
+from optimizer.backtest.billing import PRICE_MODELS, BillingModel
 from optimizer.backtest.planner_policy import planner_policies
 from optimizer.backtest.prices import Market
 from optimizer.backtest.replay import match_fleet
 from optimizer.backtest.run import run_backtest
-from optimizer.backtest.synthetic import synthetic_history
+from optimizer.backtest.synthetic import hourly, synthetic_history
 from optimizer.config import FleetConfig
 
 FLEETS = {
@@ -35,9 +38,12 @@ def main() -> None:
     ap.add_argument("--offers", type=int, default=2000)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--vms", type=int, default=20)
+    ap.add_argument("--price-model", default="deal", choices=PRICE_MODELS)
     args = ap.parse_args()
     t = time.perf_counter()
     history = synthetic_history(offers=args.offers, days=args.days)
+    if args.price_model == "per-second":
+        history = hourly(history)
     print(
         f"history: {len(history.frame):,} observations ({args.days} days hourly, "
         f"{args.offers} offers), generated in {time.perf_counter() - t:.1f} s"
@@ -58,7 +64,7 @@ def main() -> None:
             builds.append(time.perf_counter() - t0)
             match = match_fleet(market, fleet)
             pols, _ = planner_policies(fleet, market, {})
-            res = run_backtest(market, match, BillingModel(), pols)
+            res = run_backtest(market, match, BillingModel(price_model=args.price_model), pols)
             totals.append(time.perf_counter() - t0)
             for p in res.policies:
                 per_policy.setdefault(p.name, []).append(p.seconds)
