@@ -25,9 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Final, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from optimizer.clock import EPOCH, EPOCH_HOURS, EPOCH_SECONDS, utc
+
+if TYPE_CHECKING:  # config imports pydantic: not at module load
+    from optimizer.config import PriceModel
 
 #: an epoch-deal deploy locks this many epochs of its price (the estimate endpoint's
 #: `depositAmountUsdc`); the API's fact, the simulator uses it too
@@ -91,6 +94,12 @@ class BillingModel(Protocol):
     @property
     def reserves(self) -> bool:
         """Creating a VM locks a reserve (and DELETE releases it)."""
+        ...
+
+    def market_priced(self, configured: PriceModel) -> bool:
+        """Does a running VM pay its offer's price of the moment (so moves are judged on
+        price levels, and no dip is chased)? `configured` is the fleet's
+        `policy.price_model`, which only a billing with a price to keep can honour."""
         ...
 
     def schedule(
@@ -164,6 +173,10 @@ class EpochDeal:
     unit: str = "epoch"
     day: str = "epoch"
     reserves: bool = True
+
+    def market_priced(self, configured: PriceModel) -> bool:
+        """As the fleet says: the seeds' API documents deal prices, a provider may not."""
+        return configured == "market"
 
     def schedule(
         self, now: datetime, next_billing_at: datetime | None, lead_time: timedelta, align: bool
@@ -248,6 +261,11 @@ class PerSecond:
     unit: str = "h"
     day: str = "24 h"
     reserves: bool = False
+
+    def market_priced(self, configured: PriceModel) -> bool:
+        """Always: nothing holds a price here, every second is billed at the price of the
+        moment, so a "deal" setting would judge moves on prices that do not last."""
+        return True
 
     def schedule(
         self, now: datetime, next_billing_at: datetime | None, lead_time: timedelta, align: bool

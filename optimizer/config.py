@@ -348,7 +348,9 @@ class FleetPolicy(Section):
     price_model: PriceModel = "deal"
     """How the provider bills a running VM: `"deal"` — the price at deploy for its whole life;
     `"market"` — its offer's current price at each charge, so a move is judged on the offers'
-    recent price levels and their spread and never started early to catch a dip."""
+    recent price levels and their spread and never started early to catch a dip. On
+    per-second billing (the cloud API) VMs always pay the price of the moment, so moves are
+    judged as `"market"` there whatever this says."""
 
 
 class Diversification(Section):

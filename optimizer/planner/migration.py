@@ -1,7 +1,8 @@
 """One VM's migration decision: the best allowed target cheaper by the required margin,
 when to start and cut over, and whether the saving pays for the overlap. Pure.
 
-A VM billed at its offer's market price (`policy.price_model = "market"`) is judged on
+A VM billed at its offer's market price (`policy.price_model = "market"`, and always on
+per-second billing: `BillingModel.market_priced`) is judged on
 the offers' recent levels (`Trends.levels`) instead of the prices of the moment: the
 saving is the levels' difference less its uncertainty (`economics.robust_saving`), so a
 dip or a noisy tick that would not last is not chased, and no move starts early to catch
@@ -31,7 +32,8 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     why = _not_movable(vm, st)
     if why or vm.price is None:
         return why or "its price is unknown", None
-    levels = st.trends.levels if st.trends is not None and policy.price_model == "market" else {}
+    market = st.billing.market_priced(policy.price_model)
+    levels = st.trends.levels if st.trends is not None and market else {}
     old_level = _vm_level(vm, st.market, levels) if levels else (vm.price, Decimal(0))
     cap = price_cap(old_level[0], policy)
     if fleet.constraints.price_cap_per_epoch is not None:
@@ -271,7 +273,7 @@ def _timing(
     b = st.billing
     timing = b.schedule(st.now, vm.next_billing_at, lead, policy.align_to_billing)
     # a market-priced VM would not keep a dip's price: nothing to catch by starting early
-    why_dip = "" if policy.price_model == "market" else dip(target, st.trends, b)
+    why_dip = "" if b.market_priced(policy.price_model) else dip(target, st.trends, b)
     if why_dip and timing.start_at > st.now:
         # the price may not last until the billing boundary: start now when that pays,
         # else re-decide at the next plan (the overlap shrinks as the boundary nears)

@@ -310,6 +310,21 @@ def test_market_priced_vm_does_not_chase_a_dip() -> None:
     assert [a.kind for a in p.actions] == ["migrate"]
 
 
+def test_per_second_billing_judges_on_levels_whatever_the_price_model_says() -> None:
+    """Per-second billing holds no price: a VM pays the price of the moment, so a fleet left
+    at the default `price_model = "deal"` is judged as market-priced there — the 20 % dip
+    that would not last is not chased (on epoch deals the same fleet moves)."""
+    from optimizer.billing import PER_SECOND
+
+    vms = [mvm("a", "1.00")]
+    m = market(offer("x", "0.80", dc="NL-AMS-1"))
+    levels = _levels(a0=("1.00", "0"), x=("1.00", "0"))
+    p = plan(fleet(instances=1), vms, m, trends=levels, billing=PER_SECOND)
+    assert not p.actions
+    assert "level $" in p.verdicts[0].reason
+    assert [a.kind for a in plan(fleet(instances=1), vms, m, trends=levels).actions] == ["migrate"]
+
+
 def test_market_priced_move_must_pay_back_under_the_levels_uncertainty() -> None:
     """Levels 1.00 vs 0.80: a 20 % saving when both are certain → move; with ±0.15 on
     each the robust saving is 0.20 − sqrt(2)·0.15 = −0.012 → stay (it may save nothing)."""
