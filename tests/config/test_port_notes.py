@@ -5,38 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.cli.main import main
-
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
-
-
-def _check(tmp_path, capsys, generation: str, ports: str) -> tuple[int, str]:
-    p = tmp_path / "c.toml"
-    p.write_text(
-        f"""
-[api]
-generation = "{generation}"
-[[fleets]]
-name = "web"
-instances = 1
-os_image = "https://i.example/u.img"
-ssh_keys = ["{KEY}"]
-{ports}
-"""
-    )
-    try:
-        main(["-c", str(p), "check-config"])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    return code, capsys.readouterr().out
-
+from tests.config.check_cli import check_one_fleet
 
 PORTS = 'open_ports = [{ port = 443, protocol = "tcp" }]'
 
 
 def test_cloud_fleet_with_open_ports_gets_a_note(tmp_path, capsys) -> None:
-    code, out = _check(tmp_path, capsys, "cloud", PORTS)
+    code, out = check_one_fleet(tmp_path, capsys, "cloud", PORTS)
     assert code == 0 and out.startswith("ok: ")
     assert "note: fleets[0].open_ports is not applied: cloud has no per-VM port setting" in out
 
@@ -48,5 +23,5 @@ def test_cloud_fleet_with_open_ports_gets_a_note(tmp_path, capsys) -> None:
 def test_no_note_where_ports_are_applied_or_none_are_asked(
     tmp_path, capsys, generation: str, ports: str
 ) -> None:
-    code, out = _check(tmp_path, capsys, generation, ports)
+    code, out = check_one_fleet(tmp_path, capsys, generation, ports)
     assert code == 0 and "open_ports" not in out

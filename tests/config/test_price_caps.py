@@ -8,10 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from optimizer.cli.main import main
 from optimizer.config import parse_config
-
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
+from tests.config.check_cli import check_one_fleet
 
 
 def _caps(**constraints: str) -> Decimal | None:
@@ -29,26 +27,7 @@ def test_the_tighter_cap_holds_in_the_planners_unit() -> None:
 
 
 def _check(tmp_path, capsys, generation: str, cap: str) -> tuple[int, str]:
-    p = tmp_path / "c.toml"
-    p.write_text(
-        f"""
-[api]
-generation = "{generation}"
-[[fleets]]
-name = "web"
-instances = 1
-os_image = "https://i.example/u.img"
-ssh_keys = ["{KEY}"]
-[fleets.constraints]
-{cap}
-"""
-    )
-    try:
-        main(["-c", str(p), "check-config"])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    return code, capsys.readouterr().out
+    return check_one_fleet(tmp_path, capsys, generation, f"[fleets.constraints]\n{cap}")
 
 
 @pytest.mark.parametrize(

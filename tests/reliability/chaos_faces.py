@@ -304,24 +304,22 @@ class CloudFace:
     def late_resources(self, sim: Simulator, due: Callable[[datetime], datetime]) -> list[str]:
         """Disks and IPs created with a fleet VM that still billed (or were deleted) after
         `due(when their VM ended)`."""
-        w = sim.cloud
-        now = sim.now()
-        out = []
-        with sim._lock:
-            sim.sync()
-            for v in w.vms.values():
-                ended = self._ended(v)
-                if v.foreign or ended is None:
-                    continue
-                for r in self._held(sim, v):
-                    gone = now if r.billable else (r.removed_at or now) - w.config.removing_after
-                    if gone > due(ended):
-                        out.append(f"{r.name} of {v.name}: {gone - due(ended)} late")
-        return sorted(out)
+        return sorted(
+            f"{name}: {gone - due(ended)} late"
+            for name, ended, gone in self._billing_ends(sim)
+            if gone > due(ended)
+        )
 
     def lateness(self, sim: Simulator, calm: datetime) -> list[tuple[str, timedelta]]:
         """(name, how long it billed after max(its VM's end, `calm`)) for each disk and IP
         created with an ended fleet VM; `calm` = the run's start measures from the VM's end."""
+        return sorted(
+            (name, gone - max(ended, calm)) for name, ended, gone in self._billing_ends(sim)
+        )
+
+    def _billing_ends(self, sim: Simulator) -> list[tuple[str, datetime, datetime]]:
+        """("<disk or IP> of <VM>", when the VM ended, when the resource stopped billing
+        (now if it still bills)) for each disk and IP created with an ended fleet VM."""
         w = sim.cloud
         now = sim.now()
         out = []
@@ -333,8 +331,8 @@ class CloudFace:
                     continue
                 for r in self._held(sim, v):
                     gone = now if r.billable else (r.removed_at or now) - w.config.removing_after
-                    out.append((f"{r.name} of {v.name}", gone - max(ended, calm)))
-        return sorted(out)
+                    out.append((f"{r.name} of {v.name}", ended, gone))
+        return out
 
     @staticmethod
     def _ended(v: Any) -> datetime | None:
