@@ -20,23 +20,20 @@ from typing import Any
 
 import pytest
 
-from optimizer.config import ApiConfig, Config, parse_config
+from optimizer.config import Config
 from optimizer.executor import FleetRunner
 from optimizer.executor import journal as jr
 from optimizer.executor.reaper import foreign_orphans, reap
 from optimizer.fluence.api import FluenceApi
-from optimizer.fluence.generation import connect
 from optimizer.fluence.models import Constraints
 from optimizer.planner.inputs import Action, Plan
 from optimizer.sim import SimClock, Simulator, start_server
 from optimizer.sim.cloud import CloudConfig
 from optimizer.store.engine import open_store
+from tests.executor.cloud_helpers import IMAGE, KEY, SLUG, act_config, cloud_client
 
 pytestmark = pytest.mark.http
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
-IMAGE = "https://images.example/ubuntu.img"
-SLUG = "cpu-regular-2vcpu-4gb"
 GRACE = timedelta(minutes=5)
 
 
@@ -97,30 +94,10 @@ def world(tmp_path: Any) -> Iterator[CloudWorld]:
         sim.cloud.set_capacity(cid, SLUG, 10)
     sim.cloud.set_price(clusters[0], SLUG, "0.10")
     sim.cloud.set_balance("100000")
-    cfg = parse_config(
-        {
-            "mode": "act",
-            "api": {"generation": "cloud"},
-            "daemon": {"snapshot_interval": "5m", "reaper_grace": "5m"},
-            "fleets": [
-                {
-                    "name": "web",
-                    "instances": 2,
-                    "os_image": IMAGE,
-                    "ssh_keys": [KEY],
-                    "constraints": {"configurations": [SLUG]},
-                    "policy": {"max_surge": 1, "cooldown_epochs": 0},
-                }
-            ],
-        }
-    )
+    cfg = act_config(snapshot_interval="5m", reaper_grace="5m")
     engine = open_store(f"sqlite:///{tmp_path / 'opt.db'}")
     with start_server(sim, api="cloud") as srv:
-        api = connect(
-            ApiConfig(base_url=srv.url, generation="cloud", max_retries=0),
-            api_key=sim.api_key,
-            sleep=lambda s: None,
-        )
+        api = cloud_client(sim, srv)
         runner = FleetRunner(api, engine, sim.clock, cfg)
         yield CloudWorld(sim, api, engine, cfg, runner, srv.url, f"sqlite:///{tmp_path / 'opt.db'}")
         api.close()

@@ -18,19 +18,14 @@ from typing import Any
 
 import pytest
 
-from optimizer.config import ApiConfig, parse_config
 from optimizer.cycle import Cycle, Runtime
 from optimizer.executor import journal as jr
-from optimizer.fluence.generation import connect
 from optimizer.sim import SimClock, Simulator, start_server
 from optimizer.sim.cloud import CloudConfig
 from optimizer.store.engine import open_store
+from tests.executor.cloud_helpers import SLUG, act_config, cloud_client
 
 pytestmark = pytest.mark.http
-
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
-IMAGE = "https://images.example/ubuntu.img"
-SLUG = "cpu-regular-2vcpu-4gb"
 
 
 @pytest.fixture
@@ -52,30 +47,10 @@ def _clusters(sim: Simulator) -> list[str]:
 
 @pytest.fixture
 def cycle(sim: Simulator, tmp_path: Any) -> Iterator[Cycle]:
-    cfg = parse_config(
-        {
-            "mode": "act",
-            "api": {"generation": "cloud"},
-            "daemon": {"snapshot_interval": "5m", "plan_interval": "5m", "reaper_grace": "5m"},
-            "fleets": [
-                {
-                    "name": "web",
-                    "instances": 2,
-                    "os_image": IMAGE,
-                    "ssh_keys": [KEY],
-                    "constraints": {"configurations": [SLUG]},
-                    "policy": {"max_surge": 1, "cooldown_epochs": 0},
-                }
-            ],
-        }
-    )
+    cfg = act_config(snapshot_interval="5m", plan_interval="5m", reaper_grace="5m")
     engine = open_store(f"sqlite:///{tmp_path / 'o.db'}")
     with start_server(sim, api="cloud") as srv:
-        api = connect(
-            ApiConfig(base_url=srv.url, generation="cloud", max_retries=0),
-            api_key=sim.api_key,
-            sleep=lambda s: None,
-        )
+        api = cloud_client(sim, srv)
         yield Cycle(Runtime(config=cfg, client=api, engine=engine, clock=sim.clock))
         api.close()
 
