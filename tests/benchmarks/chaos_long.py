@@ -78,7 +78,8 @@ def main() -> int:
     print(f"journal actions:     {dict(r.actions_by_state)}")
     hours = p.duration.total_seconds() / 3600
     if a.api == "cloud":  # billed per second: the span's bill is pro rata already
-        diff = f"{(r.spend_in_span - billed) / billed:+.1%}" if billed else "n/a"
+        vm_life = r.spend_in_span - r.after_vm_in_span  # the baseline's billed is like it
+        diff = f"{(vm_life - billed) / billed:+.1%}" if billed else "n/a"
         print(f"spend ({hours:g} h):       billed {r.spend_in_span} vs {billed} without "
               f"faults ({diff})")  # fmt: skip
     else:

@@ -144,6 +144,9 @@ class V3Face:
     def late_resources(self, sim: Simulator, due: Callable[[datetime], datetime]) -> list[str]:
         return []  # no disk or IP outlives a VM here
 
+    def after_vm_spend(self, sim: Simulator) -> Decimal:
+        return Decimal(0)
+
     def lateness(self, sim: Simulator, calm: datetime) -> list[tuple[str, timedelta]]:
         return []
 
@@ -306,7 +309,7 @@ class CloudFace:
         `due(when their VM ended)`."""
         return sorted(
             f"{name}: {gone - due(ended)} late"
-            for name, ended, gone in self._billing_ends(sim)
+            for name, ended, gone, _ in self._billing_ends(sim)
             if gone > due(ended)
         )
 
@@ -314,12 +317,24 @@ class CloudFace:
         """(name, how long it billed after max(its VM's end, `calm`)) for each disk and IP
         created with an ended fleet VM; `calm` = the run's start measures from the VM's end."""
         return sorted(
-            (name, gone - max(ended, calm)) for name, ended, gone in self._billing_ends(sim)
+            (name, gone - max(ended, calm)) for name, ended, gone, _ in self._billing_ends(sim)
         )
 
-    def _billing_ends(self, sim: Simulator) -> list[tuple[str, datetime, datetime]]:
+    def after_vm_spend(self, sim: Simulator) -> Decimal:
+        """What the fleet's disks and IPs billed after their VM ended (a killed daemon
+        reaps nothing: `late_resources` bounds how long, this says what it cost)."""
+        total = Decimal(0)
+        for _, ended, gone, hourly in self._billing_ends(sim):
+            secs = max(Decimal(int((gone - ended).total_seconds())), Decimal(0))
+            total += hourly * secs / 3600
+        return total.quantize(Decimal("0.000001"))
+
+    def _billing_ends(self, sim: Simulator) -> list[tuple[str, datetime, datetime, Decimal]]:
         """("<disk or IP> of <VM>", when the VM ended, when the resource stopped billing
-        (now if it still bills)) for each disk and IP created with an ended fleet VM."""
+        (now if it still bills), its hourly price) for each disk and IP created with an
+        ended fleet VM."""
+        from optimizer.sim.cloud.resources import CloudStorage
+
         w = sim.cloud
         now = sim.now()
         out = []
@@ -331,7 +346,8 @@ class CloudFace:
                     continue
                 for r in self._held(sim, v):
                     gone = now if r.billable else (r.removed_at or now) - w.config.removing_after
-                    out.append((f"{r.name} of {v.name}", ended, gone))
+                    hourly = w.storage_hourly(r) if isinstance(r, CloudStorage) else w.ip_hourly(r)
+                    out.append((f"{r.name} of {v.name}", ended, gone, hourly))
         return out
 
     @staticmethod
