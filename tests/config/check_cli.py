@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.cli.main import main
+from tests.cli_run import run_main
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
 
@@ -29,9 +29,5 @@ ssh_keys = ["{KEY}"]
 {fleet_tail}
 """
     )
-    try:
-        main(["-c", str(p), "check-config"])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    return code, capsys.readouterr().out
+    code, out, _ = run_main(capsys, "-c", str(p), "check-config")
+    return code, out

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.cli.main import main
 from optimizer.sim.server import SimServer
+from tests.cli_run import run_main as run
 from tests.executor.conftest import IMAGE, KEY, make_world
 
 pytestmark = pytest.mark.http
@@ -52,16 +52,6 @@ def served(tmp_path, monkeypatch):
     yield w, config
     server.close()
     w.engine.dispose()
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_plan_explains_and_changes_nothing(served, capsys) -> None:

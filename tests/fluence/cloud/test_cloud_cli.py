@@ -12,26 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.cli.main import main
 from optimizer.config import ApiConfig
 from optimizer.fluence.generation import connect
 from optimizer.store.engine import open_store
 from optimizer.store.ingest import take_snapshot
+from tests.cli_run import run_main as run
 from tests.fluence.cloud.fake import CFG_S, CL_A, CL_B, KEY, FakeCloud, vid
 from tests.fluence.cloud.serve import serve
 
 pytestmark = pytest.mark.http
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    else:
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.cli.main import main
 from optimizer.config import ApiConfig
 from optimizer.fluence.generation import connect
 from optimizer.sim import SimClock, SimServer, Simulator, start_server
 from optimizer.sim.cloud import CloudConfig
 from optimizer.store.engine import open_store
 from optimizer.store.ingest import take_snapshot
+from tests.cli_run import run_main as run
 
 pytestmark = pytest.mark.http
 
@@ -38,17 +38,6 @@ def server(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServe
     monkeypatch.setenv("COLUMNS", "250")
     with start_server(sim, api="cloud") as srv:
         yield srv
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    else:
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_market_offers_json_lists_every_price_point(
