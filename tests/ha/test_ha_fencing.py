@@ -22,6 +22,11 @@ from optimizer.store.tables.journal import JournalAction
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
+#: ends a lock session and waits (up to 5 s) until its backend has exited: a plain
+#: pg_terminate_backend only signals it, so the advisory lock may still be held for a moment
+#: after it returns, and a follower that tries at once can lose that race
+TERMINATE = "SELECT pg_terminate_backend(:p, 5000)"
+
 
 def _action(token: str) -> JournalAction:
     return JournalAction(
@@ -99,7 +104,7 @@ def test_stale_leader_journal_write_is_refused(engines: tuple[Engine, Engine]) -
         old_term = old.term
         # the old leader "pauses": its lock session dies, a follower takes over
         with b_eng.connect() as c:
-            c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": old.backend_pid})
+            c.execute(sa.text(TERMINATE), {"p": old.backend_pid})
             c.commit()
         deadline = time.monotonic() + 5
         while not new.tick():
@@ -131,9 +136,7 @@ def test_partition_of_lock_connection_steps_down_and_follower_takes_over(
         assert a.tick() and not b.tick()
         first = a.term
         with b_eng.connect() as c:
-            assert c.execute(
-                sa.text("SELECT pg_terminate_backend(:p)"), {"p": a.backend_pid}
-            ).scalar()
+            assert c.execute(sa.text(TERMINATE), {"p": a.backend_pid}).scalar()
             c.commit()
         t0 = time.monotonic()
         took = b.tick()
@@ -192,7 +195,7 @@ def test_stale_leader_cannot_change_the_account_through_the_client(
         assert client.list_vms() is not None  # reads are never fenced
         # the old leader pauses; its session dies; the follower takes over
         with b_eng.connect() as c:
-            c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": old.backend_pid})
+            c.execute(sa.text(TERMINATE), {"p": old.backend_pid})
             c.commit()
         _acquire(new)
         assert old.term == 1 and new.term == 2  # the old one has not noticed yet
@@ -246,7 +249,7 @@ def _take_over(old: LeaderElector, new: LeaderElector, new_eng: Engine) -> None:
     PostgreSQL the old leader's lock session dies first, on SQLite the term simply moves."""
     if old.backend_pid is not None:
         with new_eng.connect() as c:
-            c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": old.backend_pid})
+            c.execute(sa.text(TERMINATE), {"p": old.backend_pid})
             c.commit()
     _acquire(new)
     assert new.term is not None and old.term is not None and new.term > old.term
@@ -382,7 +385,7 @@ def test_only_the_leader_snapshots_and_a_new_leader_snapshots_on_its_first_tick(
             # other replica takes over and snapshots at once
             sim.advance(timedelta(minutes=7))
             with eng.connect() as c:
-                c.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": a.elector.backend_pid})
+                c.execute(sa.text(TERMINATE), {"p": a.elector.backend_pid})
                 c.commit()
             sim.advance(poll)
             took = b.tick()
