@@ -1,5 +1,5 @@
 """Executor journal, fleet ownership, the savings ledger and the disks and IPs the optimizer
-is responsible for (migrations 0002, 0005, 0006, 0009).
+is responsible for (migrations 0002, 0005, 0006, 0009, 0012).
 
 - `journal_action`: one row per planned Action, written BEFORE its first API call and
   advanced step by step (`state`). The name token (`<fleet>-<token>` is the VM name) is
@@ -51,6 +51,9 @@ class JournalAction(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     deploy_started_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    #: when the executor first saw a migration's new VM healthy (migration 0012): the
+    #: policy's `cutover_health_wait` runs from here, across restarts
+    active_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text))
     #: why a `failed` action failed (migration 0005): "launch" (the datacenter did not
