@@ -341,6 +341,13 @@ class FleetPolicy(Section):
     launch_timeout: Duration = timedelta(minutes=20)
     """A new VM not Active this long after deploy is deleted and the next plan tries another
     datacenter."""
+    cutover_health_wait: Duration = timedelta(0)
+    """How long a migration's new VM must have been seen Active before the old VM is
+    deleted (both are billed meanwhile); a new VM that ends before the cutover fails the
+    move and the old VM keeps serving. 0 = cut over on the first tick that sees it Active. A
+    billing-aligned cutover still happens at its billing time, which is normally long after
+    Active; only when the VM came up later than that time less the wait does it wait too
+    (and, if the old VM is charged again meanwhile, until just before its next charge)."""
     min_reliability: float = Field(default=0.0, ge=0, le=1)
     """Datacenters whose reliability score (0-1, from the price analysis, else the offer) is
     below this are avoided; 0 = no minimum. Ties between equal prices go to the more reliable

@@ -4,9 +4,14 @@ Steps of a deploying action (deploy, migrate, replace_stuck):
 
     planned ─(not_before reached; replace_stuck: delete the stuck VM)─► estimate with the
     exact constraints (abort if above the cap or the budget) ─► deploying (token written
-    first) ─► deploy `<fleet>-<token>` ─► launching ─► Active ─► migrate: cutover (delete
-    the old VM, ledger row: on the tick that sees the new VM Active, or, billing-aligned,
-    on the last tick before `cutover_at`) ─► done
+    first) ─► deploy `<fleet>-<token>` ─► launching ─► Active (`active_at` journaled) ─►
+    migrate: cutover (delete the old VM, ledger row: on the tick that sees the new VM
+    Active, or once it has been Active for the fleet's `cutover_health_wait`; billing-
+    aligned, on the last tick before `cutover_at`, and not before that wait) ─► done
+
+A migration's new VM that ends or leaves the VM list before the cutover fails the action
+(an ended one as a launch failure, deleted if still owned): the old VM is never deleted
+for a new VM that is not Active on that tick.
 
 A deploy whose answer was lost stays in `deploying` and is recognized next tick by its
 name in `GET /vms/v3`; it is re-attempted only when no VM of that name appears within
@@ -15,8 +20,8 @@ name, nobody owns it, and the API says it was created after the deploy started (
 CLAIM_CLOCK_SKEW); otherwise the action fails (cause "claim", which raises an alert) and
 the VM is left alone: a name is not proof of ownership. A launch that is not Active
 within the fleet's `launch_timeout` is deleted and the action fails; that, or a VM that
-ends before going Active, is the only failure that makes the planner avoid the
-datacenter next time (failure_cause "launch").
+ends before going Active or before its migration's cutover, is the only failure that
+makes the planner avoid the datacenter next time (failure_cause "launch").
 Delete and finalize check ownership and then DELETE.
 
 Safety: every mutating call is preceded by an ownership check against `fleet_vm`; a
@@ -185,7 +190,7 @@ class Executor:
         elif row.state == "launching":
             self._launching(row, fleet, by_id)
         elif row.state == "cutover":
-            self._cutover(row, by_id)
+            self._cutover(row, fleet, by_id)
 
     def _estimate_and_deploy(
         self, row: JournalAction, fleet: FleetConfig, vms: Sequence[Vm]
@@ -394,8 +399,9 @@ class Executor:
             if vm.price_per_epoch is not None:
                 self._save(row, new_price_micros=to_micros(vm.price_per_epoch))
             if row.kind == "migrate":
-                self._save(row, state="cutover")
-                self._cutover(row, by_id)
+                # journaled before acting: a restart does not restart the health wait
+                self._save(row, state="cutover", active_at=now)
+                self._cutover(row, fleet, by_id)
             else:
                 self._finish(row, "done")
             return
@@ -431,10 +437,15 @@ class Executor:
         lead = row.cutover_at - row.not_before if row.not_before is not None else timedelta(0)
         return cut - lead, cut
 
-    def _cutover(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
+    def _cutover(self, row: JournalAction, fleet: FleetConfig, by_id: dict[str, Vm]) -> None:
         now = self.clock.now()
+        if not self._new_vm_serving(row, by_id):
+            return
         if row.cutover_at is not None and now + self.tick < row.cutover_at:
             return  # billing-aligned, and the next tick is still before the cutover time
+        wait = fleet.policy.cutover_health_wait
+        if row.active_at is not None and now < row.active_at + wait:
+            return  # the new VM has not been seen Active for the health wait yet
         old = row.old_vm_id
         if old:
             self._delete_owned(row, old, by_id)
@@ -459,6 +470,34 @@ class Executor:
                     s.add(owned)
             s.commit()
         self._finish(row, "done")
+
+    def _new_vm_serving(self, row: JournalAction, by_id: dict[str, Vm]) -> bool:
+        """Whether a migration's new VM is healthy in this tick's list, so the old VM may
+        go; its first healthy sighting is journaled (`active_at`). A new VM that ended or
+        left the list fails the action as a launch would, and the old VM keeps serving;
+        one in another state (a status not known here) holds the cutover."""
+        ids = [x for x in row.new_vm_ids.split(",") if x]
+        vm = by_id.get(ids[0]) if ids else None
+        if vm is None:
+            self._fail(
+                row, "the new VM disappeared from the VM list before the cutover", "vanished"
+            )
+            return False
+        if is_ended(vm.status):
+            if vm.id in jr.owned_ids(self.engine, row.fleet):
+                self._delete_owned(row, vm.id, by_id)
+            self._fail(
+                row,
+                f"the new VM ended as {vm.status} before the cutover; the old VM is kept",
+                "launch",
+            )
+            return False
+        if not is_healthy(vm.status):
+            log.warning("cutover held: the new VM is not Active", vm_id=vm.id, status=vm.status)
+            return False
+        if row.active_at is None:  # in cutover before migration 0012 recorded it
+            self._save(row, active_at=self.clock.now())
+        return True
 
     def _delete_step(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
         if row.old_vm_id:
