@@ -65,7 +65,8 @@ def _plain(d: Decimal) -> str:
 class Timing:
     """`aligned`: the cutover is a deadline just before the old VM's next charge. Otherwise
     `cutover_at` only estimates when the new VM will be up (for the overlap cost and the
-    maintenance-window check): the executor cuts over as soon as it sees the VM Active."""
+    maintenance-window check): the executor cuts over as soon as it sees the VM Active
+    (or has seen it Active for the fleet's `cutover_health_wait`)."""
 
     start_at: datetime  # deploy the new VM (not before)
     cutover_at: datetime  # delete the old VM

@@ -68,12 +68,7 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         at += _level_words(b, levels, target, old_level, robust)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} {at}: {verdict.reason}", None
-    if timing.aligned:
-        when = f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
-    elif dip and b.schedule(st.now, vm.next_billing_at, st.launch.lead_time, True).aligned:
-        when = f"start now, {dip}; cutover as soon as the new VM is up"
-    else:
-        when = "cutover as soon as the new VM is up"
+    when = _when(vm, timing, dip, st)
     horizon = Decimal(str(policy.payback_epochs))
     return "", Action(
         kind="migrate",
@@ -94,6 +89,34 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         reason=f"{b.price(vm.price)} → {b.rate(target.price)} in {target.datacenter} "
         f"({target.configuration}): {verdict.reason}; {when}",
     )
+
+
+def _schedule(vm: OwnedVm, st: PlanState, align: bool) -> Timing:
+    """The billing model's timing; a cutover not aligned to billing comes only after the
+    fleet's `cutover_health_wait` too, and both VMs are paid for meanwhile."""
+    t = st.billing.schedule(st.now, vm.next_billing_at, st.launch.lead_time, align)
+    wait = st.fleet.policy.cutover_health_wait
+    return t if t.aligned or not wait else Timing(t.start_at, t.cutover_at + wait)
+
+
+def _when(vm: OwnedVm, timing: Timing, dip: str, st: PlanState) -> str:
+    """The reason's words for when the move starts and cuts over."""
+    if timing.aligned:
+        return f"cutover {timing.cutover_at:%Y-%m-%d %H:%M} UTC, just before its next charge"
+    wait = st.fleet.policy.cutover_health_wait
+    up = (
+        f"once the new VM has been up for {_words(wait)}" if wait else "as soon as the new VM is up"
+    )
+    if dip and st.billing.schedule(st.now, vm.next_billing_at, st.launch.lead_time, True).aligned:
+        return f"start now, {dip}; cutover {up}"
+    return f"cutover {up}"
+
+
+def _words(d: timedelta) -> str:
+    """A duration as the reason says it: `1 h 30 min`, `10 min`, `45 s`."""
+    h, rest = divmod(int(d.total_seconds()), 3600)
+    m, s = divmod(rest, 60)
+    return " ".join(f"{n} {unit}" for n, unit in ((h, "h"), (m, "min"), (s, "s")) if n) or "0 s"
 
 
 def _capacity_stay_reason(vm: OwnedVm, st: PlanState, cap: Decimal) -> str:
@@ -269,15 +292,14 @@ def _timing(
     """When the move would start and cut over, and the target's price dip ("" for none);
     (None, dip, why not now) when the timing rules it out for this plan."""
     policy = st.fleet.policy
-    lead: timedelta = st.launch.lead_time
     b = st.billing
-    timing = b.schedule(st.now, vm.next_billing_at, lead, policy.align_to_billing)
+    timing = _schedule(vm, st, policy.align_to_billing)
     # a market-priced VM would not keep a dip's price: nothing to catch by starting early
     why_dip = "" if b.market_priced(policy.price_model) else dip(target, st.trends, b)
     if why_dip and timing.start_at > st.now:
         # the price may not last until the billing boundary: start now when that pays,
         # else re-decide at the next plan (the overlap shrinks as the boundary nears)
-        early = b.schedule(st.now, vm.next_billing_at, lead, False)
+        early = _schedule(vm, st, False)
         if in_window(early.cutover_at, policy.maintenance_windows):
             early_cost = b.overlap_cost(price, target.price, early, vm.next_billing_at)
             early_verdict = evaluate(price, target.price, early_cost, policy, b)

@@ -48,6 +48,32 @@ def test_per_second_overlap_and_payback_count_the_minutes_both_vms_exist() -> No
     assert "pays back overlap $0.0083 in 0.2 h" in m.reason  # 0.01 epochs
 
 
+def test_health_wait_is_said_and_paid_for_where_the_cutover_is_not_aligned() -> None:
+    f = fleet(instances=1, policy={"payback_epochs": 3, "cutover_health_wait": "90m"})
+    p = plan(f, [vm("a", "2.40")], market(offer("x", "1.20")), launch=LEAD, billing=PER_SECOND)
+    m = _migration(p)
+    assert m is not None and m.cutover_at is None
+    assert m.reason.endswith("; cutover once the new VM has been up for 1 h 30 min")
+    overlap = D("1.20") * 6000 / 86400  # the lead time and the wait: 100 minutes
+    assert m.saving_over_horizon == D("1.20") * 3 - overlap.quantize(D("0.000001"))
+
+
+def test_health_wait_leaves_a_billing_aligned_move_as_it_is() -> None:
+    def move(wait: str):
+        f = fleet(instances=1, policy={"cutover_health_wait": wait})
+        p = plan(f, [vm("a", "2.40", billing_in_h=6)], market(offer("x", "1.20")), launch=LEAD)
+        return _migration(p)
+
+    waited, plain = move("30m"), move("0s")
+    assert waited is not None and plain is not None
+    assert (waited.cutover_at, waited.saving_over_horizon, waited.reason) == (
+        plain.cutover_at,
+        plain.saving_over_horizon,
+        plain.reason,
+    )
+    assert "just before its next charge" in waited.reason
+
+
 def test_a_move_epoch_deals_refuse_pays_back_at_once_per_second() -> None:
     # epoch deal, not aligned: 20 h of the old VM's paid epoch are lost, one epoch of saving
     # does not pay that back (test_unaligned_migration_pays_for_unused_old_epoch)
