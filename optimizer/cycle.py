@@ -601,7 +601,7 @@ class _Integration:
         one step each."""
         runner = self.runner(rt)
         if plan is None:
-            return runner.executor.advance(state.vms, fleet=fleet.name)  # type: ignore[no-any-return]
+            return runner.advance(state.vms, fleet=fleet.name)  # type: ignore[no-any-return]
         return runner.execute(plan, state.vms)  # type: ignore[no-any-return]
 
     def reap(self, rt: Runtime, state: _TickState) -> Any:

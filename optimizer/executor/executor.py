@@ -35,7 +35,7 @@ others.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -116,6 +116,7 @@ class Executor:
         self.deploy_grace = deploy_grace
         self.max_attempts = max_attempts
         self._images: dict[str, str] = {}
+        self._whole: dict[str, Decimal] = {}  # see `advance`
         # how often advance() runs: time-bound steps happen on the last tick before
         # their deadline, not on the first tick after it
         self.tick = tick if tick is not None else config.daemon.snapshot_interval
@@ -132,10 +133,19 @@ class Executor:
             log.info("action journaled", fleet=plan.fleet, action=i)
         return ids
 
-    def advance(self, vms: Sequence[Vm] | None = None, *, fleet: str | None = None) -> Counter[str]:
+    def advance(
+        self,
+        vms: Sequence[Vm] | None = None,
+        *,
+        fleet: str | None = None,
+        whole: Mapping[str, Decimal] | None = None,
+    ) -> Counter[str]:
         """One step for every open action (of `fleet`, or all), then port corrections.
         Returns counts "kind:state" of what happened. Never raises for one action's failure:
-        that action is retried or failed and the others go on."""
+        that action is retried or failed and the others go on. `whole`: VM id → its whole
+        price per epoch (boot disk and IP included) for the cap check before a deploy, as
+        the planner counted it; a VM not in it counts alone."""
+        self._whole = dict(whole or {})
         if self.config.mode != "act":
             raise ExecutionError(f"mode is {self.config.mode}: nothing is executed", fleet=fleet)
         if vms is None:
@@ -541,7 +551,8 @@ class Executor:
     ) -> str | None:
         old = from_micros(row.old_price_micros or 0) if row.kind != "deploy" else Decimal(0)
         b = self.client.billing  # amounts in the unit the API bills in
-        for cap in epoch_caps(self.config, fleet, vms, jr.owned_ids(self.engine, fleet.name)):
+        owned = jr.owned_ids(self.engine, fleet.name)
+        for cap in epoch_caps(self.config, fleet, vms, owned, self._whole):
             if not cap.exceeded_by(price, old):
                 continue
             if cap.scope == "account":

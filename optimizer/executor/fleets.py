@@ -11,7 +11,7 @@ only the calls the actions' steps need (estimate, deploy, delete, patch).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,22 +49,17 @@ def budget_state(
     *,
     balance_usd: Decimal | None = None,
     burn_per_epoch: Decimal | None = None,
-    market: MarketView | None = None,
+    whole: Mapping[str, Decimal] | None = None,
 ) -> BudgetState:
     """The tighter of the account cap (all running VMs) and the fleet's own cap, with the
     account's balance and burn (everything it holds, disks and IPs included) when known:
-    the planner creates nothing the balance could not carry (see `BudgetState`). With
-    `market`, the fleet's VMs count at their whole price (`whole_price.priced_vms`: boot
-    disk and public IP included where billed apart), as the VMs the plan adds do."""
+    the planner creates nothing the balance could not carry (see `BudgetState`). `whole`:
+    the fleet's VMs at their whole price (`whole_prices`: boot disk and public IP included
+    where billed apart), as the VMs the plan adds count; a VM not in it counts alone."""
     reserves = sum((v.reserved_balance for v in mine), Decimal(0))
     if balance_usd is not None and burn_per_epoch is None:
         burn_per_epoch = epoch_spend(vms)  # the whole account, whichever cap binds
     funds = {"balance_usd": balance_usd, "burn_per_epoch": burn_per_epoch}
-    # the fleet's VMs at the price the planner compares (per VM, disk and IP included)
-    whole = None
-    if market is not None:
-        priced = priced_vms(mine, market, fleet)
-        whole = {v.id: v.price for v in priced if v.price is not None}
     caps = epoch_caps(config, fleet, vms, {v.id for v in mine}, whole)
     if not caps:
         return BudgetState(spend_per_epoch=epoch_spend(vms), reserves_held=reserves, **funds)
@@ -75,6 +70,14 @@ def budget_state(
         reserves_held=reserves,
         **funds,
     )
+
+
+def whole_prices(
+    mine: Sequence[OwnedVm], market: MarketView, fleet: FleetConfig
+) -> dict[str, Decimal]:
+    """VM id → the fleet's VM at the price the planner compares (per epoch, boot disk and
+    public IP included where billed apart), for the VMs whose price is known."""
+    return {v.id: v.price for v in priced_vms(mine, market, fleet) if v.price is not None}
 
 
 class FleetRunner:
@@ -97,6 +100,8 @@ class FleetRunner:
         self._taken_for: tuple[int, datetime] | None = None
         # what earlier fleets' plans this tick lock (deposits) and add (per epoch)
         self._claimed = (Decimal(0), Decimal(0))
+        # fleet → its VMs' whole prices at its last plan, for the executor's cap check
+        self._whole: dict[str, dict[str, Decimal]] = {}
 
     def plan(
         self,
@@ -128,6 +133,7 @@ class FleetRunner:
             ) + added
         market = offers if isinstance(offers, MarketView) else market_view(offers, taken_at=now)
         mine = owned_vms(self.engine, fleet.name, vms)
+        whole = self._whole[fleet.name] = whole_prices(mine, market, fleet)
         plan = _plan_fleet(
             fleet,
             mine,
@@ -140,7 +146,7 @@ class FleetRunner:
                 mine,
                 balance_usd=balance_usd,
                 burn_per_epoch=burn_per_epoch,
-                market=market,
+                whole=whole,
             ),
             self._lead(launch, now),
             now=now,
@@ -166,4 +172,12 @@ class FleetRunner:
     def execute(self, plan: Plan, vms: Sequence[Vm] | None = None) -> Counter[str]:
         """Journal the plan (act mode only) and advance that fleet's actions one step."""
         self.executor.submit(plan)
-        return self.executor.advance(vms, fleet=plan.fleet)
+        return self.advance(vms, fleet=plan.fleet)
+
+    def advance(self, vms: Sequence[Vm] | None = None, *, fleet: str | None = None) -> Counter[str]:
+        """Advance the open actions (of `fleet`, or all) one step; the executor's last cap
+        check counts each fleet's VMs at the whole prices of its last plan, as the plan did
+        (a VM not priced then counts alone)."""
+        whole = {vm: p for f, prices in self._whole.items() if fleet in (None, f)
+                 for vm, p in prices.items()}  # fmt: skip
+        return self.executor.advance(vms, fleet=fleet, whole=whole)

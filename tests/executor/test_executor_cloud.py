@@ -68,7 +68,7 @@ class CloudWorld:
         """One act-mode cycle after planning: VM list, advance every action, reap."""
         self.sim.sync()
         vms = self.api.list_vms()
-        self.runner.executor.advance(vms)
+        self.runner.advance(vms)
         reap(self.api, self.engine, self.sim.now(), vms, GRACE)
 
     def ours(self) -> list[Any]:
@@ -389,6 +389,33 @@ def test_fleet_budget_counts_its_cloud_vms_whole(world: CloudWorld) -> None:
     capped = fleet.model_copy(update={"budget": budget})
     world.runner.config = world.config.model_copy(update={"fleets": [capped]})
     assert [a.kind for a in plan_at(sim.now() + timedelta(seconds=1)).actions] == ["deploy"]
+
+
+def test_executor_cap_check_counts_the_fleets_vms_whole(world: CloudWorld) -> None:
+    """The executor's last check before a create counts the fleet's VMs as its last plan
+    priced them, boot disk and IP included: with one VM at $2.577 per 24 h whole ($2.40
+    alone) under a fleet cap of $5, a deploy journaled before the cap was lowered (its
+    estimate: $2.577) is aborted; counting the running VM alone it would have fitted."""
+    sim = world.sim
+    first = _clusters(world)[0]
+    world.submit(_deploy(world, first))
+    _run(world, 30)
+    assert len(world.ours()) == 1
+    fleet = world.config.fleets[0]
+    budget = fleet.budget.model_copy(update={"max_usd_per_epoch": Decimal(5)})
+    one = fleet.model_copy(update={"budget": budget})
+    capped = world.config.model_copy(update={"fleets": [one]})
+    world.runner.config = world.runner.executor.config = capped
+    plan = world.runner.plan(
+        capped.fleets[0], offers=world.api.list_offers(), vms=world.api.list_vms(), now=sim.now()
+    )
+    assert not plan.actions  # the planner counts the VM whole too
+    world.submit(_deploy(world, first))
+    _run(world, 10)
+    assert len(world.ours()) == 1
+    row = jr.recent_actions(world.engine, "web", sim.now() - timedelta(days=1))[-1]
+    assert row.state == "aborted"
+    assert row.error == "estimate $0.107375/h would exceed the fleet budget $0.208333"
 
 
 def test_budget_and_spike_alerts_on_cloud_speak_hours(world: CloudWorld) -> None:
