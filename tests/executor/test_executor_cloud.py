@@ -363,20 +363,29 @@ ssh_keys = ["{KEY}"]
     assert Decimal(vm["price_per_epoch_usd"]) == Decimal("2.40")
 
 
+def _one_vm_then_fleet_cap(world: CloudWorld, cap: Decimal) -> Config:
+    """One VM of fleet `web` running in the cheapest cluster; then the fleet's budget cap
+    set to `cap` per 24 h for the planner and the executor. Returns that config."""
+    world.submit(_deploy(world, _clusters(world)[0]))
+    _run(world, 30)
+    assert len(world.ours()) == 1
+    fleet = world.config.fleets[0]
+    budget = fleet.budget.model_copy(update={"max_usd_per_epoch": cap})
+    capped = world.config.model_copy(
+        update={"fleets": [fleet.model_copy(update={"budget": budget})]}
+    )
+    world.runner.config = world.runner.executor.config = capped
+    return capped
+
+
 def test_fleet_budget_counts_its_cloud_vms_whole(world: CloudWorld) -> None:
     """A fleet's budget cap on the cloud generation counts each of its VMs per VM, boot
     disk and IP included (the planner's `priced_vms`), like the VM a deploy would add:
     one VM at $0.107375/h whole ($2.577 per 24 h) leaves no room under $5 per 24 h for a
     second one, though the VMs alone ($2.40 + $2.577) would fit."""
     sim = world.sim
-    first = _clusters(world)[0]
-    world.submit(_deploy(world, first))
-    _run(world, 30)
-    assert len(world.ours()) == 1
     fleet = world.config.fleets[0]
-    budget = fleet.budget.model_copy(update={"max_usd_per_epoch": Decimal(5)})
-    capped = fleet.model_copy(update={"budget": budget})
-    world.runner.config = world.config.model_copy(update={"fleets": [capped]})
+    capped = _one_vm_then_fleet_cap(world, Decimal(5)).fleets[0]
 
     def plan_at(now: datetime) -> Plan:
         return world.runner.plan(
@@ -397,20 +406,12 @@ def test_executor_cap_check_counts_the_fleets_vms_whole(world: CloudWorld) -> No
     alone) under a fleet cap of $5, a deploy journaled before the cap was lowered (its
     estimate: $2.577) is aborted; counting the running VM alone it would have fitted."""
     sim = world.sim
-    first = _clusters(world)[0]
-    world.submit(_deploy(world, first))
-    _run(world, 30)
-    assert len(world.ours()) == 1
-    fleet = world.config.fleets[0]
-    budget = fleet.budget.model_copy(update={"max_usd_per_epoch": Decimal(5)})
-    one = fleet.model_copy(update={"budget": budget})
-    capped = world.config.model_copy(update={"fleets": [one]})
-    world.runner.config = world.runner.executor.config = capped
+    capped = _one_vm_then_fleet_cap(world, Decimal(5))
     plan = world.runner.plan(
         capped.fleets[0], offers=world.api.list_offers(), vms=world.api.list_vms(), now=sim.now()
     )
     assert not plan.actions  # the planner counts the VM whole too
-    world.submit(_deploy(world, first))
+    world.submit(_deploy(world, _clusters(world)[0]))
     _run(world, 10)
     assert len(world.ours()) == 1
     row = jr.recent_actions(world.engine, "web", sim.now() - timedelta(days=1))[-1]
