@@ -4,6 +4,7 @@ cutover fails the move with the old VM left serving (simulator, in-process trans
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,15 +36,22 @@ def _migration(w: World) -> JournalAction | None:
     return rows[0] if rows else None
 
 
-def _until_cutover(w: World) -> JournalAction:
-    """Tick every minute until the migration waits in cutover (its new VM seen Active)."""
-    for _ in range(30):
+def _tick_until(
+    w: World, done: Callable[[JournalAction], bool], step: timedelta = MINUTE, ticks: int = 30
+) -> JournalAction:
+    """Tick every `step` until the migration's row satisfies `done`; that row."""
+    for _ in range(ticks):
         w.tick()
         row = _migration(w)
-        if row is not None and row.state == "cutover":
+        if row is not None and done(row):
             return row
-        w.sim.advance(MINUTE)
-    raise AssertionError("the migration never reached its cutover")
+        w.sim.advance(step)
+    raise AssertionError(f"the migration never got there in {ticks} ticks")
+
+
+def _until_cutover(w: World) -> JournalAction:
+    """Tick every minute until the migration waits in cutover (its new VM seen Active)."""
+    return _tick_until(w, lambda r: r.state == "cutover")
 
 
 def _new_vm_id(row: JournalAction) -> str:
@@ -83,13 +91,8 @@ def test_no_wait_cuts_over_on_the_tick_that_sees_the_new_vm_active(tmp_path) -> 
     w = _world(tmp_path, align_to_billing=False)
     (old,) = w.fleet_vms()
     w.sim.add_offer(country="FR", price="0.50", capacity=5)
-    for _ in range(30):
-        w.tick()
-        row = _migration(w)
-        if row is not None and row.active_at is not None:
-            break
-        w.sim.advance(MINUTE)
-    assert row is not None and row.state == "done"
+    row = _tick_until(w, lambda r: r.active_at is not None)
+    assert row.state == "done"
     assert row.finished_at == row.active_at
     assert w.sim.vms[old.id].status == "Stopped"
 
@@ -122,14 +125,8 @@ def test_aligned_migration_whose_new_vm_ends_before_billing_time_keeps_the_old_v
     w = _world(tmp_path)  # align_to_billing: waits in cutover for the old VM's charge
     (old,) = w.fleet_vms()
     w.sim.add_offer(country="FR", price="0.50", capacity=5)
-    row = None
-    for _ in range(2 * 24 * 12):  # ticks every 5 minutes until the new VM waits in cutover
-        w.tick()
-        row = _migration(w)
-        if row is not None and row.state == "cutover":
-            break
-        w.sim.advance(timedelta(minutes=5))
-    assert row is not None and row.state == "cutover"
+    # ticks every 5 minutes (up to 2 days) until the new VM waits in cutover
+    row = _tick_until(w, lambda r: r.state == "cutover", timedelta(minutes=5), 2 * 24 * 12)
     assert row.cutover_at is not None and w.sim.now() + w.runner.executor.tick < row.cutover_at
     w.sim.terminate(_new_vm_id(row))
     end = row.cutover_at + timedelta(minutes=30)
