@@ -26,6 +26,15 @@ def _world(tmp_path, db_url: str | None = None, **policy: Any) -> World:
     return w
 
 
+def _moving(tmp_path, db_url: str | None = None, **policy: Any) -> tuple[World, Any]:
+    """A fleet of one VM on a $1.00 offer, and an offer at half its price to move to:
+    the world and the old VM."""
+    w = _world(tmp_path, db_url, **policy)
+    (old,) = w.fleet_vms()
+    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    return w, old
+
+
 def _migration(w: World) -> JournalAction | None:
     rows = [
         r
@@ -64,9 +73,7 @@ def _at(row: JournalAction) -> datetime:
 
 
 def test_old_vm_is_deleted_only_once_the_new_one_was_active_for_the_wait(tmp_path) -> None:
-    w = _world(tmp_path, align_to_billing=False, cutover_health_wait="10m")
-    (old,) = w.fleet_vms()
-    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w, old = _moving(tmp_path, align_to_billing=False, cutover_health_wait="10m")
     row = _until_cutover(w)
     active_at = _at(row)
     assert active_at == w.sim.now()  # journaled on the tick that first saw it Active
@@ -88,9 +95,7 @@ def test_old_vm_is_deleted_only_once_the_new_one_was_active_for_the_wait(tmp_pat
 
 
 def test_no_wait_cuts_over_on_the_tick_that_sees_the_new_vm_active(tmp_path) -> None:
-    w = _world(tmp_path, align_to_billing=False)
-    (old,) = w.fleet_vms()
-    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w, old = _moving(tmp_path, align_to_billing=False)
     row = _tick_until(w, lambda r: r.active_at is not None)
     assert row.state == "done"
     assert row.finished_at == row.active_at
@@ -98,9 +103,7 @@ def test_no_wait_cuts_over_on_the_tick_that_sees_the_new_vm_active(tmp_path) -> 
 
 
 def test_new_vm_ending_during_the_wait_fails_the_move_and_keeps_the_old_vm(tmp_path) -> None:
-    w = _world(tmp_path, align_to_billing=False, cutover_health_wait="10m")
-    (old,) = w.fleet_vms()
-    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w, old = _moving(tmp_path, align_to_billing=False, cutover_health_wait="10m")
     row = _until_cutover(w)
     new_id = _new_vm_id(row)
     w.sim.advance(timedelta(minutes=4))
@@ -122,9 +125,7 @@ def test_new_vm_ending_during_the_wait_fails_the_move_and_keeps_the_old_vm(tmp_p
 def test_aligned_migration_whose_new_vm_ends_before_billing_time_keeps_the_old_vm(
     tmp_path,
 ) -> None:
-    w = _world(tmp_path)  # align_to_billing: waits in cutover for the old VM's charge
-    (old,) = w.fleet_vms()
-    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w, old = _moving(tmp_path)  # align_to_billing: waits in cutover for the old VM's charge
     # ticks every 5 minutes (up to 2 days) until the new VM waits in cutover
     row = _tick_until(w, lambda r: r.state == "cutover", timedelta(minutes=5), 2 * 24 * 12)
     assert row.cutover_at is not None and w.sim.now() + w.runner.executor.tick < row.cutover_at
@@ -139,9 +140,7 @@ def test_aligned_migration_whose_new_vm_ends_before_billing_time_keeps_the_old_v
 
 
 def test_a_restart_during_the_wait_does_not_restart_it(tmp_path, db_url) -> None:
-    w = _world(tmp_path, db_url, align_to_billing=False, cutover_health_wait="10m")
-    (old,) = w.fleet_vms()
-    w.sim.add_offer(country="FR", price="0.50", capacity=5)
+    w, old = _moving(tmp_path, db_url, align_to_billing=False, cutover_health_wait="10m")
     active_at = _at(_until_cutover(w))
     w.sim.advance(timedelta(minutes=6))
     w.tick()
