@@ -102,6 +102,18 @@ def test_no_wait_cuts_over_on_the_tick_that_sees_the_new_vm_active(tmp_path) -> 
     assert w.sim.vms[old.id].status == "Stopped"
 
 
+def _old_vm_serves_until(w: World, old: Any, end: datetime) -> JournalAction:
+    """Tick every minute until `end` with the old VM Active throughout; the migration,
+    failed as a launch failure."""
+    while w.sim.now() < end:
+        w.sim.advance(MINUTE)
+        w.tick()
+        assert w.sim.vms[old.id].status == "Active"
+    row = _migration(w)
+    assert row is not None and row.state == "failed" and row.failure_cause == "launch"
+    return row
+
+
 def test_new_vm_ending_during_the_wait_fails_the_move_and_keeps_the_old_vm(tmp_path) -> None:
     w, old = _moving(tmp_path, align_to_billing=False, cutover_health_wait="10m")
     row = _until_cutover(w)
@@ -109,13 +121,7 @@ def test_new_vm_ending_during_the_wait_fails_the_move_and_keeps_the_old_vm(tmp_p
     w.sim.advance(timedelta(minutes=4))
     w.tick()
     w.sim.terminate(new_id)
-    end = w.sim.now() + timedelta(hours=1)
-    while w.sim.now() < end:
-        w.sim.advance(MINUTE)
-        w.tick()
-        assert w.sim.vms[old.id].status == "Active"
-    row = _migration(w)
-    assert row is not None and row.state == "failed" and row.failure_cause == "launch"
+    row = _old_vm_serves_until(w, old, w.sim.now() + timedelta(hours=1))
     assert "ended as Terminated before the cutover" in (row.error or "")
     assert w.sim.vms[new_id].status == "Stopped"  # owned: deleted, its reserve released
     assert old.id in jr.owned_ids(w.engine, "web")
@@ -130,13 +136,7 @@ def test_aligned_migration_whose_new_vm_ends_before_billing_time_keeps_the_old_v
     row = _tick_until(w, lambda r: r.state == "cutover", timedelta(minutes=5), 2 * 24 * 12)
     assert row.cutover_at is not None and w.sim.now() + w.runner.executor.tick < row.cutover_at
     w.sim.terminate(_new_vm_id(row))
-    end = row.cutover_at + timedelta(minutes=30)
-    while w.sim.now() < end:
-        w.sim.advance(MINUTE)
-        w.tick()
-        assert w.sim.vms[old.id].status == "Active"
-    row = _migration(w)
-    assert row is not None and row.state == "failed" and row.failure_cause == "launch"
+    _old_vm_serves_until(w, old, row.cutover_at + timedelta(minutes=30))
 
 
 def test_a_restart_during_the_wait_does_not_restart_it(tmp_path, db_url) -> None:
