@@ -46,15 +46,6 @@ def _fleet_vms(sim: Simulator, fleet: str) -> list[CloudVm]:
     return [v for v in sim.cloud.vms.values() if not v.foreign and v.name.startswith(f"{fleet}-")]
 
 
-def _held(sim: Simulator, vm: CloudVm) -> list[Any]:
-    """The disks and public IP `vm` was created with (they outlive it)."""
-    w = sim.cloud
-    out: list[Any] = [w.storages[i] for i in (vm.boot_disk, *vm.data_disks) if i in w.storages]
-    if vm.public_ip in w.public_ips:
-        out.append(w.public_ips[vm.public_ip])
-    return out
-
-
 def fleet_costs(sim: Simulator, config: Config) -> list[FleetCost]:
     """Per fleet, what the simulator billed per second for its VMs and their disks and IPs
     so far, and how many of its VMs run now; `without_migrations` is left at 0."""
@@ -64,7 +55,7 @@ def fleet_costs(sim: Simulator, config: Config) -> list[FleetCost]:
         for fleet in config.fleets:
             vms = _fleet_vms(sim, fleet.name)
             spent = sum((v.spent for v in vms), Decimal(0))
-            spent += sum((r.spent for v in vms for r in _held(sim, v)), Decimal(0))
+            spent += sum((r.spent for v in vms for r in sim.cloud.held_by(v)), Decimal(0))
             up = sum(1 for v in vms if v.status == "launched")
             out.append(FleetCost(fleet.name, up, from_micros(to_micros(spent)), Decimal(0)))
         return out
@@ -75,7 +66,7 @@ def left_behind(sim: Simulator) -> list[str]:
     bills without a live VM (`CloudWorld.orphans`)."""
     orphans = {id(r) for r in sim.cloud.orphans()}
     with sim._lock:
-        ours = [r for v in sim.cloud.vms.values() if not v.foreign for r in _held(sim, v)]
+        ours = [r for v in sim.cloud.vms.values() if not v.foreign for r in sim.cloud.held_by(v)]
     return sorted(
         f"{'disk' if hasattr(r, 'volume_gb') else 'public IP'} {r.name}"
         for r in ours

@@ -262,7 +262,7 @@ class CloudFace:
             for v in w.vms.values():
                 if v.foreign or not v.name.startswith(FLEET + "-"):
                     continue
-                total += v.spent + sum((r.spent for r in self._held(sim, v)), Decimal(0))
+                total += v.spent + sum((r.spent for r in sim.cloud.held_by(v)), Decimal(0))
             return total.quantize(Decimal("0.000001"))
 
     def accrued(self, sim: Simulator, end: datetime) -> Decimal:
@@ -344,7 +344,7 @@ class CloudFace:
                 ended = self._ended(v)
                 if v.foreign or ended is None:
                     continue
-                for r in self._held(sim, v):
+                for r in sim.cloud.held_by(v):
                     gone = now if r.billable else (r.removed_at or now) - w.config.removing_after
                     hourly = w.storage_hourly(r) if isinstance(r, CloudStorage) else w.ip_hourly(r)
                     out.append((f"{r.name} of {v.name}", ended, gone, hourly))
@@ -357,14 +357,6 @@ class CloudFace:
         if v.status == "failed":
             return v.updated_at  # type: ignore[no-any-return]
         return None
-
-    @staticmethod
-    def _held(sim: Simulator, v: Any) -> list[Any]:
-        w = sim.cloud
-        out: list[Any] = [w.storages[i] for i in (v.boot_disk, *v.data_disks) if i in w.storages]
-        if v.public_ip in w.public_ips:
-            out.append(w.public_ips[v.public_ip])
-        return out
 
 
 FACES: dict[str, V3Face | CloudFace] = {"marketplace-v3": V3Face(), "cloud": CloudFace()}

@@ -295,6 +295,15 @@ class CloudRules(Metering):
         now = self.now()
         return [x for x in items if x.hidden_after is None or x.hidden_after > now]
 
+    def held_by(self, vm: CloudVm) -> list[CloudStorage | CloudPublicIp]:
+        """The disks and public IP `vm` holds or was created with (they outlive it)."""
+        out: list[CloudStorage | CloudPublicIp] = [
+            self.storages[i] for i in (vm.boot_disk, *vm.data_disks) if i in self.storages
+        ]
+        if vm.public_ip in self.public_ips:
+            out.append(self.public_ips[vm.public_ip])
+        return out
+
     def vm(self, vm_id: str) -> CloudVm:
         vm = self.vms.get(vm_id)
         if vm is None or vm not in self.visible([vm]):
