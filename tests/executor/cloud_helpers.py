@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from optimizer.config import ApiConfig, Config, parse_config
@@ -43,3 +44,24 @@ def cloud_client(sim: Simulator, srv: SimServer) -> FluenceApi:
         api_key=sim.api_key,
         sleep=lambda s: None,
     )
+
+
+def cloud_toml(path: Path, url: str, db: str, *, mode: str, instances: int) -> Path:
+    """A config file for the CLI: fleet `web` of `instances` VMs on the cloud face at
+    `url`, store `db`, in `mode`."""
+    path.write_text(
+        f"""
+mode = "{mode}"
+[api]
+base_url = "{url}"
+generation = "cloud"
+[database]
+url = "{db}"
+[[fleets]]
+name = "web"
+instances = {instances}
+os_image = "{IMAGE}"
+ssh_keys = ["{KEY}"]
+"""
+    )
+    return path

@@ -30,7 +30,13 @@ from optimizer.planner.inputs import Action, Plan
 from optimizer.sim import SimClock, Simulator, start_server
 from optimizer.sim.cloud import CloudConfig
 from optimizer.store.engine import open_store
-from tests.executor.cloud_helpers import IMAGE, KEY, SLUG, act_config, cloud_client
+from tests.cli_run import run_main
+from tests.executor.cloud_helpers import (
+    SLUG,
+    act_config,
+    cloud_client,
+    cloud_toml,
+)
 
 pytestmark = pytest.mark.http
 
@@ -322,7 +328,6 @@ def test_fleets_status_on_cloud_speaks_hours(
     """`fleets status` on the cloud generation: owned VMs priced per hour (they have no
     price per epoch there), the saving of completed migrations per hour; `--json` keeps
     its per-epoch keys, filled from the hourly price."""
-    from optimizer.cli.main import main
 
     sim = world.sim
     first, second = _clusters(world)[:2]
@@ -332,33 +337,16 @@ def test_fleets_status_on_cloud_speaks_hours(
     # to the $0.10/h cluster; the planner would say what the old VM cost as a whole
     world.submit(replace(_migrate(world, old.id, first), old_price=Decimal("25.77")))
     _run(world, 30)
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(
-        f"""
-mode = "act"
-[api]
-base_url = "{world.url}"
-generation = "cloud"
-[database]
-url = "{world.db}"
-[[fleets]]
-name = "web"
-instances = 1
-os_image = "{IMAGE}"
-ssh_keys = ["{KEY}"]
-"""
-    )
+    cfg = cloud_toml(tmp_path / "c.toml", world.url, world.db, mode="act", instances=1)
     monkeypatch.setenv("FLUENCE_API_KEY", sim.api_key)
-    for args in (["fleets", "status"], ["fleets", "status", "--json"]):
-        try:
-            main(["-c", str(cfg), *args])
-        except SystemExit as e:
-            assert not e.code
-    text, js = capsys.readouterr().out.split("\n[", 1)
+    code, text, _ = run_main(capsys, "-c", str(cfg), "fleets", "status")
+    assert code == 0
+    code, js, _ = run_main(capsys, "-c", str(cfg), "fleets", "status", "--json")
+    assert code == 0
     assert "1 migration(s), saving $" in text and "/h, realized" in text
     assert "USD/h" in text and "$0.100000" in text  # the first cluster's $0.10/h VM
     assert "/epoch" not in text
-    (fleet,) = json.loads("[" + js)
+    (fleet,) = json.loads(js)
     (vm,) = [v for v in fleet["vms"] if v.get("status")]
     assert Decimal(vm["price_per_epoch_usd"]) == Decimal("2.40")
 

@@ -10,13 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from optimizer.cli.main import main
 from optimizer.sim import SimClock, Simulator, start_server
 from optimizer.sim.cloud import CloudConfig
+from tests.cli_run import run_main
+from tests.executor.cloud_helpers import cloud_toml
 
 pytestmark = pytest.mark.http
-
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"
 
 
 def _plan(tmp_path, capsys, monkeypatch, balance: str) -> dict:
@@ -27,28 +26,12 @@ def _plan(tmp_path, capsys, monkeypatch, balance: str) -> dict:
     )
     sim.cloud.set_balance(Decimal(balance))
     with start_server(sim, api="cloud") as srv:
-        cfg = tmp_path / "c.toml"
-        cfg.write_text(
-            f"""
-mode = "recommend"
-[api]
-base_url = "{srv.url}"
-generation = "cloud"
-[database]
-url = "sqlite:///{tmp_path / "c.db"}"
-[[fleets]]
-name = "web"
-instances = 2
-os_image = "https://images.example/ubuntu.img"
-ssh_keys = ["{KEY}"]
-"""
-        )
+        db = f"sqlite:///{tmp_path / 'c.db'}"
+        cfg = cloud_toml(tmp_path / "c.toml", srv.url, db, mode="recommend", instances=2)
         monkeypatch.setenv("FLUENCE_API_KEY", sim.api_key)
-        try:
-            main(["-c", str(cfg), "plan", "--json"])
-        except SystemExit as e:
-            assert not e.code
-        (plan,) = json.loads(capsys.readouterr().out)
+        code, out, err = run_main(capsys, "-c", str(cfg), "plan", "--json")
+        assert code == 0, err
+        (plan,) = json.loads(out)
     return plan
 
 
