@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from optimizer.config import Config, parse_config
@@ -67,3 +70,21 @@ class LogBuffer(io.StringIO):
         import json
 
         return [json.loads(line) for line in self.getvalue().splitlines() if line.startswith("{")]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo_cli(*args: str) -> str:
+    """`fluence-optimizer demo --no-progress ARGS…` in a child process, as from a shell
+    (a clean environment, 120 columns); its stdout. Fails the test on a non-zero exit."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimizer", "demo", "--no-progress", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "120"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout

@@ -6,31 +6,18 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
 
 from optimizer.daemon.demo import run_demo
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.daemon.helpers import ROOT, demo_cli
 
 
 def test_demo_runs_end_to_end_and_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     out = tmp_path / "r" / "demo-report.html"
-    proc = subprocess.run(
-        [sys.executable, "-m", "optimizer", "demo", "--days", "2", "--seed", "5",
-         "--dir", str(tmp_path / "a"), "--out", str(out), "--no-progress"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "120"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    text = proc.stdout
+    text = demo_cli("--days", "2", "--seed", "5", "--dir", str(tmp_path / "a"), "--out", str(out))
     for needed in ("cost", "w/o migr.", "saved", "ledger", "actions taken:", "report:"):
         assert needed in text, text
     assert f"report: {out}" in text

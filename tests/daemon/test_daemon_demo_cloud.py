@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +15,8 @@ from pathlib import Path
 from optimizer.daemon import demo_cloud
 from optimizer.daemon.demo import FleetCost, demo_config
 from optimizer.sim import SimClock, Simulator
+from tests.daemon.helpers import ROOT, demo_cli
 from tests.sim.cloud.conftest import Cloud
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _web(sim: Simulator) -> FleetCost:
@@ -70,17 +67,7 @@ def test_config_demo_cloud_toml_is_the_packaged_copy_and_speaks_cloud() -> None:
 def test_demo_api_cloud_runs_the_daemon_and_leaves_nothing_behind(tmp_path: Path) -> None:
     """The real CLI, half a simulated day: both fleets created on the cloud face, the
     cost is what the simulator billed, the saving is measured, no disk or IP is left."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "optimizer", "demo", "--api", "cloud", "--days", "0.5",
-         "--seed", "5", "--dir", str(tmp_path), "--no-progress"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "120"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    text = proc.stdout
+    text = demo_cli("--api", "cloud", "--days", "0.5", "--seed", "5", "--dir", str(tmp_path))
     assert "API cloud" in text and "disks and IPs left behind: 0 " in text, text
     assert "deploy done: 5" in text, text
     total = re.search(r"total\s*│\s*│\s*\$([\d,.]+)\s*│\s*\$([\d,.]+)\s*│\s*(-?)\$([\d,.]+)", text)
