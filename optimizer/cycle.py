@@ -511,7 +511,7 @@ class _Integration:
             offer_longevity,
             price_signals,
         )
-        from optimizer.analysis.levels import offer_levels
+        from optimizer.analysis.levels import offer_levels, week_levels
         from optimizer.planner import Trends
         from optimizer.store.queries import price_observations
 
@@ -521,8 +521,13 @@ class _Integration:
             raise _Skipped("no price history yet")
         forecast, slope = price_signals(obs, now=now, since=since)
         reliability = listing_stability(datacenter_longevity(offer_longevity(obs)))
-        levels = offer_levels(obs, now=now)
-        return Trends(reliability=reliability, forecast=forecast, slope=slope, levels=levels)
+        return Trends(
+            reliability=reliability,
+            forecast=forecast,
+            slope=slope,
+            levels=offer_levels(obs, now=now),
+            week_levels=week_levels(obs, now=now),
+        )
 
     # -- plan ------------------------------------------------------------------------
     def runner(self, rt: Runtime) -> Any:

@@ -95,3 +95,22 @@ def test_a_crash_in_the_price_medians_leaves_the_alerts_stage_running(
     result = cycle.run(1, force=True)
     (alerts,) = [o for o in result.outcomes if o.stage == "alerts"]
     assert alerts.status == "ok", alerts
+
+
+def test_the_analysis_gives_the_planner_each_offers_day_and_week_levels(tmp_path) -> None:
+    """From the stored snapshots: an offer seen at 0.30 three times has a day level and a
+    week level of 0.30 (the week's is what a move off an offer no longer listed is judged
+    against)."""
+    w = make_world(tmp_path, fleets=[fleet_cfg(name="a", instances=0)])
+    w.sim.add_offer(country="DE", price="0.30", capacity=5)
+    rt = Runtime(config=w.config, client=w.client, engine=w.engine, clock=w.sim.clock)
+    cycle = Cycle(rt)
+    for tick in range(1, 4):
+        cycle.run(tick, force=True)
+        w.sim.advance(timedelta(minutes=5))
+    from optimizer.cycle import _integration  # the analyze stage's call, on the store
+
+    trends = _integration.analyze(rt, w.sim.now())
+    (key,) = [k for k, (level, _) in trends.levels.items() if level == Decimal("0.30")]
+    assert trends.week_levels[key] == Decimal("0.30")
+    assert set(trends.week_levels) == set(trends.levels)

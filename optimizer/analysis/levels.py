@@ -6,6 +6,11 @@ spike shorter than half an epoch does not move it. Its 90 % prediction interval 
 future charge uses the robust scale of those observations (σ = 1.4826·MAD, half-width
 z·σ·sqrt(1 + 1/n), as trends.py does for segment forecasts with a zero slope): a flat
 offer has a zero-width interval, a noisy one a wide one. Keyed by offer key.
+
+An offer's week level (the median over the last 7 days) is what a move that cannot be
+undone is judged against as well: leaving an offer that is no longer listed gives up a
+price no deploy can get again, and a low day that the week does not bear out is more
+often a swing that reverts than a new price.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pandas as pd
 from optimizer.analysis.trends import Z_90
 
 LEVEL_WINDOW = timedelta(hours=24)
+WEEK_WINDOW = timedelta(days=7)
 MIN_POINTS = 3
 
 
@@ -63,3 +69,9 @@ def offer_levels(
             Decimal(str(round(float(half), 6))),
         )
     return out
+
+
+def week_levels(obs: pd.DataFrame, *, now: datetime) -> dict[str, Decimal]:
+    """offer key → median price over the observations in (now − 7 days, now], USD per
+    epoch (offers with fewer than `MIN_POINTS` observations left out)."""
+    return {k: v[0] for k, v in offer_levels(obs, now=now, window=WEEK_WINDOW).items()}

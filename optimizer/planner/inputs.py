@@ -146,6 +146,9 @@ class Trends:
     #: offer key → (recent median price, half-width of its 90 % prediction interval),
     #: USD per epoch (`optimizer.analysis.levels`)
     levels: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    #: offer key → median price over the last 7 days, USD per epoch: what a move off an
+    #: offer no longer listed (a price no deploy can get again) is judged against
+    week_levels: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,11 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         return why or "its price is unknown", None
     market = st.billing.market_priced(policy.price_model)
     levels = st.trends.levels if st.trends is not None and market else {}
-    old_level = _vm_level(vm, st.market, levels) if levels else (vm.price, Decimal(0))
+    old_level, listed = (
+        _vm_level(vm, st.market, levels) if levels else ((vm.price, Decimal(0)), True)
+    )
+    if not listed and st.trends is not None:  # for good: judged at the week's level too
+        levels = _for_good(levels, st.trends.week_levels)
     cap = price_cap(old_level[0], policy)
     if fleet.constraints.price_cap_per_epoch is not None:
         cap = min(cap, fleet.constraints.price_cap_per_epoch)
@@ -65,7 +69,7 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         verdict = evaluate(vm.price, target.price, overlap, policy, b)
     else:  # judged on levels: the saving is their difference less its uncertainty
         verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy, b)
-        at += _level_words(b, levels, target, old_level, robust)
+        at += _level_words(b, levels, target, old_level, robust, listed)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} {at}: {verdict.reason}", None
     when = _when(vm, timing, dip, st)
@@ -254,36 +258,57 @@ def _level_words(
     target: MarketOffer,
     old_level: tuple[Decimal, Decimal],
     robust: Decimal,
+    listed: bool,
 ) -> str:
     new = levels.get(target.offer_key, (target.price, Decimal(0)))
 
     def bare(d: Decimal) -> str:  # an interval's half-width: the amount without "$"
         return b.price(d).removeprefix("$")
 
+    gone = (
+        ""
+        if listed
+        else "; its offer is no longer listed, so the move is for good: the target is "
+        "taken at the higher of its day's and its week's level"
+    )
     return (
         f" (level {b.price(new[0])} ± {bare(new[1])} against {b.price(old_level[0])} "
-        f"± {bare(old_level[1])}; robust saving {b.rate(robust)})"
+        f"± {bare(old_level[1])}; robust saving {b.rate(robust)}{gone})"
     )
+
+
+def _for_good(
+    levels: Mapping[str, tuple[Decimal, Decimal]], week: Mapping[str, Decimal]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """`levels` with each offer at the higher of its day's and its week's level: what a
+    move that cannot be undone can count on (a low day the week does not bear out is
+    more likely a swing that reverts than a new price)."""
+    return {k: (max(lv, week.get(k, lv)), half) for k, (lv, half) in levels.items()}
 
 
 def _vm_level(
     vm: OwnedVm, market: MarketView, levels: Mapping[str, tuple[Decimal, Decimal]]
-) -> tuple[Decimal, Decimal]:
+) -> tuple[tuple[Decimal, Decimal], bool]:
     """The level of the offer `vm` runs on: by its offer key when known, else the one
     listed offer in its datacenter with its hardware (and, among several, its price);
-    its own price, without uncertainty, when that does not single one out."""
+    its own price, without uncertainty, when that does not single one out. And whether
+    that offer is still listed (has a level): False when it has none, or when no listed
+    offer has the VM's datacenter and hardware; True when several might be it."""
     price = vm.price or Decimal(0)
     if vm.offer_key is not None:
-        return levels.get(vm.offer_key, (price, Decimal(0)))
+        own = levels.get(vm.offer_key)
+        return (own, True) if own is not None else ((price, Decimal(0)), False)
     same = [
         o
         for o in market.offers
         if o.offer_key in levels
         and (o.datacenter, o.vcpu, o.ram_gb) == (vm.datacenter, vm.vcpu, vm.ram_gb)
     ]
+    if not same:
+        return (price, Decimal(0)), False
     if len(same) > 1:
         same = [o for o in same if o.price == vm.price]
-    return levels[same[0].offer_key] if len(same) == 1 else (price, Decimal(0))
+    return (levels[same[0].offer_key], True) if len(same) == 1 else ((price, Decimal(0)), True)
 
 
 def _timing(

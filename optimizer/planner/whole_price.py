@@ -121,7 +121,8 @@ def priced_vms(vms: Sequence[OwnedVm], market: MarketView, fleet: FleetConfig) -
 def priced_trends(trends: Trends | None, market: MarketView, fleet: FleetConfig) -> Trends | None:
     """`trends` in the planner's unit. The analysis works in each offer's own unit, so on
     hourly offers an offer's level becomes its whole price per epoch (the level of the VM
-    plus the cluster's current disk and IP prices, the half-width × 24), and a segment's
+    plus the cluster's current disk and IP prices, the half-width × 24; its week level
+    likewise), and a segment's
     forecast and slope are scaled to per epoch (the VM alone: a segment spans clusters)."""
     if trends is None or not market.hourly:
         return trends
@@ -135,9 +136,16 @@ def priced_trends(trends: Trends | None, market: MarketView, fleet: FleetConfig)
         else:
             whole = _hourly_whole(level, o.disk_price_per_gb, o.public_ip_price, fleet)
             levels[key] = (whole, half * HOURS_PER_EPOCH)
+    week = {
+        k: _hourly_whole(v, o.disk_price_per_gb, o.public_ip_price, fleet)
+        if (o := hourly.get(k)) is not None
+        else v
+        for k, v in trends.week_levels.items()
+    }
     return replace(
         trends,
         levels=levels,
+        week_levels=week,
         forecast=_per_epoch(trends.forecast, segments),
         slope={k: v * EPOCH_HOURS if k in segments else v for k, v in trends.slope.items()},
     )

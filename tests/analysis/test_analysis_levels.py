@@ -43,3 +43,14 @@ def test_offers_with_too_few_points_are_left_out() -> None:
     rows = _obs("DE-1", [0.3, 0.3]) + _obs("DE-2", [0.6] * 5)
     lv = offer_levels(pd.DataFrame(rows), now=NOW)
     assert list(lv) == ["DE-2"]
+
+
+def test_the_week_level_is_the_median_of_the_last_seven_days() -> None:
+    """A week at 0.40 then a day at 0.30: the day's level is 0.30, the week's 0.40; rows
+    older than 7 days (here at 9.00) and offers seen fewer than 3 times are left out."""
+    from optimizer.analysis.levels import week_levels
+
+    rows = _obs("NL-1", [9.0] * 24 + [0.40] * 6 * 24 + [0.30] * 24) + _obs("PL-1", [0.2, 0.2])
+    obs = pd.DataFrame(rows)
+    assert offer_levels(obs, now=NOW)["NL-1"] == (Decimal("0.3"), Decimal("0.0"))
+    assert week_levels(obs, now=NOW) == {"NL-1": Decimal("0.4")}

@@ -376,3 +376,38 @@ def test_market_priced_vm_without_an_offer_key_is_matched_to_its_offer() -> None
     assert not p.actions
     p = plan(f, [vm("a", "1.00")], m, trends=_levels(other=("0.90", "0"), x=("0.80", "0")))
     assert [a.offer.offer_key for a in p.actions] == ["x"]
+
+
+def _week(trends, **by_key: str):
+    """`trends` with week levels given per offer key."""
+    from dataclasses import replace
+
+    return replace(trends, week_levels={k: D(v) for k, v in by_key.items()})
+
+
+def test_a_move_off_an_offer_no_longer_listed_is_judged_at_the_targets_week_level() -> None:
+    """The VM's offer a0 has no level (it left the market): its price of 1.00 is one no
+    deploy can get again, so a move is for good. Target x is at 0.85 today but 1.02 over
+    the week: a low day the week does not bear out — it stays, and says why. With x at
+    0.88 over the week too, it moves, and the saving counted is the week's 0.12."""
+    vms = [mvm("a", "1.00")]
+    m = market(offer("x", "0.85", dc="NL-AMS-1"))
+    f = fleet(instances=1, policy={"price_model": "market"})
+    day = _levels(x=("0.85", "0"))
+    p = plan(f, vms, m, trends=_week(day, x="1.02"))
+    assert not p.actions
+    assert "no longer listed, so the move is for good" in p.verdicts[0].reason
+    assert "level $1.02 ± 0" in p.verdicts[0].reason
+    (mig,) = plan(f, vms, m, trends=_week(day, x="0.88")).actions
+    assert mig.offer.offer_key == "x" and mig.saving_per_epoch == D("0.12")
+
+
+def test_a_vm_whose_offer_is_still_listed_is_judged_on_the_day_alone() -> None:
+    """The same target, but the VM's offer a0 is still listed (it has a level): it could
+    move back, so the week is not asked for and the move goes ahead."""
+    vms = [mvm("a", "1.00")]
+    m = market(offer("x", "0.85", dc="NL-AMS-1"))
+    f = fleet(instances=1, policy={"price_model": "market"})
+    trends = _week(_levels(a0=("1.00", "0"), x=("0.85", "0")), x="1.02", a0="1.00")
+    (mig,) = plan(f, vms, m, trends=trends).actions
+    assert mig.saving_per_epoch == D("0.15") and "no longer listed" not in mig.reason

@@ -168,3 +168,20 @@ def test_a_cluster_that_does_not_price_its_disk_or_ip_is_left_out() -> None:
     for f in (fleet(instances=2), fleet(instances=2, public_ip=False)):
         p = plan(f, [], market_view(offers, taken_at=NOW))
         assert p.actions and {a.offer.cluster_id for a in p.actions if a.offer} == {CL_A}
+
+
+def test_an_offers_day_and_week_levels_become_whole_prices_per_24_h(cloud) -> None:  # type: ignore[no-untyped-def]
+    """The analysis works in the offer's own unit (USD per hour of the VM alone); the
+    planner compares whole VMs per 24 h, so both levels take the cluster's disk and IP."""
+    from optimizer.planner import Trends
+    from optimizer.planner.whole_price import priced_trends
+
+    _, api, _, b = cloud
+    m = _market(api)
+    key = next(o.offer_key for o in m.offers if o.cluster_id == b and o.configuration == SLUG)
+    t = Trends(levels={key: (D("0.0110"), D("0.001"))}, week_levels={key: D("0.0120")})
+    out = priced_trends(t, m, _fleet())
+    assert out is not None
+    # 24 × (0.0110 + 0.00375 + 0.005); the week: 24 × (0.0120 + 0.00375 + 0.005)
+    assert out.levels[key] == (D("0.474"), D("0.024"))
+    assert out.week_levels[key] == D("0.498")
