@@ -340,7 +340,9 @@ class FleetPolicy(Section):
     to wait for, every move cuts over as soon as the new VM is up."""
     launch_timeout: Duration = timedelta(minutes=20)
     """A new VM not Active this long after deploy is deleted and the next plan tries another
-    datacenter."""
+    datacenter; so is a migration's new VM that is not serving (neither Active, SmallBalance
+    nor InsufficientFunds, nor ended) this long after its cutover was due: the old VM is
+    kept."""
     cutover_health_wait: Duration = timedelta(0)
     """How long a migration's new VM must have been seen Active before the old VM is
     deleted (both are billed meanwhile); a new VM that ends before the cutover fails the

@@ -19,9 +19,11 @@ name in `GET /vms/v3`; it is re-attempted only when no VM of that name appears w
 name, nobody owns it, and the API says it was created after the deploy started (less
 CLAIM_CLOCK_SKEW); otherwise the action fails (cause "claim", which raises an alert) and
 the VM is left alone: a name is not proof of ownership. A launch that is not Active
-within the fleet's `launch_timeout` is deleted and the action fails; that, or a VM that
-ends before going Active or before its migration's cutover, is the only failure that
-makes the planner avoid the datacenter next time (failure_cause "launch").
+within the fleet's `launch_timeout` is deleted and the action fails; so is a migration's
+new VM that is not Active at its cutover time and stays so for `launch_timeout` more
+(both VMs are paid meanwhile). That, or a VM that ends before going Active or before its
+migration's cutover, is the only failure that makes the planner avoid the datacenter
+next time (failure_cause "launch").
 Delete and finalize check ownership and then DELETE.
 
 Safety: every mutating call is preceded by an ownership check against `fleet_vm`; a
@@ -449,7 +451,7 @@ class Executor:
 
     def _cutover(self, row: JournalAction, fleet: FleetConfig, by_id: dict[str, Vm]) -> None:
         now = self.clock.now()
-        if not self._new_vm_serving(row, by_id):
+        if not self._new_vm_serving(row, fleet, by_id):
             return
         if row.cutover_at is not None and now + self.tick < row.cutover_at:
             return  # billing-aligned, and the next tick is still before the cutover time
@@ -481,11 +483,13 @@ class Executor:
             s.commit()
         self._finish(row, "done")
 
-    def _new_vm_serving(self, row: JournalAction, by_id: dict[str, Vm]) -> bool:
+    def _new_vm_serving(self, row: JournalAction, fleet: FleetConfig, by_id: dict[str, Vm]) -> bool:
         """Whether a migration's new VM is healthy in this tick's list, so the old VM may
         go; its first healthy sighting is journaled (`active_at`). A new VM that ended or
         left the list fails the action as a launch would, and the old VM keeps serving;
-        one in another state (a status not known here) holds the cutover."""
+        one in another state holds the cutover, for at most `launch_timeout` past the time
+        the cutover was due (both VMs are paid meanwhile): then it is deleted and the old
+        VM kept."""
         ids = [x for x in row.new_vm_ids.split(",") if x]
         vm = by_id.get(ids[0]) if ids else None
         if vm is None:
@@ -503,11 +507,28 @@ class Executor:
             )
             return False
         if not is_healthy(vm.status):
-            log.warning("cutover held: the new VM is not Active", vm_id=vm.id, status=vm.status)
+            timeout = fleet.policy.launch_timeout
+            if self.clock.now() > self._cutover_due(row, fleet) + timeout:
+                self._delete_owned(row, vm.id, by_id)
+                self._fail(
+                    row,
+                    f"the new VM was {vm.status}, not Active, for {timeout} past its cutover "
+                    "time; deleted, the old VM is kept",
+                    "launch",
+                )
+            else:
+                log.warning("cutover held: the new VM is not Active", vm_id=vm.id, status=vm.status)
             return False
         if row.active_at is None:  # in cutover before migration 0012 recorded it
             self._save(row, active_at=self.clock.now())
         return True
+
+    @staticmethod
+    def _cutover_due(row: JournalAction, fleet: FleetConfig) -> datetime:
+        """When the migration's cutover was due: its billing-aligned time, and not before
+        the health wait after the new VM's first Active sighting."""
+        seen = row.active_at or row.deploy_started_at or row.created_at
+        return max(seen + fleet.policy.cutover_health_wait, row.cutover_at or seen)
 
     def _delete_step(self, row: JournalAction, by_id: dict[str, Vm]) -> None:
         if row.old_vm_id:

@@ -624,6 +624,16 @@ class Simulator:
                 raise ValueError(f"VM {vm_id} has already ended ({vm.status})")
             self._terminate(vm, self.clock.now())
 
+    def report_status(self, vm_id: str, status: str) -> None:
+        """From now on the API reports this running VM with `status` — e.g. one a newer API
+        adds, which the optimizer does not know — while it keeps running and is billed."""
+        with self._lock:
+            self.sync()
+            vm = self.vms[vm_id]
+            if is_ended(vm.status):
+                raise ValueError(f"VM {vm_id} has already ended ({vm.status})")
+            vm.status = status
+
     def deposit(self, amount: Decimal | str) -> None:
         """Add money to the account (and top up reserves that ran short)."""
         with self._lock:

@@ -160,3 +160,30 @@ def test_a_restart_during_the_wait_does_not_restart_it(tmp_path, db_url) -> None
     assert row.finished_at == active_at + timedelta(minutes=10)
     assert w.sim.vms[old.id].status == "Stopped"
     w.engine.dispose()
+
+
+def test_a_new_vm_held_out_of_active_past_its_cutover_is_deleted_and_the_old_vm_kept(
+    tmp_path,
+) -> None:
+    """After the new VM went Active the API reports it in a status the optimizer does not
+    know (a newer API's "Maintenance"): not serving, not ended. The cutover is held, but
+    not for ever while both VMs are paid: `launch_timeout` (20 min) past the time the
+    cutover was due (Active + the 10-min wait), the new VM is deleted and the move fails;
+    the old VM is left running and owned."""
+    w, old = _moving(tmp_path, align_to_billing=False, cutover_health_wait="10m")
+    row = _until_cutover(w)
+    new_id, due = _new_vm_id(row), _at(row) + timedelta(minutes=10)
+    w.sim.report_status(new_id, "Maintenance")
+    while w.sim.now() < due + timedelta(minutes=20):
+        w.tick()
+        assert w.sim.vms[new_id].status == "Maintenance"
+        assert _migration(w).state == "cutover"  # type: ignore[union-attr]
+        w.sim.advance(MINUTE)
+    w.sim.advance(MINUTE)
+    w.tick()
+    row = _migration(w)  # type: ignore[assignment]
+    assert row is not None and row.state == "failed" and row.failure_cause == "launch"
+    assert "was Maintenance, not Active, for 0:20:00 past its cutover time" in (row.error or "")
+    assert w.sim.vms[new_id].status == "Stopped"
+    assert w.sim.vms[old.id].status == "Active"
+    assert old.id in jr.owned_ids(w.engine, "web") and new_id not in jr.owned_ids(w.engine, "web")
