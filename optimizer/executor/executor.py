@@ -512,8 +512,8 @@ class Executor:
                 self._delete_owned(row, vm.id, by_id)
                 self._fail(
                     row,
-                    f"the new VM was {vm.status}, not Active, for {timeout} past its cutover "
-                    "time; deleted, the old VM is kept",
+                    f"the new VM is {vm.status}, not Active, {timeout} after its cutover was "
+                    "due; deleted, the old VM is kept",
                     "launch",
                 )
             else:

@@ -183,7 +183,7 @@ def test_a_new_vm_held_out_of_active_past_its_cutover_is_deleted_and_the_old_vm_
     w.tick()
     row = _migration(w)  # type: ignore[assignment]
     assert row is not None and row.state == "failed" and row.failure_cause == "launch"
-    assert "was Maintenance, not Active, for 0:20:00 past its cutover time" in (row.error or "")
+    assert "is Maintenance, not Active, 0:20:00 after its cutover was due" in (row.error or "")
     assert w.sim.vms[new_id].status == "Stopped"
     assert w.sim.vms[old.id].status == "Active"
     assert old.id in jr.owned_ids(w.engine, "web") and new_id not in jr.owned_ids(w.engine, "web")
