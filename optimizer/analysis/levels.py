@@ -39,18 +39,9 @@ def offer_levels(
     """offer key → (median price, half-width of its 90 % prediction
     interval), USD per epoch, over the observations in (now − window, now]. Offers with
     fewer than `min_points` observations are left out."""
-    if obs.empty:
+    frame = _recent(obs, now, window)
+    if frame.empty:
         return {}
-    ts = pd.to_datetime(obs["ts"], utc=True)
-    recent = obs.loc[(ts > pd.Timestamp(now - window)) & (ts <= pd.Timestamp(now))]
-    if recent.empty:
-        return {}
-    frame = pd.DataFrame(
-        {
-            "key": recent["offer_key"].astype(str).to_numpy(),
-            "p": recent["price_usd"].to_numpy(dtype="float64"),
-        }
-    )
     med = frame.groupby("key", sort=False, observed=True)["p"].transform("median")
     frame["dev"] = np.abs(frame["p"] - med)
     agg = (
@@ -71,7 +62,28 @@ def offer_levels(
     return out
 
 
-def week_levels(obs: pd.DataFrame, *, now: datetime) -> dict[str, Decimal]:
+def week_levels(
+    obs: pd.DataFrame, *, now: datetime, min_points: int = MIN_POINTS
+) -> dict[str, Decimal]:
     """offer key → median price over the observations in (now − 7 days, now], USD per
-    epoch (offers with fewer than `MIN_POINTS` observations left out)."""
-    return {k: v[0] for k, v in offer_levels(obs, now=now, window=WEEK_WINDOW).items()}
+    epoch. Offers with fewer than `min_points` observations are left out."""
+    frame = _recent(obs, now, WEEK_WINDOW)
+    if frame.empty:
+        return {}
+    agg = frame.groupby("key", sort=False, observed=True)["p"].agg(["median", "size"])
+    agg = agg[(agg["size"] >= min_points) & np.isfinite(agg["median"])]
+    return {str(k): Decimal(str(round(float(m), 6))) for k, m in agg["median"].items()}
+
+
+def _recent(obs: pd.DataFrame, now: datetime, window: timedelta) -> pd.DataFrame:
+    """(key, p): the offer key and price of each observation in (now − window, now]."""
+    if obs.empty:
+        return pd.DataFrame({"key": [], "p": []})
+    ts = pd.to_datetime(obs["ts"], utc=True)
+    recent = obs.loc[(ts > pd.Timestamp(now - window)) & (ts <= pd.Timestamp(now))]
+    return pd.DataFrame(  # keys as they come (a categorical stays one: no string copies)
+        {
+            "key": recent["offer_key"].array,
+            "p": recent["price_usd"].to_numpy(dtype="float64"),
+        }
+    )

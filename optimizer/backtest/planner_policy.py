@@ -22,9 +22,9 @@ actions back into replay actions:
   but a 14-day statistic barely moves in 6 h and this is the adapter's costliest part).
   The planner uses reliability for ranking and forecast/slope to decide whether a
   migration starts now or waits for the billing boundary. Each offer's recent price
-  level (`optimizer.analysis.offer_levels`, last 24 h) and week level (`week_levels`,
-  last 7 days) are refreshed every `levels_every` (6 h, the daemon's analysis_interval
-  default).
+  level (`optimizer.analysis.offer_levels`, last 24 h) is refreshed every
+  `levels_every` (6 h, the daemon's analysis_interval default); its week level
+  (`week_levels`, the median of 7 days, which barely moves in 6 h) with the trends.
 - billing: the planner's economics get the shared billing model the backtest's price
   model stands for (`BillingModel.billing`: epoch-deal for `deal` and `market`,
   per-second for `per-second`), as the daemon gets its API edge's. The backtest's price
@@ -93,7 +93,6 @@ class PlannerPolicy:
     _trends: Trends | None = None
     _trends_at: int | None = None
     _levels: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
-    _week: dict[str, Decimal] = field(default_factory=dict)
     _levels_at: int | None = None
     per_day: int = field(init=False, default=1)  # price periods per 24 h (1, or 24 hourly)
 
@@ -138,10 +137,10 @@ class PlannerPolicy:
         known now (rows up to this step)."""
         now = view.now
         if self._levels_at is None or now - self._levels_at >= self.levels_every:
-            self._levels, self._week = self._offer_levels(view.market, now)
+            self._levels = self._offer_levels(view.market, now)
             self._levels_at = now
             if self._trends is not None:
-                self._trends = replace(self._trends, levels=self._levels, week_levels=self._week)
+                self._trends = replace(self._trends, levels=self._levels)
         if self._trends_at is not None and now - self._trends_at < self.trends_every:
             return self._trends
         from optimizer.analysis import datacenter_longevity, listing_stability, offer_longevity
@@ -162,28 +161,27 @@ class PlannerPolicy:
             }
         )
         rel = datacenter_longevity(offer_longevity(presence)) if len(presence) else None
-        forecast, slope = self._price_trends(mv, first, rows, cols, now)
+        forecast, slope, week = self._price_trends(mv, first, rows, cols, now)
         self._trends = Trends(
             reliability=listing_stability(rel) if rel is not None else {},
             forecast=forecast,
             slope=slope,
             levels=self._levels,
-            week_levels=self._week,
+            week_levels=week,
         )
         self._trends_at = now
         return self._trends
 
-    def _offer_levels(
-        self, mv: ReplayMarket, now: int
-    ) -> tuple[dict[str, tuple[Decimal, Decimal]], dict[str, Decimal]]:
-        """Each group offer's level over the last LEVEL_WINDOW and its week level (see
-        analysis.levels), from the observations of the last WEEK_WINDOW."""
-        from optimizer.analysis.levels import WEEK_WINDOW, offer_levels, week_levels
+    def _offer_levels(self, mv: ReplayMarket, now: int) -> dict[str, tuple[Decimal, Decimal]]:
+        """Each group offer's level over the last LEVEL_WINDOW (see analysis.levels)."""
+        from optimizer.analysis.levels import LEVEL_WINDOW, offer_levels
 
-        first = int(np.searchsorted(mv.times, now - int(WEEK_WINDOW.total_seconds()), side="right"))
+        first = int(
+            np.searchsorted(mv.times, now - int(LEVEL_WINDOW.total_seconds()), side="right")
+        )
         rows, offers = np.nonzero(mv.price[first:, self.group] >= 0)
         if not len(rows):
-            return {}, {}
+            return {}
         cols = np.flatnonzero(self.group)[offers]
         obs = pd.DataFrame(
             {
@@ -192,17 +190,19 @@ class PlannerPolicy:
                 "price_usd": mv.price[first:][rows, cols].astype("float64") * self.per_day / 1e6,
             }
         )
-        return offer_levels(obs, now=_dt(now)), week_levels(obs, now=_dt(now))
+        return offer_levels(obs, now=_dt(now))
 
     def _price_trends(
         self, mv: ReplayMarket, first: int, rows: np.ndarray, cols: np.ndarray, now: int
-    ) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], float]]:
-        """Forecast and slope per (configuration, country), as `optimizer.cycle` computes
-        them: `price_signals` over the observations of the last 14 days up to now."""
+    ) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], float], dict[str, Decimal]]:
+        """Forecast and slope per (configuration, country), and each offer's week level, as
+        `optimizer.cycle` computes them: `price_signals` and `week_levels` over the
+        observations of the last 14 days up to now."""
         from optimizer.analysis import price_signals
+        from optimizer.analysis.levels import week_levels
 
         if not len(rows):
-            return {}, {}
+            return {}, {}, {}
         m = self.market
         times = mv.times[first:]
         prices = mv.price[first:]
@@ -223,7 +223,8 @@ class PlannerPolicy:
                 "capacity": caps[rows, cols].astype("int64"),
             }
         )
-        return price_signals(obs, now=_dt(now + 1), since=_dt(now - TRENDS_WINDOW_S))
+        forecast, slope = price_signals(obs, now=_dt(now + 1), since=_dt(now - TRENDS_WINDOW_S))
+        return forecast, slope, week_levels(obs, now=_dt(now))
 
     def _offer(self, o: int, price: int, capacity: int) -> MarketOffer:
         key = (o, price, capacity)

@@ -37,8 +37,8 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
     old_level, listed = (
         _vm_level(vm, st.market, levels) if levels else ((vm.price, Decimal(0)), True)
     )
-    if not listed and st.trends is not None:  # for good: judged at the week's level too
-        levels = _for_good(levels, st.trends.week_levels)
+    # off an offer no longer listed a move is for good: targets judged at their week too
+    week = st.trends.week_levels if not listed and st.trends is not None else None
     cap = price_cap(old_level[0], policy)
     if fleet.constraints.price_cap_per_epoch is not None:
         cap = min(cap, fleet.constraints.price_cap_per_epoch)
@@ -46,7 +46,9 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         return "no offer could be cheaper by the required margin", None
     # market-priced with levels known: the target with the best robust saving
     target, robust = (
-        _level_target(vm, st, cap, old_level, levels) if levels else (_target(vm, st, cap), None)
+        _level_target(vm, st, cap, old_level, levels, week)
+        if levels
+        else (_target(vm, st, cap), None)
     )
     if target is None and fleet.capacity is not None:
         return _capacity_stay_reason(vm, st, cap), None
@@ -69,7 +71,7 @@ def migration_for(vm: OwnedVm, st: PlanState) -> tuple[str, Action | None]:
         verdict = evaluate(vm.price, target.price, overlap, policy, b)
     else:  # judged on levels: the saving is their difference less its uncertainty
         verdict = evaluate(old_level[0], old_level[0] - robust, overlap, policy, b)
-        at += _level_words(b, levels, target, old_level, robust, listed)
+        at += _level_words(b, _judged(target, levels, week), old_level, robust, week is not None)
     if not verdict.worth_it:
         return f"could move to {target.datacenter} {at}: {verdict.reason}", None
     when = _when(vm, timing, dip, st)
@@ -228,9 +230,11 @@ def _level_target(
     cap: Decimal,
     old_level: tuple[Decimal, Decimal],
     levels: Mapping[str, tuple[Decimal, Decimal]],
+    week: Mapping[str, Decimal] | None,
 ) -> tuple[MarketOffer | None, Decimal | None]:
     """Market-priced: of the offers a deploy could land on now at or under `cap` (the
-    cheapest allowed one of each group), the one with the best robust saving."""
+    cheapest allowed one of each group), the one with the best robust saving, each at the
+    level `_judged` gives it."""
     target: MarketOffer | None = None
     best: Decimal | None = None
     groups: set[tuple[object, ...]] = set()
@@ -246,7 +250,7 @@ def _level_target(
         if st.shadowed(o, cap, vm.datacenter) or o.group in groups:
             continue
         groups.add(o.group)  # a deploy to this group lands on its cheapest offer
-        saving = robust_saving(old_level, levels.get(o.offer_key, (o.price, Decimal(0))))
+        saving = robust_saving(old_level, _judged(o, levels, week))
         if best is None or saving > best:
             target, best = o, saving
     return target, best
@@ -254,22 +258,19 @@ def _level_target(
 
 def _level_words(
     b: BillingModel,
-    levels: Mapping[str, tuple[Decimal, Decimal]],
-    target: MarketOffer,
+    new: tuple[Decimal, Decimal],
     old_level: tuple[Decimal, Decimal],
     robust: Decimal,
-    listed: bool,
+    for_good: bool,
 ) -> str:
-    new = levels.get(target.offer_key, (target.price, Decimal(0)))
-
     def bare(d: Decimal) -> str:  # an interval's half-width: the amount without "$"
         return b.price(d).removeprefix("$")
 
     gone = (
-        ""
-        if listed
-        else "; its offer is no longer listed, so the move is for good: the target is "
-        "taken at the higher of its day's and its week's level"
+        "; its offer is no longer listed, so the move is for good: the target is taken at "
+        "the higher of its day's and its week's level"
+        if for_good
+        else ""
     )
     return (
         f" (level {b.price(new[0])} ± {bare(new[1])} against {b.price(old_level[0])} "
@@ -277,13 +278,17 @@ def _level_words(
     )
 
 
-def _for_good(
-    levels: Mapping[str, tuple[Decimal, Decimal]], week: Mapping[str, Decimal]
-) -> dict[str, tuple[Decimal, Decimal]]:
-    """`levels` with each offer at the higher of its day's and its week's level: what a
-    move that cannot be undone can count on (a low day the week does not bear out is
-    more likely a swing that reverts than a new price)."""
-    return {k: (max(lv, week.get(k, lv)), half) for k, (lv, half) in levels.items()}
+def _judged(
+    o: MarketOffer,
+    levels: Mapping[str, tuple[Decimal, Decimal]],
+    week: Mapping[str, Decimal] | None,
+) -> tuple[Decimal, Decimal]:
+    """The level (± half-width) a target is judged at: its day's (its price, certain, when
+    it has none); for a move that is for good (`week` given) the higher of its day's and
+    its week's level, since a low day the week does not bear out is more likely a swing
+    that reverts than a new price."""
+    level, half = levels.get(o.offer_key, (o.price, Decimal(0)))
+    return (max(level, week.get(o.offer_key, level)), half) if week is not None else (level, half)
 
 
 def _vm_level(
